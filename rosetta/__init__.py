@@ -1,0 +1,69 @@
+"""rosetta: pretrained transformers that run natively in PyTorch, TensorFlow/Keras and JAX/Flax.
+
+Importing rosetta imports no framework: every public name is resolved on first use, and a
+framework is imported only when one of its classes is.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# Names that do not live in a model package: name -> module.
+_CORE_NAMES: dict[str, str] = {
+    "PretrainedConfig": "rosetta.core.configuration",
+    "ModelOutput": "rosetta.core.outputs",
+    "AutoConfig": "rosetta.core.registry",
+    "AutoTokenizer": "rosetta.core.registry",
+    "AutoImageProcessor": "rosetta.core.registry",
+    "AutoFeatureExtractor": "rosetta.core.registry",
+    "AutoProcessor": "rosetta.core.registry",
+    "PreTrainedModel": "rosetta.backends.torch.modeling_utils",
+    "TFPreTrainedModel": "rosetta.backends.tf.modeling_tf_utils",
+    "FlaxPreTrainedModel": "rosetta.backends.flax.modeling_flax_utils",
+    "errors": "rosetta.core.errors",
+}
+# Filled by other parts of the library as they land (pipelines, trainer, preprocessors).
+_EXTRA_NAMES: dict[str, str] = {
+    "pipeline": "rosetta.pipelines",
+    "Trainer": "rosetta.backends.torch.trainer",
+    "TrainingArguments": "rosetta.backends.torch.training_args",
+    "PreTrainedTokenizer": "rosetta.core.tokenization",
+}
+
+
+def _lookup(name: str) -> str | None:
+    if name in _CORE_NAMES:
+        return _CORE_NAMES[name]
+    if name in _EXTRA_NAMES:
+        return _EXTRA_NAMES[name]
+    from .core import registry
+
+    if name in registry.AUTO_MODEL_CLASSES:
+        return "rosetta.core.registry"
+    from .core.registry import EXTRA_PREPROCESSORS
+
+    if name in EXTRA_PREPROCESSORS:
+        return EXTRA_PREPROCESSORS[name].rsplit(".", 1)[0]
+    return registry.public_names().get(name)
+
+
+def __getattr__(name: str) -> Any:
+    if name.startswith("__"):
+        raise AttributeError(name)
+    module = _lookup(name)
+    if module is None:
+        raise AttributeError(f"module 'rosetta' has no attribute {name!r}")
+    value = importlib.import_module(module)
+    if name != "errors":
+        value = getattr(value, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    from .core import registry
+
+    return sorted(set(globals()) | set(_CORE_NAMES) | set(_EXTRA_NAMES) | set(registry.AUTO_MODEL_CLASSES) | set(registry.public_names()))

@@ -1,0 +1,3 @@
+from rosetta.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,130 @@
+"""What to load where: one plan for every backend, with every problem of a load reported at once.
+
+Given the canonical names and shapes a model expects and those a checkpoint holds, the plan
+says which checkpoint tensor fills which model weight, handling `base_model_prefix` both ways
+(a base checkpoint into a head model, a head checkpoint into a base model), legacy names,
+tied weights and the patterns a model declares as ignorable. Missing, unexpected and
+mismatched keys come out exactly as torch reports them, for all three backends.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ..core.errors import WeightsMismatchError
+
+logger = logging.getLogger("rosetta")
+
+_LEGACY_SUFFIXES = ((".gamma", ".weight"), (".beta", ".bias"))
+
+
+@dataclass
+class LoadingInfo:
+    missing_keys: list[str] = field(default_factory=list)
+    unexpected_keys: list[str] = field(default_factory=list)
+    mismatched_keys: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = field(default_factory=list)
+    error_msgs: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list]:
+        return {
+            "missing_keys": self.missing_keys,
+            "unexpected_keys": self.unexpected_keys,
+            "mismatched_keys": self.mismatched_keys,
+            "error_msgs": self.error_msgs,
+        }
+
+
+@dataclass
+class LoadPlan:
+    sources: dict[str, str]  # model key -> checkpoint key
+    info: LoadingInfo
+
+
+def _normalise_legacy(key: str) -> str:
+    if "LayerNorm" in key or "layer_norm" in key:
+        for old, new in _LEGACY_SUFFIXES:
+            if key.endswith(old):
+                return key[: -len(old)] + new
+    return key
+
+
+def _matches(key: str, patterns: Sequence[str]) -> bool:
+    return any(re.search(p, key) for p in patterns)
+
+
+def plan_loading(
+    expected: Mapping[str, tuple[int, ...]],
+    checkpoint: Mapping[str, tuple[int, ...]],
+    *,
+    base_model_prefix: str,
+    tied_keys: Sequence[str] = (),
+    ignore_unexpected: Sequence[str] = (),
+    ignore_missing: Sequence[str] = (),
+    ignore_mismatched_sizes: bool = False,
+    model_name: str = "the model",
+    source: str = "the checkpoint",
+) -> LoadPlan:
+    """Match checkpoint keys to model keys; raise once with every mismatched shape."""
+    renamed = {_normalise_legacy(k): k for k in checkpoint}
+    prefix = base_model_prefix + "." if base_model_prefix else ""
+    model_has_prefix = bool(prefix) and any(k.startswith(prefix) for k in expected)
+    ckpt_has_prefix = bool(prefix) and any(k.startswith(prefix) for k in renamed)
+
+    candidates: dict[str, str] = {}  # the model's naming -> checkpoint key
+    for key, original in renamed.items():
+        if model_has_prefix and not ckpt_has_prefix:
+            candidates[prefix + key] = original
+        elif ckpt_has_prefix and not model_has_prefix:
+            candidates[key[len(prefix) :] if key.startswith(prefix) else f"<head>.{key}"] = original
+        else:
+            candidates[key] = original
+
+    info = LoadingInfo()
+    sources: dict[str, str] = {}
+    for key, shape in expected.items():
+        original = candidates.get(key)
+        if original is None:
+            if key not in tied_keys and not _matches(key, ignore_missing):
+                info.missing_keys.append(key)
+            continue
+        ckpt_shape = tuple(checkpoint[original])
+        if ckpt_shape != tuple(shape):
+            info.mismatched_keys.append((key, ckpt_shape, tuple(shape)))
+            continue
+        sources[key] = original
+    used = set(sources.values()) | {candidates[k] for k, _, _ in info.mismatched_keys}
+    info.unexpected_keys = [
+        k for k in checkpoint if k not in used and not _matches(k, ignore_unexpected) and _normalise_legacy(k) not in tied_keys
+    ]
+    if info.mismatched_keys and not ignore_mismatched_sizes:
+        raise WeightsMismatchError(info.mismatched_keys, where=source)
+    if info.mismatched_keys:
+        info.missing_keys.extend(k for k, _, _ in info.mismatched_keys)
+    return LoadPlan(sources, info)
+
+
+def report(info: LoadingInfo, model_name: str, source: str) -> None:
+    """Log what a load left out or could not place, as users of the field expect to read it."""
+    if info.unexpected_keys:
+        logger.warning(
+            "Some weights of the checkpoint at %s were not used when initializing %s: %s\n"
+            "- This is expected when the checkpoint was trained for another task or architecture.",
+            source, model_name, info.unexpected_keys,
+        )
+    newly = [k for k in info.missing_keys if k not in {m for m, _, _ in info.mismatched_keys}]
+    if newly:
+        logger.warning(
+            "Some weights of %s were not initialized from the checkpoint at %s and are newly initialized: %s\n"
+            "You should probably TRAIN this model on a down-stream task to use it for predictions and inference.",
+            model_name, source, newly,
+        )
+    if info.mismatched_keys:
+        lines = "\n".join(f"- {k}: checkpoint {c} vs model {m}" for k, c, m in info.mismatched_keys)
+        logger.warning(
+            "Some weights of %s were not initialized from the checkpoint at %s because their shapes did not match "
+            "and are newly initialized:\n%s",
+            model_name, source, lines,
+        )

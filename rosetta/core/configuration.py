@@ -1,0 +1,202 @@
+"""`PretrainedConfig`: the framework-neutral description of a model, stored as config.json."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+import os
+from typing import Any, ClassVar
+
+from .errors import ConfigError
+from .hub import HubOptions, PushToHubMixin, resolve_file
+from .io import atomic_write_text
+
+CONFIG_NAME = "config.json"
+
+# Common fields: name -> (default, accepted types). Special token ids may be None.
+_COMMON_FIELDS: dict[str, tuple[Any, tuple[type, ...]]] = {
+    "output_hidden_states": (False, (bool,)),
+    "output_attentions": (False, (bool,)),
+    "return_dict": (True, (bool,)),
+    "problem_type": (None, (str, type(None))),
+    "architectures": (None, (list, type(None))),
+    "torch_dtype": (None, (str, type(None))),
+    "tie_word_embeddings": (True, (bool,)),
+    "is_decoder": (False, (bool,)),
+    "pad_token_id": (None, (int, type(None))),
+    "bos_token_id": (None, (int, type(None))),
+    "eos_token_id": (None, (int, list, type(None))),
+    "sep_token_id": (None, (int, type(None))),
+    "decoder_start_token_id": (None, (int, type(None))),
+    "finetuning_task": (None, (str, type(None))),
+}
+_PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
+
+
+def _type_name(types: tuple[type, ...]) -> str:
+    return " or ".join("null" if t is type(None) else t.__name__ for t in types)
+
+
+class PretrainedConfig(PushToHubMixin):
+    """Base class of every model config.
+
+    Subclasses declare their own fields as keyword arguments of `__init__` (with defaults)
+    and pass the rest to `super().__init__(**kwargs)`. Keys rosetta does not know are kept
+    as attributes and written back, so a config survives a load/save round trip untouched.
+    """
+
+    model_type: ClassVar[str] = ""
+    attribute_map: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, **kwargs: Any):
+        kwargs.pop("model_type", None)
+        kwargs.pop("transformers_version", None)
+        kwargs.pop("rosetta_version", None)
+        if "dtype" in kwargs:  # transformers 5.x writes `dtype`, 4.x `torch_dtype`
+            kwargs.setdefault("torch_dtype", kwargs.pop("dtype"))
+        for name, (default, _) in _COMMON_FIELDS.items():
+            setattr(self, name, kwargs.pop(name, default))
+        if self.problem_type is not None and self.problem_type not in _PROBLEM_TYPES:
+            raise ConfigError(f"problem_type must be one of {_PROBLEM_TYPES}, got {self.problem_type!r}.")
+        self.pruned_heads = {int(k): list(v) for k, v in (kwargs.pop("pruned_heads", None) or {}).items()}
+
+        id2label = kwargs.pop("id2label", None)
+        label2id = kwargs.pop("label2id", None)
+        num_labels = kwargs.pop("num_labels", None)
+        if id2label is not None:
+            self.id2label = {int(k): v for k, v in id2label.items()}
+            if num_labels is not None and num_labels != len(self.id2label):
+                self.num_labels = num_labels
+        else:
+            self.num_labels = 2 if num_labels is None else num_labels
+        if label2id is not None and len(label2id) == len(self.id2label):
+            self.label2id = {k: int(v) for k, v in label2id.items()}
+
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+
+    # -- aliases -------------------------------------------------------------------------
+    def __setattr__(self, name: str, value: Any) -> None:
+        name = type(self).attribute_map.get(name, name)
+        super().__setattr__(name, value)
+
+    def __getattr__(self, name: str) -> Any:  # only called when normal lookup fails
+        mapped = type(self).attribute_map.get(name)
+        if mapped is not None:
+            return getattr(self, mapped)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.id2label)
+
+    @num_labels.setter
+    def num_labels(self, num_labels: int) -> None:
+        if not isinstance(num_labels, int) or isinstance(num_labels, bool) or num_labels < 1:
+            raise ConfigError(f"num_labels must be a positive integer, got {num_labels!r}.")
+        if getattr(self, "id2label", None) is None or len(self.id2label) != num_labels:
+            self.id2label = {i: f"LABEL_{i}" for i in range(num_labels)}
+            self.label2id = {v: k for k, v in self.id2label.items()}
+
+    @property
+    def use_return_dict(self) -> bool:
+        return self.return_dict
+
+    # -- serialisation ---------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: copy.deepcopy(v) for k, v in self.__dict__.items() if not k.startswith("_")}
+        out["id2label"] = {str(k): v for k, v in self.id2label.items()}
+        out["pruned_heads"] = {str(k): v for k, v in self.pruned_heads.items()}
+        if type(self).model_type:
+            out["model_type"] = type(self).model_type
+        from .. import __version__
+
+        out["rosetta_version"] = __version__
+        return dict(sorted(out.items()))
+
+    def to_json_string(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PretrainedConfig):
+            return NotImplemented
+        return type(self) is type(other) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__} {self.to_json_string()}"
+
+    def save_pretrained(self, save_directory: str | os.PathLike, **_: Any) -> None:
+        os.makedirs(save_directory, exist_ok=True)
+        atomic_write_text(os.path.join(save_directory, CONFIG_NAME), self.to_json_string())
+
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], *, source: str = "the config dict", **overrides: Any):
+        values = {**config_dict, **overrides}
+        cls._check_types(values, source)
+        return cls(**values)
+
+    @classmethod
+    def from_json_file(cls, path: str | os.PathLike, **overrides: Any):
+        return cls.from_dict(load_json(path), source=os.fspath(path), **overrides)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
+        """Load config.json from a folder or Hub repo; remaining kwargs override its fields."""
+        options = HubOptions.pop_from(kwargs)
+        return_unused_kwargs = kwargs.pop("return_unused_kwargs", False)
+        path = resolve_file(pretrained_model_name_or_path, CONFIG_NAME, options)
+        config_dict = load_json(path)
+        model_type = config_dict.get("model_type")
+        if cls.model_type and model_type and model_type != cls.model_type:
+            from .registry import config_class_for
+
+            if not issubclass(config_class_for(model_type, source=path), cls):
+                raise ConfigError(
+                    f"{path} holds a {model_type!r} config, not a {cls.model_type!r} one. "
+                    f"Use AutoConfig, or the config class of {model_type!r}."
+                )
+        if return_unused_kwargs:
+            known = set(inspect.signature(cls.__init__).parameters) | set(_COMMON_FIELDS) | {"num_labels"}
+            overrides = {k: v for k, v in kwargs.items() if k in known or k in config_dict}
+            unused = {k: v for k, v in kwargs.items() if k not in overrides}
+            return cls.from_dict(config_dict, source=path, **overrides), unused
+        return cls.from_dict(config_dict, source=path, **kwargs)
+
+    @classmethod
+    def _check_types(cls, values: dict[str, Any], source: str) -> None:
+        """Reject a field whose JSON type cannot be what the config expects."""
+        expected: dict[str, tuple[type, ...]] = {name: types for name, (_, types) in _COMMON_FIELDS.items()}
+        for klass in reversed(cls.__mro__):
+            if "__init__" not in vars(klass) or klass is object:
+                continue
+            for name, param in inspect.signature(klass.__init__).parameters.items():
+                default = param.default
+                if isinstance(default, bool):
+                    expected[name] = (bool,)
+                elif isinstance(default, int):
+                    expected[name] = (int,)
+                elif isinstance(default, float):
+                    expected[name] = (float, int)
+                elif isinstance(default, str) and name != "model_type":
+                    expected[name] = (str,)
+        for name, value in values.items():
+            types = expected.get(cls.attribute_map.get(name, name))
+            if types is None:
+                continue
+            ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+            if not ok:
+                raise ConfigError(
+                    f"Field {name!r} in {source} must be {_type_name(types)}, got {type(value).__name__} {value!r}."
+                )
+
+
+def load_json(path: str | os.PathLike) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{os.fspath(path)} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}.") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{os.fspath(path)} must hold a JSON object, got {type(data).__name__}.")
+    return data

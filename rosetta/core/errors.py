@@ -1,0 +1,81 @@
+"""The exceptions a user of rosetta can see.
+
+Each one subclasses both `RosettaError` (catch everything rosetta raises) and the builtin
+that code written against Hugging Face already catches (`OSError` for files, `ValueError`
+for bad values, `KeyError` never, since its message is printed as a repr).
+"""
+
+from __future__ import annotations
+
+
+class RosettaError(Exception):
+    """Base class of every error rosetta raises on purpose."""
+
+
+class ConfigError(RosettaError, ValueError):
+    """A configuration file or value is invalid (names the file and the field)."""
+
+
+class UnknownModelTypeError(RosettaError, ValueError):
+    """A `model_type` (or architecture) rosetta does not support."""
+
+    def __init__(self, model_type: str, supported: list[str], where: str | None = None):
+        self.model_type = model_type
+        self.supported = sorted(supported)
+        origin = f" (read from {where})" if where else ""
+        super().__init__(
+            f"Unknown model_type {model_type!r}{origin}. Supported model types: "
+            f"{', '.join(self.supported)}. Set `model_type` in config.json to one of them."
+        )
+
+
+class MissingFileError(RosettaError, OSError):
+    """A file that was needed is not where it was looked for."""
+
+    def __init__(self, filename: str, where: str, revision: str | None = None, hint: str | None = None):
+        self.filename = filename
+        self.where = where
+        self.revision = revision
+        rev = f" at revision {revision!r}" if revision else ""
+        msg = f"{filename!r} was not found in {where}{rev}."
+        if hint:
+            msg += f" {hint}"
+        super().__init__(msg)
+
+
+class RepositoryNotFoundError(RosettaError, OSError):
+    """A Hub repository or revision that does not exist (or is not visible with this token)."""
+
+
+class CheckpointError(RosettaError, OSError):
+    """A checkpoint file is corrupt, truncated, in an unknown format or unsafe to load."""
+
+
+class WeightsMismatchError(RosettaError, ValueError):
+    """Checkpoint tensors do not fit the model; lists every offending key with both shapes."""
+
+    def __init__(self, mismatched: list[tuple[str, tuple, tuple]], where: str = "the checkpoint"):
+        self.mismatched = mismatched
+        lines = [f"  {key}: checkpoint {tuple(ckpt)} vs model {tuple(model)}" for key, ckpt, model in mismatched]
+        super().__init__(
+            f"{len(mismatched)} weight(s) in {where} have a shape that does not fit the model:\n"
+            + "\n".join(lines)
+            + "\nPass ignore_mismatched_sizes=True to re-initialise them, or fix the config."
+        )
+
+
+class InputError(RosettaError, ValueError):
+    """Bad input to a model, tokenizer, processor or pipeline call."""
+
+
+class ConversionError(RosettaError, ValueError):
+    """A weight could not be mapped between the canonical and a framework's layout."""
+
+
+class FrameworkNotAvailableError(RosettaError, ImportError):
+    """A framework-specific class was used but that framework is not installed."""
+
+    def __init__(self, framework: str, extra: str, what: str):
+        super().__init__(
+            f"{what} needs {framework}, which is not installed. Install it with `pip install rosetta[{extra}]`."
+        )
