@@ -72,6 +72,8 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
     main_input_name: ClassVar[str] = "input_ids"
     # Canonical names that share storage with another weight (dropped on save, never "missing").
     _tied_weights_keys: ClassVar[list[str]] = []
+    # Canonical names that always alias another weight of the model (e.g. an LM decoder's bias).
+    _shared_weights_keys: ClassVar[list[str]] = []
     _keys_to_ignore_on_load_unexpected: ClassVar[list[str]] = []
     _keys_to_ignore_on_load_missing: ClassVar[list[str]] = []
     framework: ClassVar[str] = "pt"
@@ -143,13 +145,13 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         return None
 
     def tie_weights(self) -> None:
+        """Point the output embeddings at the input embeddings; let modules re-tie their own aliases."""
         output = self.get_output_embeddings()
-        if output is None or not getattr(self.config, "tie_word_embeddings", True):
-            return
-        output.weight = self.get_input_embeddings().weight
-        if getattr(output, "bias", None) is not None and output.bias.shape[0] != output.weight.shape[0]:
-            pad = output.weight.shape[0] - output.bias.shape[0]
-            output.bias.data = nn.functional.pad(output.bias.data, (0, pad))
+        if output is not None and getattr(self.config, "tie_word_embeddings", True):
+            output.weight = self.get_input_embeddings().weight
+        for module in self.modules():
+            if hasattr(module, "_tie_weights"):
+                module._tie_weights()
 
     def resize_token_embeddings(
         self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None, mean_resizing: bool = True
@@ -174,23 +176,24 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         if output is not None and getattr(output, "bias", None) is not None:
             bias = torch.zeros(new_num_tokens, dtype=output.bias.dtype, device=output.bias.device)
             bias[:keep] = output.bias.data[:keep]
-            output.bias = nn.Parameter(bias)
-            self._after_output_bias_resized(output)
+            self._replace_parameter(output.bias, nn.Parameter(bias))
         if output is not None and not getattr(self.config, "tie_word_embeddings", True):
             new_output = nn.Linear(old.embedding_dim, new_num_tokens, bias=output.bias is not None, device=output.weight.device, dtype=output.weight.dtype)
             with torch.no_grad():
                 new_output.weight[:keep] = output.weight[:keep]
                 if new_num_tokens > keep:
                     new_output.weight[keep:] = _new_rows(output.weight, new_num_tokens - keep, mean_resizing, self.config)
-                if output.bias is not None:
-                    new_output.bias.copy_(output.bias)
-            output.weight, output.bias = new_output.weight, new_output.bias
+            output.weight = new_output.weight
         self.config.vocab_size = new_num_tokens
         self.tie_weights()
         return self.get_input_embeddings()
 
-    def _after_output_bias_resized(self, output: nn.Module) -> None:
-        """Hook for heads that keep a second reference to the decoder bias (BERT's `predictions.bias`)."""
+    def _replace_parameter(self, old: nn.Parameter, new: nn.Parameter) -> None:
+        """Swap every reference to `old` in the module tree (aliases included) for `new`."""
+        for module in self.modules():
+            for name, param in module._parameters.items():
+                if param is old:
+                    module._parameters[name] = new
 
     # -- pruning -----------------------------------------------------------------------------
     def prune_heads(self, heads_to_prune: dict[int, list[int]]) -> None:
@@ -263,18 +266,23 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
             model_name=type(self).__name__,
             source=source,
         )
+        aliases = set(self._tied_keys_in_use())
         for key, ckpt_key in plan.sources.items():
+            if key in aliases:  # re-tied below, never loaded twice
+                continue
             tensor = numpy_to_torch(reader[ckpt_key])
             if tensor.is_floating_point() and tensor.dtype != dtype:
                 tensor = tensor.to(dtype)
             self._set_tensor(key, tensor)
+        self.tie_weights()
         self._materialise_missing(dtype)
         self.tie_weights()
         report(plan.info, type(self).__name__, source)
         return plan.info
 
     def _tied_keys_in_use(self) -> list[str]:
-        return self._tied_weights_keys if getattr(self.config, "tie_word_embeddings", True) else []
+        tied = self._tied_weights_keys if getattr(self.config, "tie_word_embeddings", True) else []
+        return [*tied, *self._shared_weights_keys]
 
     def _set_tensor(self, key: str, tensor: torch.Tensor) -> None:
         module_path, _, name = key.rpartition(".")
