@@ -322,7 +322,7 @@ def _write_safetensors(path: str, tensors: Mapping[str, np.ndarray], names: list
         f.write(struct.pack("<Q", len(header_bytes)))
         f.write(header_bytes)
         for name in names:
-            f.write(memoryview(np.ascontiguousarray(tensors[name])).cast("B"))
+            f.write(np.ascontiguousarray(tensors[name]).reshape(-1).view(np.uint8).data)
 
 
 def save_safetensors(

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...convert.checkpoint import BFLOAT16, CheckpointReader, find_checkpoint, open_checkpoint, save_safetensors
-from ...convert.loading import LoadingInfo, plan_loading, report
+from ...convert.checkpoint import BFLOAT16, CheckpointReader, save_safetensors
+from ...convert.loading import LoadingInfo, open_canonical, plan_loading, report, resolve_config
 from ...core.configuration import PretrainedConfig
 from ...core.errors import ConfigError, InputError
 from ...core.hub import HubOptions, PushToHubMixin
@@ -45,6 +45,9 @@ def torch_to_numpy(tensor: torch.Tensor) -> np.ndarray:
     return tensor.numpy()
 
 
+_INITIALISE_WEIGHTS = True
+
+
 @contextlib.contextmanager
 def init_empty_weights() -> Iterator[None]:
     """Build modules with parameters on the meta device: shapes only, no memory, no init.
@@ -52,6 +55,7 @@ def init_empty_weights() -> Iterator[None]:
     Buffers stay real (they are small, and non-persistent ones such as position ids are
     never in a checkpoint to be filled from).
     """
+    global _INITIALISE_WEIGHTS
     register = nn.Module.register_parameter
 
     def register_on_meta(module: nn.Module, name: str, param: nn.Parameter | None) -> None:
@@ -60,10 +64,12 @@ def init_empty_weights() -> Iterator[None]:
         register(module, name, param)
 
     nn.Module.register_parameter = register_on_meta
+    _INITIALISE_WEIGHTS = False
     try:
         yield
     finally:
         nn.Module.register_parameter = register
+        _INITIALISE_WEIGHTS = True
 
 
 class PreTrainedModel(nn.Module, PushToHubMixin):
@@ -90,7 +96,8 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
     # -- construction ----------------------------------------------------------------------
     def post_init(self) -> None:
         """Called at the end of every model's __init__: initialise weights, prune, tie."""
-        self.apply(self._init_weights)
+        if _INITIALISE_WEIGHTS:
+            self.apply(self._init_weights)
         if self.config.pruned_heads:
             self.prune_heads(self.config.pruned_heads)
         self.tie_weights()
@@ -227,26 +234,12 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         """
         torch_dtype = kwargs.pop("dtype", torch_dtype)
         options = HubOptions.pop_from(kwargs)
-        if not isinstance(config, PretrainedConfig):
-            config = cls.config_class.from_pretrained(
-                config if config is not None else pretrained_model_name_or_path,
-                revision=options.revision, cache_dir=options.cache_dir, local_files_only=options.local_files_only,
-                token=options.token, subfolder=options.subfolder, **kwargs,
-            )
-        elif kwargs:
-            for key, value in kwargs.items():
-                setattr(config, key, value)
-        source = os.fspath(pretrained_model_name_or_path)
-        fmt, files = find_checkpoint(pretrained_model_name_or_path, options)
-        with open_checkpoint(fmt, files) as reader:
-            if fmt not in ("safetensors", "pt") or reader.metadata.get("format") in ("tf", "flax"):
-                from ...convert.legacy import to_canonical_reader
-
-                reader = to_canonical_reader(reader, fmt)
+        config = resolve_config(cls.config_class, pretrained_model_name_or_path, config, options, kwargs)
+        with open_canonical(pretrained_model_name_or_path, options) as reader:
             dtype = _choose_dtype(torch_dtype, config, reader)
             with init_empty_weights():
                 model = cls(config, *model_args)
-            info = model._load_from_reader(reader, dtype, ignore_mismatched_sizes, source)
+            info = model._load_from_reader(reader, dtype, ignore_mismatched_sizes, os.fspath(pretrained_model_name_or_path))
         model.eval()
         if output_loading_info:
             return model, info.as_dict()

@@ -1,0 +1,80 @@
+"""Shared fixtures. The Hub environment is set first: huggingface_hub reads it once, at import."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import socket
+import tempfile
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# Each process (every xdist worker included) gets its own Hub port and its own HF_HOME.
+HUB_PORT = _free_port()
+HF_HOME = tempfile.mkdtemp(prefix="rosetta-hf-home-")
+HF_TOKEN = "hf_rosetta_test_token"
+atexit.register(shutil.rmtree, HF_HOME, ignore_errors=True)
+os.environ.update(
+    HF_ENDPOINT=f"http://127.0.0.1:{HUB_PORT}",
+    HF_HOME=HF_HOME,
+    HF_TOKEN=HF_TOKEN,
+    HF_HUB_DISABLE_TELEMETRY="1",
+    HF_HUB_DISABLE_PROGRESS_BARS="1",
+)
+for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_OIDC_RESOURCE"):
+    os.environ.pop(_name, None)
+
+# Imports that may pull in huggingface_hub come only after the environment above.
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from tests.hub_server import HubServer  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def hub_server() -> Iterator[HubServer]:
+    """The local Hub that HF_ENDPOINT points at, started on first use and kept for the session.
+
+    It is shared by every test of this process, so each test should push to its own repo:
+    `hub_server.new_repo_id("tiny-bert")` gives an id never used before. `.url` is the endpoint,
+    `.repo(repo_id)` the stored repo (`.files(revision)`, `.refs`, `.commits`), `.requests` the log.
+    """
+    server = HubServer("127.0.0.1", HUB_PORT).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fresh_hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty huggingface_hub cache for this test only (the default `cache_dir` of every download)."""
+    import huggingface_hub.constants
+
+    cache = tmp_path / "hf-cache"
+    cache.mkdir()
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    return cache
+
+
+@pytest.fixture
+def tiny_bert_config():
+    """A BERT config small enough for fast tests in every backend."""
+    from rosetta.models.bert.configuration_bert import BertConfig
+
+    return BertConfig(
+        vocab_size=99,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        type_vocab_size=2,
+    )

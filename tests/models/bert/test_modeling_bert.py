@@ -1,0 +1,155 @@
+"""BERT in every backend and every head, against transformers and against each other."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.parity import BACKENDS, assert_close, hf_class, rosetta_class, run
+
+HEADS = [
+    "BertModel",
+    "BertForPreTraining",
+    "BertForMaskedLM",
+    "BertForNextSentencePrediction",
+    "BertForSequenceClassification",
+    "BertForMultipleChoice",
+    "BertForTokenClassification",
+    "BertForQuestionAnswering",
+]
+TINY = dict(
+    vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+    max_position_embeddings=64, type_vocab_size=2, num_labels=3,
+)
+TOL = 2e-5
+
+
+def make_inputs(head: str, batch: int = 2, seq: int = 7, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    shape = (batch, 3, seq) if head == "BertForMultipleChoice" else (batch, seq)
+    attention_mask = np.ones(shape, dtype=np.int64)
+    attention_mask[..., 1, seq - 2 :] = 0 if head != "BertForMultipleChoice" else 0
+    attention_mask[1, ..., seq - 3 :] = 0
+    return {
+        "input_ids": rng.integers(1, TINY["vocab_size"], shape, dtype=np.int64),
+        "attention_mask": attention_mask,
+        "token_type_ids": rng.integers(0, 2, shape, dtype=np.int64),
+    }
+
+
+def make_labels(head: str, batch: int = 2, seq: int = 7, seed: int = 1) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {
+        "BertForPreTraining": {"labels": rng.integers(0, 99, (batch, seq)), "next_sentence_label": rng.integers(0, 2, (batch,))},
+        "BertForMaskedLM": {"labels": rng.integers(0, 99, (batch, seq))},
+        "BertForNextSentencePrediction": {"labels": rng.integers(0, 2, (batch,))},
+        "BertForSequenceClassification": {"labels": rng.integers(0, 3, (batch,))},
+        "BertForMultipleChoice": {"labels": rng.integers(0, 3, (batch,))},
+        "BertForTokenClassification": {"labels": rng.integers(0, 3, (batch, seq))},
+        "BertForQuestionAnswering": {"start_positions": rng.integers(0, seq, (batch,)), "end_positions": rng.integers(0, seq, (batch,))},
+    }.get(head, {})
+
+
+@pytest.fixture(scope="module")
+def hf_checkpoints(tmp_path_factory):
+    """One randomly initialised transformers model per head, saved by transformers."""
+    import torch
+
+    config_cls = hf_class("BertConfig")
+    folders = {}
+    for i, head in enumerate(HEADS):
+        torch.manual_seed(i)
+        num_labels = 2 if head == "BertForQuestionAnswering" else TINY["num_labels"]
+        config = config_cls(**{**TINY, "num_labels": num_labels}, attn_implementation="eager")
+        model = hf_class(head)(config).eval()
+        folder = tmp_path_factory.mktemp(head)
+        model.save_pretrained(folder)
+        folders[head] = (folder, model)
+    return folders
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("head", HEADS)
+def test_matches_transformers(backend, head, hf_checkpoints):
+    folder, reference = hf_checkpoints[head]
+    model, info = rosetta_class(backend, head).from_pretrained(folder, output_loading_info=True)
+    assert info["missing_keys"] == [] and info["unexpected_keys"] == [] and info["mismatched_keys"] == []
+    inputs = make_inputs(head)
+    flags = dict(output_hidden_states=True, output_attentions=True)
+    expected = run("hf", reference, inputs, **flags)
+    actual = run(backend, model, inputs, **flags)
+    assert set(actual) == set(expected) - {"cross_attentions", "past_key_values"}
+    assert_close(actual, expected, TOL)
+    # Labels give the same loss.
+    labels = make_labels(head)
+    if labels:
+        expected = run("hf", reference, {**inputs, **labels})
+        actual = run(backend, model, {**inputs, **labels})
+        assert_close(actual, expected, TOL, keys=["loss"])
+
+
+def test_head_mask_in_every_backend(hf_checkpoints):
+    """transformers 5 dropped head_mask, so torch is checked against its definition, the others against torch."""
+    folder, _ = hf_checkpoints["BertModel"]
+    inputs = make_inputs("BertModel")
+    head_mask = np.ones((2, 4), dtype=np.float32)
+    head_mask[0, 1] = 0.0
+    head_mask[1, 3] = 0.0
+    outputs = {}
+    for backend in BACKENDS:
+        model = rosetta_class(backend, "BertModel").from_pretrained(folder)
+        outputs[backend] = run(backend, model, {**inputs, "head_mask": head_mask}, output_attentions=True)
+    attentions = outputs["torch"]["attentions"]
+    assert np.all(attentions[0][:, 1] == 0) and np.all(attentions[1][:, 3] == 0)
+    assert np.all(attentions[0][:, 0].sum(-1) > 0.99)
+    unmasked = run("torch", rosetta_class("torch", "BertModel").from_pretrained(folder), inputs)
+    assert np.abs(unmasked["last_hidden_state"] - outputs["torch"]["last_hidden_state"]).max() > 1e-3
+    assert_close(outputs["tf"], outputs["torch"], TOL)
+    assert_close(outputs["flax"], outputs["torch"], TOL)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_tuple_outputs(backend, hf_checkpoints):
+    folder, _ = hf_checkpoints["BertForSequenceClassification"]
+    model = rosetta_class(backend, "BertForSequenceClassification").from_pretrained(folder)
+    inputs = make_inputs("BertForSequenceClassification")
+    as_dict = run(backend, model, {**inputs, **make_labels("BertForSequenceClassification")})
+    from tests.parity import to_backend, to_numpy
+
+    args = {k: to_backend(backend, v) for k, v in {**inputs, **make_labels("BertForSequenceClassification")}.items()}
+    as_tuple = model(**args, return_dict=False)
+    assert isinstance(as_tuple, tuple) and len(as_tuple) == 2
+    np.testing.assert_array_equal(to_numpy(as_tuple[0]), as_dict["loss"])
+    np.testing.assert_array_equal(to_numpy(as_tuple[1]), as_dict["logits"])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_inputs_embeds_and_position_ids(backend, hf_checkpoints):
+    folder, reference = hf_checkpoints["BertModel"]
+    model = rosetta_class(backend, "BertModel").from_pretrained(folder)
+    inputs = make_inputs("BertModel")
+    embeds = reference.embeddings.word_embeddings.weight.detach().numpy()[inputs.pop("input_ids")]
+    position_ids = np.array([[5, 4, 3, 2, 1, 0, 6]] * 2, dtype=np.int64)
+    feed = {**inputs, "inputs_embeds": embeds, "position_ids": position_ids}
+    assert_close(run(backend, model, feed), run("hf", reference, feed), TOL)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_saved_checkpoint_loads_in_transformers(backend, hf_checkpoints, tmp_path):
+    folder, reference = hf_checkpoints["BertForMaskedLM"]
+    model = rosetta_class(backend, "BertForMaskedLM").from_pretrained(folder)
+    model.save_pretrained(tmp_path)
+    reloaded = hf_class("BertForMaskedLM").from_pretrained(tmp_path, attn_implementation="eager").eval()
+    inputs = make_inputs("BertForMaskedLM")
+    assert_close(run("hf", reloaded, inputs), run("hf", reference, inputs), 0.0)
+
+
+def test_backends_agree_with_each_other(hf_checkpoints):
+    folder, _ = hf_checkpoints["BertForSequenceClassification"]
+    inputs = make_inputs("BertForSequenceClassification")
+    outputs = {}
+    for backend in BACKENDS:
+        model = rosetta_class(backend, "BertForSequenceClassification").from_pretrained(folder)
+        outputs[backend] = run(backend, model, inputs, output_hidden_states=True)
+    assert_close(outputs["tf"], outputs["torch"], TOL)
+    assert_close(outputs["flax"], outputs["torch"], TOL)
