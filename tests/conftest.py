@@ -6,7 +6,14 @@ import atexit
 import os
 import shutil
 import socket
+import sys
 import tempfile
+
+if "huggingface_hub" in sys.modules:
+    raise RuntimeError(
+        "huggingface_hub was imported before tests/conftest.py could point HF_ENDPOINT at the test Hub; "
+        "keep imports of huggingface_hub (and transformers) out of tests/__init__.py and pytest plugins."
+    )
 
 
 def _free_port() -> int:
@@ -33,10 +40,14 @@ for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_CACHE", "HUGGING
 # Imports that may pull in huggingface_hub come only after the environment above.
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
 import pytest  # noqa: E402
 
 from tests.hub_server import HubServer  # noqa: E402
+
+if TYPE_CHECKING:
+    from rosetta.models.bert.configuration_bert import BertConfig
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +76,7 @@ def fresh_hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def tiny_bert_config():
+def tiny_bert_config() -> BertConfig:
     """A BERT config small enough for fast tests in every backend."""
     from rosetta.models.bert.configuration_bert import BertConfig
 

@@ -11,6 +11,14 @@ from __future__ import annotations
 class RosettaError(Exception):
     """Base class of every error rosetta raises on purpose."""
 
+    def __init__(self, message: str = ""):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        # OSError subclasses would otherwise print "[Errno ...]" from their constructor arguments.
+        return self.message
+
 
 class ConfigError(RosettaError, ValueError):
     """A configuration file or value is invalid (names the file and the field)."""
@@ -40,7 +48,7 @@ class MissingFileError(RosettaError, OSError):
         msg = f"{filename!r} was not found in {where}{rev}."
         if hint:
             msg += f" {hint}"
-        super().__init__(msg)
+        RosettaError.__init__(self, msg)
 
 
 class RepositoryNotFoundError(RosettaError, OSError):

@@ -7,11 +7,15 @@ Everything that touches the network goes through `huggingface_hub`, so its cache
 from __future__ import annotations
 
 import os
+import posixpath
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .errors import MissingFileError, RepositoryNotFoundError
+
+_TRUE = {"1", "on", "yes", "true"}
 
 
 @dataclass(frozen=True)
@@ -27,9 +31,10 @@ class HubOptions:
     @classmethod
     def pop_from(cls, kwargs: dict[str, Any]) -> HubOptions:
         """Take the hub options out of a `from_pretrained(**kwargs)` dict, leaving the rest."""
+        cache_dir = kwargs.pop("cache_dir", None)
         return cls(
             revision=kwargs.pop("revision", None),
-            cache_dir=kwargs.pop("cache_dir", None),
+            cache_dir=os.fspath(cache_dir) if cache_dir is not None else None,
             local_files_only=kwargs.pop("local_files_only", False),
             token=kwargs.pop("token", None),
             subfolder=kwargs.pop("subfolder", "") or "",
@@ -37,7 +42,15 @@ class HubOptions:
 
 
 def is_local(path_or_repo_id: str | os.PathLike) -> bool:
+    """Whether `path_or_repo_id` names an existing local folder (rather than a Hub repo id)."""
     return os.path.isdir(os.fspath(path_or_repo_id))
+
+
+def is_offline_mode() -> bool:
+    """HF_HUB_OFFLINE as set now: huggingface_hub itself reads it only once, when imported."""
+    from huggingface_hub import constants
+
+    return constants.is_offline_mode() or os.environ.get("HF_HUB_OFFLINE", "").lower() in _TRUE
 
 
 def resolve_file(
@@ -54,51 +67,71 @@ def resolve_file(
     """
     options = options or HubOptions()
     path = os.fspath(path_or_repo_id)
-    relative = os.path.join(options.subfolder, filename) if options.subfolder else filename
     if os.path.isdir(path):
-        candidate = os.path.join(path, relative)
-        if os.path.isfile(candidate):
-            return candidate
-        if required:
-            raise MissingFileError(relative, f"the local folder {os.path.abspath(path)}")
-        return None
+        return _resolve_local(path, filename, options, required)
     if os.path.isfile(path):
+        relative = os.path.join(options.subfolder, filename) if options.subfolder else filename
         raise MissingFileError(relative, f"{path!r}", hint="Pass the folder that holds the file, not a file.")
+    return _resolve_on_hub(path, filename, options, required)
 
+
+def _resolve_local(folder: str, filename: str, options: HubOptions, required: bool) -> str | None:
+    relative = os.path.join(options.subfolder, filename) if options.subfolder else filename
+    candidate = os.path.join(folder, relative)
+    if os.path.isfile(candidate):
+        return candidate
+    if required:
+        raise MissingFileError(relative, f"the local folder {os.path.abspath(folder)}")
+    return None
+
+
+def _resolve_on_hub(repo_id: str, filename: str, options: HubOptions, required: bool) -> str | None:
     import huggingface_hub
+    from huggingface_hub import constants
     from huggingface_hub import errors as hf_errors
 
+    relative = posixpath.join(options.subfolder, filename) if options.subfolder else filename
+    revision = options.revision or "main"
+    offline = options.local_files_only or is_offline_mode()
     try:
         return huggingface_hub.hf_hub_download(
-            path,
+            repo_id,
             filename,
             subfolder=options.subfolder or None,
             revision=options.revision,
             cache_dir=options.cache_dir,
-            local_files_only=options.local_files_only,
+            local_files_only=offline,
             token=options.token,
         )
+    except hf_errors.HFValidationError as err:
+        raise RepositoryNotFoundError(
+            f"{repo_id!r} is not a local folder, nor a valid Hub repository id ({err}). "
+            "Check the path, or use a repo id of the form 'namespace/name'."
+        ) from err
     except hf_errors.RepositoryNotFoundError as err:
         raise RepositoryNotFoundError(
-            f"{path!r} is neither a local folder nor a repository on the Hub ({huggingface_hub.constants.ENDPOINT}). "
+            f"{repo_id!r} is neither a local folder nor a repository on the Hub ({constants.ENDPOINT}). "
             "Check the spelling, or pass `token=` for a private repository."
         ) from err
     except hf_errors.RevisionNotFoundError as err:
         raise RepositoryNotFoundError(
-            f"Revision {options.revision!r} does not exist in the Hub repository {path!r}."
+            f"Revision {revision!r} does not exist in the Hub repository {repo_id!r}. "
+            "Pass an existing branch, tag or commit id as `revision=`."
+        ) from err
+    except hf_errors.LocalEntryNotFoundError as err:  # before EntryNotFoundError: it is a subclass
+        if not required:
+            return None
+        cache = options.cache_dir or constants.HF_HUB_CACHE
+        if offline:
+            hint = "Offline mode (local_files_only or HF_HUB_OFFLINE) only serves files already downloaded."
+        else:
+            hint = f"The Hub ({constants.ENDPOINT}) could not be reached, and the file was never downloaded."
+        raise MissingFileError(
+            relative, f"the local Hugging Face cache ({cache}) for {repo_id!r}", revision, hint=hint
         ) from err
     except hf_errors.EntryNotFoundError as err:
         if required:
-            raise MissingFileError(relative, f"the Hub repository {path!r}", options.revision or "main") from err
-        return None
-    except hf_errors.LocalEntryNotFoundError as err:
-        if required:
-            raise MissingFileError(
-                relative,
-                f"the local Hugging Face cache for {path!r}",
-                options.revision or "main",
-                hint="Offline mode (local_files_only or HF_HUB_OFFLINE) only serves files already cached.",
-            ) from err
+            raise MissingFileError(relative, f"the Hub repository {repo_id!r}", revision) from err
         return None
 
 
@@ -128,30 +161,49 @@ class PushToHubMixin:
         token: str | bool | None = None,
         revision: str | None = None,
         create_pr: bool = False,
+        commit_description: str | None = None,
         **save_kwargs: Any,
     ) -> Any:
-        from huggingface_hub import CommitOperationAdd, HfApi
+        """Save to a temporary folder and upload all of it as one commit; returns the `CommitInfo`.
+
+        The repo is created if needed (`private` applies only then). `revision` names the branch to
+        commit to, created from main if it does not exist (or an open `refs/pr/N` to add to);
+        `create_pr=True` opens a pull request against it instead (`CommitInfo.pr_revision` is its
+        `refs/pr/N`). A README.md model card is added when the class writes one and the repo has
+        none yet: a card already on the Hub is kept. Other keyword arguments go to `save_pretrained`.
+        """
+        from huggingface_hub import HfApi
 
         api = HfApi(token=token)
-        repo_url = api.create_repo(repo_id, private=private, exist_ok=True)
-        repo_id = repo_url.repo_id
-        if revision is not None and revision != "main":
+        repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+        if revision is not None and revision != "main" and not revision.startswith("refs/pr/"):
             api.create_branch(repo_id, branch=revision, exist_ok=True)
         with tempfile.TemporaryDirectory() as folder:
             self.save_pretrained(folder, **save_kwargs)
-            card = self._model_card(repo_id)
-            if card is not None and not os.path.exists(os.path.join(folder, "README.md")):
-                with open(os.path.join(folder, "README.md"), "w", encoding="utf-8") as f:
-                    f.write(card)
-            operations = [
-                CommitOperationAdd(path_in_repo=os.path.relpath(os.path.join(root, name), folder), path_or_fileobj=os.path.join(root, name))
-                for root, _, names in os.walk(folder)
-                for name in sorted(names)
-            ]
+            self._add_model_card(api, repo_id, revision, Path(folder))
             return api.create_commit(
                 repo_id,
-                operations=operations,
+                operations=_operations_for(Path(folder)),
                 commit_message=commit_message or f"Upload {type(self).__name__}",
+                commit_description=commit_description,
                 revision=revision,
                 create_pr=create_pr,
             )
+
+    def _add_model_card(self, api: Any, repo_id: str, revision: str | None, folder: Path) -> None:
+        readme = folder / "README.md"
+        card = self._model_card(repo_id)
+        if card is None or readme.exists() or api.file_exists(repo_id, "README.md", revision=revision):
+            return
+        readme.write_text(card, encoding="utf-8")
+
+
+def _operations_for(folder: Path) -> list[Any]:
+    """One `CommitOperationAdd` per file under `folder`, in a stable order."""
+    from huggingface_hub import CommitOperationAdd
+
+    return [
+        CommitOperationAdd(path_in_repo=path.relative_to(folder).as_posix(), path_or_fileobj=str(path))
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    ]
