@@ -50,11 +50,13 @@ def _package(model_type: str):
     return importlib.import_module(f"rosetta.models.{MODEL_TYPES[model_type]}")
 
 
+@cache
 def available_model_types() -> list[str]:
     """Model types whose package is present in this installation."""
     found = []
     for model_type, package in MODEL_TYPES.items():
-        if importlib.util.find_spec(f"rosetta.models.{package}") is not None:
+        spec = importlib.util.find_spec(f"rosetta.models.{package}")
+        if spec is not None and spec.origin is not None:  # a real package, not a folder of preprocessors
             found.append(model_type)
     return found
 

@@ -48,3 +48,17 @@ def head_mask_per_layer(head_mask: torch.Tensor | None, num_layers: int, dtype: 
     if head_mask.dim() == 1:
         head_mask = head_mask.unsqueeze(0).expand(num_layers, -1)
     return [m[None, :, None, None].to(dtype) for m in head_mask]
+
+
+def sdpa_attention_mask(attention_mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
+    """The cheapest mask `scaled_dot_product_attention` can take for a [batch, seq] 1/0 mask.
+
+    None when every position is attended (SDPA then picks its fastest kernel), a boolean
+    [batch, 1, 1, seq] mask otherwise; the additive mask only when a whole row is masked,
+    where a boolean mask would give NaN and the additive one the uniform distribution eager gives.
+    """
+    if attention_mask is None or bool(attention_mask.all()):
+        return None
+    if not bool(attention_mask.any(dim=-1).all()):
+        return extended_attention_mask(attention_mask, dtype)
+    return attention_mask[:, None, None, :].bool()

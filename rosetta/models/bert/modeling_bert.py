@@ -18,6 +18,7 @@ from ...backends.torch.pytorch_utils import (
     find_pruneable_heads_and_indices,
     head_mask_per_layer,
     prune_linear_layer,
+    sdpa_attention_mask,
 )
 from ...core.errors import InputError
 from ...core.outputs import (
@@ -334,7 +335,10 @@ class BertModel(BertPreTrainedModel):
 
         embedding_output = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)
         dtype = embedding_output.dtype
-        mask = extended_attention_mask(attention_mask, dtype) if attention_mask is not None else None
+        if output_attentions or head_mask is not None:  # the eager path, which adds the mask to the scores
+            mask = extended_attention_mask(attention_mask, dtype) if attention_mask is not None else None
+        else:
+            mask = sdpa_attention_mask(attention_mask, dtype)
         encoder_outputs = self.encoder(
             embedding_output,
             attention_mask=mask,

@@ -1,0 +1,78 @@
+"""BERT-base: forward latency and from_pretrained time/memory, rosetta vs transformers in one run."""
+
+from __future__ import annotations
+
+import os
+
+from benchmarks.common import bert_base_checkpoint, paired_median_times, print_table, run_isolated
+
+THREADS = 2
+
+
+def bench_torch_forward(folder: str) -> list[tuple]:
+    import torch
+    import transformers
+
+    import rosetta
+
+    torch.set_num_threads(THREADS)
+    ours = rosetta.BertModel.from_pretrained(folder).eval()
+    theirs = transformers.BertModel.from_pretrained(folder).eval()
+    rows = []
+    for batch, seq in ((1, 128), (8, 128)):
+        ids = torch.randint(1000, 2000, (batch, seq))
+        mask = torch.ones_like(ids)
+        with torch.inference_mode():
+            times = paired_median_times(
+                {"ours": lambda: ours(ids, attention_mask=mask), "theirs": lambda: theirs(ids, attention_mask=mask)},
+                repeats=10 if batch == 1 else 5,
+            )
+        t_ours, t_theirs = times["ours"], times["theirs"]
+        rows.append((f"torch fp32 {batch}x{seq}", t_ours * 1e3, t_theirs * 1e3, t_ours / t_theirs))
+    return rows
+
+
+LOAD_CODE = """
+import torch, sys
+torch.set_num_threads({threads})
+import {module}
+mark_baseline()
+start = time.perf_counter()
+model = {loader}
+elapsed = time.perf_counter() - start
+report(seconds=elapsed)
+"""
+
+
+def bench_load(folder: str) -> list[tuple]:
+    size = os.path.getsize(os.path.join(folder, "model.safetensors"))
+    loaders = {
+        "rosetta": ("rosetta.models.bert.modeling_bert as m", f"m.BertModel.from_pretrained({folder!r})"),
+        "transformers": ("transformers", f"transformers.BertModel.from_pretrained({folder!r})"),
+    }
+    results = {}
+    for name, (module, loader) in loaders.items():
+        runs = [run_isolated(LOAD_CODE.format(threads=THREADS, module=module, loader=loader)) for _ in range(3)]
+        runs.sort(key=lambda r: r["seconds"])
+        results[name] = runs[1]
+    ours, theirs = results["rosetta"], results["transformers"]
+    return [
+        ("from_pretrained seconds", ours["seconds"], theirs["seconds"], ours["seconds"] / theirs["seconds"]),
+        (
+            "peak RSS above baseline / checkpoint size",
+            ours["peak_rss_above_baseline"] / size,
+            theirs["peak_rss_above_baseline"] / size,
+            ours["peak_rss_above_baseline"] / max(theirs["peak_rss_above_baseline"], 1),
+        ),
+    ]
+
+
+def main() -> None:
+    folder = bert_base_checkpoint()
+    rows = bench_torch_forward(folder)
+    print_table("BERT-base forward, PyTorch (ms, median)", rows, ("case", "rosetta", "transformers", "ratio"))
+    print_table("BERT-base from_pretrained (median of 3 fresh processes)", bench_load(folder), ("metric", "rosetta", "transformers", "ratio"))
+
+
+if __name__ == "__main__":
+    main()
