@@ -24,7 +24,7 @@ def bench_torch_forward(folder: str) -> list[tuple]:
         mask = torch.ones_like(ids)
         with torch.inference_mode():
             times = paired_median_times(
-                {"ours": lambda: ours(ids, attention_mask=mask), "theirs": lambda: theirs(ids, attention_mask=mask)},
+                {"ours": lambda i=ids, m=mask: ours(i, attention_mask=m), "theirs": lambda i=ids, m=mask: theirs(i, attention_mask=m)},
                 repeats=10 if batch == 1 else 5,
             )
         t_ours, t_theirs = times["ours"], times["theirs"]
