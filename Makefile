@@ -29,6 +29,7 @@ modular: setup
 	$(BIN)/python -m rosetta modular
 
 bench: setup
+	bash benchmarks/setup_peers.sh
 	$(BIN)/python -m benchmarks
 
 clean:
