@@ -31,6 +31,22 @@ _EXTRA_NAMES: dict[str, str] = {
     "Trainer": "rosetta.backends.torch.trainer",
     "TrainingArguments": "rosetta.backends.torch.training_args",
     "PreTrainedTokenizer": "rosetta.core.tokenization",
+    "TrainerCallback": "rosetta.backends.torch.trainer_callback",
+    "TrainerControl": "rosetta.backends.torch.trainer_callback",
+    "TrainerState": "rosetta.backends.torch.trainer_callback",
+    "EarlyStoppingCallback": "rosetta.backends.torch.trainer_callback",
+    "ProgressCallback": "rosetta.backends.torch.trainer_callback",
+    "PrinterCallback": "rosetta.backends.torch.trainer_callback",
+    "DefaultFlowCallback": "rosetta.backends.torch.trainer_callback",
+    "TensorBoardCallback": "rosetta.backends.torch.trainer_callback",
+    "EvalPrediction": "rosetta.backends.torch.trainer_utils",
+    "set_seed": "rosetta.backends.torch.trainer_utils",
+    "get_scheduler": "rosetta.backends.torch.trainer_utils",
+    "default_data_collator": "rosetta.data.data_collator",
+    "DefaultDataCollator": "rosetta.data.data_collator",
+    "DataCollatorWithPadding": "rosetta.data.data_collator",
+    "DataCollatorForLanguageModeling": "rosetta.data.data_collator",
+    "DataCollatorForTokenClassification": "rosetta.data.data_collator",
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections import OrderedDict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -46,12 +47,32 @@ def register_all_with_jax() -> None:
 
 class ModelOutput(OrderedDict):
     def __post_init__(self) -> None:
+        self._fill_from_pairs()
         for f in fields(self):
             value = getattr(self, f.name)
             if value is not None:
                 super().__setitem__(f.name, value)
         if "jax" in sys.modules:
             _register_pytree(type(self))
+
+    def _fill_from_pairs(self) -> None:
+        """Accept `Output([(name, value), ...])`, the way TensorFlow rebuilds a mapping.
+
+        `tf.function` hands its outputs back as `type(output)(pairs)`: a list or generator of
+        (field name, value) pairs in the first field, every other field None.
+        """
+        names = [f.name for f in fields(self)]
+        first = getattr(self, names[0])
+        if not isinstance(first, (list, Iterator, Mapping)) or any(getattr(self, n) is not None for n in names[1:]):
+            return
+        pairs = list(first.items() if isinstance(first, Mapping) else first)
+        if not pairs or not all(isinstance(p, tuple) and len(p) == 2 and p[0] in names for p in pairs):
+            if isinstance(first, Iterator):
+                object.__setattr__(self, names[0], pairs)
+            return
+        object.__setattr__(self, names[0], None)
+        for name, value in pairs:
+            object.__setattr__(self, name, value)
 
     def __getitem__(self, key: str | int | slice) -> Any:
         if isinstance(key, str):

@@ -169,6 +169,9 @@ def _preprocessor_auto(kind: str, config_files: tuple[str, ...]):
 
         @classmethod
         def class_for(cls, model_type: str, source: str | None = None) -> type:
+            fallback = PREPROCESSOR_MODEL_TYPES.get(model_type, {}).get(kind)
+            if fallback is not None:
+                return _class_by_name(fallback, kind)
             model_type = _check_model_type(model_type, source)
             name = getattr(_package(model_type), kind, None)
             if name is None:
@@ -226,7 +229,37 @@ def _class_by_name(class_name: str, kind: str) -> type | None:
 
 # Preprocessor classes that belong to no model package of their own (e.g. GPT2Tokenizer
 # used by a RoBERTa-less checkpoint): class name -> "module.Class".
-EXTRA_PREPROCESSORS: dict[str, str] = {}
+EXTRA_PREPROCESSORS: dict[str, str] = {
+    "PreTrainedTokenizer": "rosetta.core.tokenization.PreTrainedTokenizer",  # "PreTrainedTokenizerFast" in configs
+    "TokenizersBackend": "rosetta.core.tokenization.PreTrainedTokenizer",  # transformers 5's generic class
+    "GPT2Tokenizer": "rosetta.models.gpt2.tokenization_gpt2.GPT2Tokenizer",
+    "RobertaTokenizer": "rosetta.models.roberta.tokenization_roberta.RobertaTokenizer",
+    "LlamaTokenizer": "rosetta.models.llama.tokenization_llama.LlamaTokenizer",
+    "CLIPTokenizer": "rosetta.models.clip.tokenization_clip.CLIPTokenizer",
+    "CLIPImageProcessor": "rosetta.models.clip.image_processing_clip.CLIPImageProcessor",
+    "CLIPProcessor": "rosetta.models.clip.processing_clip.CLIPProcessor",
+    "ViTImageProcessor": "rosetta.models.vit.image_processing_vit.ViTImageProcessor",
+    "Wav2Vec2CTCTokenizer": "rosetta.models.wav2vec2.tokenization_wav2vec2.Wav2Vec2CTCTokenizer",
+    "Wav2Vec2FeatureExtractor": "rosetta.models.wav2vec2.feature_extraction_wav2vec2.Wav2Vec2FeatureExtractor",
+    "Wav2Vec2Processor": "rosetta.models.wav2vec2.processing_wav2vec2.Wav2Vec2Processor",
+    "WhisperFeatureExtractor": "rosetta.models.whisper.feature_extraction_whisper.WhisperFeatureExtractor",
+}
+
+# config.json model_types whose preprocessors rosetta has before their model package exists:
+# model_type -> {"TOKENIZER" | "IMAGE_PROCESSOR" | "FEATURE_EXTRACTOR" | "PROCESSOR": class name}.
+PREPROCESSOR_MODEL_TYPES: dict[str, dict[str, str]] = {
+    "gpt2": {"TOKENIZER": "GPT2Tokenizer"},
+    "roberta": {"TOKENIZER": "RobertaTokenizer"},
+    "llama": {"TOKENIZER": "LlamaTokenizer"},
+    "clip": {"TOKENIZER": "CLIPTokenizer", "IMAGE_PROCESSOR": "CLIPImageProcessor", "PROCESSOR": "CLIPProcessor"},
+    "vit": {"IMAGE_PROCESSOR": "ViTImageProcessor"},
+    "wav2vec2": {
+        "TOKENIZER": "Wav2Vec2CTCTokenizer",
+        "FEATURE_EXTRACTOR": "Wav2Vec2FeatureExtractor",
+        "PROCESSOR": "Wav2Vec2Processor",
+    },
+    "whisper": {"FEATURE_EXTRACTOR": "WhisperFeatureExtractor"},
+}
 
 AutoTokenizer = _preprocessor_auto("TOKENIZER", ("tokenizer_config.json", "config.json"))
 AutoTokenizer.__name__ = AutoTokenizer.__qualname__ = "AutoTokenizer"

@@ -1,0 +1,510 @@
+"""`FlaxPreTrainedModel`: the Flax base class every rosetta JAX/Flax model derives from.
+
+A model is a linen module (`module_class`, built from the config) plus a `params` pytree. The
+module tree mirrors the torch one: submodules carry torch's attribute names and list entries
+are named "0", "1", ..., so a params path such as `bert/encoder/layer/0/attention/self/query/kernel`
+maps to its canonical name (`bert.encoder.layer.0.attention.self.query.weight`, transposed) by the
+generic rules of `rosetta.convert.mapping`, and checkpoints are the same files torch reads and writes.
+
+Parameter values never come from the linen modules' own initialisers: `jax.eval_shape` of the
+module's `init` gives the shapes, and `init_weights` fills them by `_init_weights`, the rules the
+torch backend applies, drawn on the host with numpy (no per-shape XLA compilation) and put on the
+device once. So loading a checkpoint initialises only the weights it lacks.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+from typing import Any, ClassVar
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax.traverse_util import flatten_dict, unflatten_dict
+
+from ...convert.checkpoint import DTYPE_NAMES, CheckpointReader, save_safetensors
+from ...convert.loading import LoadingInfo, open_canonical, plan_loading, report, resolve_config
+from ...convert.mapping import canonical_name, canonical_shape, from_canonical, to_canonical
+from ...core.configuration import PretrainedConfig
+from ...core.errors import ConfigError, InputError
+from ...core.hub import HubOptions, PushToHubMixin
+
+Params = dict[str, Any]
+Path = tuple[str, ...]
+
+_DTYPES = {"float32": jnp.float32, "float16": jnp.float16, "bfloat16": jnp.bfloat16, "float64": jnp.float64}
+# The arguments of a model call that are Python values, not arrays: each combination compiles once.
+_STATIC_ARGS = ("train", "output_attentions", "output_hidden_states", "return_dict")
+_FLAG_ARGS = ("output_attentions", "output_hidden_states", "return_dict", "deterministic")
+
+
+def resolve_jax_dtype(dtype: Any) -> np.dtype | None:
+    """"float16", "torch.bfloat16", jnp.float32, np.dtype(...) -> the numpy dtype JAX uses; None stays None."""
+    if dtype is None:
+        return None
+    if isinstance(dtype, str):
+        name = dtype.removeprefix("torch.")
+    else:
+        try:
+            name = jnp.dtype(dtype).name
+        except TypeError:
+            name = None
+    if name not in _DTYPES:
+        raise ConfigError(f"Unknown dtype {dtype!r}; use one of {', '.join(_DTYPES)} or 'auto'.")
+    return jnp.dtype(_DTYPES[name])
+
+
+class FlaxPreTrainedModel(PushToHubMixin):
+    """A linen module and its params, with loading, saving, resizing and pruning as in the torch backend.
+
+    Args:
+        config: The model's configuration.
+        input_shape: Shape of the dummy `input_ids` the module is traced with to learn its parameter shapes.
+        seed: Seed of the PRNG key parameters are initialised from.
+        dtype: Dtype of the parameters and of the computation (as `model.to(dtype)` in torch).
+        _do_init: Initialise the parameters now. `False` builds only their shapes (`params_shape_tree`);
+            `from_pretrained` uses it to fill them from the checkpoint instead.
+    """
+
+    config_class: ClassVar[type[PretrainedConfig]] = PretrainedConfig
+    base_model_prefix: ClassVar[str] = ""
+    main_input_name: ClassVar[str] = "input_ids"
+    module_class: ClassVar[type[nn.Module]]
+    # Canonical names that share storage with another weight (never params here, never "missing").
+    _tied_weights_keys: ClassVar[list[str]] = []
+    # Canonical names that always alias another weight of the model (e.g. an LM decoder's bias).
+    _shared_weights_keys: ClassVar[list[str]] = []
+    _keys_to_ignore_on_load_unexpected: ClassVar[list[str]] = []
+    _keys_to_ignore_on_load_missing: ClassVar[list[str]] = []
+    # Canonical name renames applied after the generic rules, for what a model does differently.
+    _canonical_renames: ClassVar[dict[str, str]] = {}
+    # The word embedding matrix, relative to the base model (torch's `get_input_embeddings`).
+    _input_embeddings_path: ClassVar[Path] = ()
+    # An untied LM decoder's kernel and the vocabulary bias, in the head model's tree (`get_output_embeddings`).
+    _output_embeddings_path: ClassVar[Path] = ()
+    _output_bias_path: ClassVar[Path] = ()
+    framework: ClassVar[str] = "flax"
+
+    def __init__(
+        self,
+        config: PretrainedConfig,
+        input_shape: tuple[int, ...] = (1, 1),
+        seed: int = 0,
+        dtype: Any = jnp.float32,
+        _do_init: bool = True,
+        **module_kwargs: Any,
+    ):
+        if not isinstance(config, PretrainedConfig):
+            raise ConfigError(
+                f"{type(self).__name__} expects a PretrainedConfig, got {type(config).__name__}. "
+                f"Build one with {self.config_class.__name__}(...) or load it with .from_pretrained(...)."
+            )
+        self.config = config
+        self.input_shape = tuple(input_shape)
+        self.key = jax.random.PRNGKey(seed)
+        self.dtype = resolve_jax_dtype(dtype) or jnp.dtype(jnp.float32)
+        self._module_kwargs = module_kwargs
+        self._build_module()
+        self._params: Params | None = self.init_weights(self.key, self.input_shape) if _do_init else None
+
+    # -- construction ----------------------------------------------------------------------
+    def _build_module(self) -> None:
+        """(Re)build the linen module from the config: its parameter shapes, and a fresh compiled call."""
+        self.module = self.module_class(config=self.config, dtype=self.dtype, **self._module_kwargs)
+        self._params_shape_tree, self._param_paths = self._shape_tree(self.input_shape)
+        self._jitted_forward = None
+
+    def _dummy_inputs(self, input_shape: tuple[int, ...]) -> dict[str, jax.Array]:
+        return {self.main_input_name: jnp.zeros(input_shape, dtype=jnp.int32)}
+
+    def _shape_tree(self, input_shape: tuple[int, ...]) -> tuple[Params, list[Path]]:
+        """The params tree as `jax.ShapeDtypeStruct`s (the module traced, nothing computed), and the
+        parameter paths in creation order, which is torch's registration order (`state_dict()` order,
+        the order loading reports keys in) since the modules' calls follow torch's forward."""
+        inputs = self._dummy_inputs(input_shape)
+        paths: list[Path] = []
+
+        def init(rng: jax.Array) -> Params:
+            params = self.module.init(rng, **inputs)["params"]
+            paths.extend(flatten_dict(params))  # before JAX's pytree handling sorts the keys
+            return params
+
+        return jax.eval_shape(init, self.key), paths
+
+    @property
+    def params_shape_tree(self) -> Params:
+        return self._params_shape_tree
+
+    @property
+    def params(self) -> Params:
+        if self._params is None:
+            raise InputError(
+                f"This {type(self).__name__} was built with _do_init=False and has no params yet. "
+                "Set model.params = model.init_weights(rng, input_shape), or pass params= to each call."
+            )
+        return self._params
+
+    @params.setter
+    def params(self, params: Params) -> None:
+        expected = {p: tuple(leaf.shape) for p, leaf in flatten_dict(self._params_shape_tree).items()}
+        given = {p: tuple(np.shape(leaf)) for p, leaf in flatten_dict(params).items()}
+        problems = [f"missing {'/'.join(p)}" for p in expected if p not in given]
+        problems += [f"unexpected {'/'.join(p)}" for p in given if p not in expected]
+        problems += [
+            f"{'/'.join(p)}: shape {given[p]} vs expected {shape}" for p, shape in expected.items() if p in given and given[p] != shape
+        ]
+        if problems:
+            raise InputError(f"These params do not fit {type(self).__name__}:\n  " + "\n  ".join(problems))
+        self._params = params
+
+    def init_weights(self, rng: jax.Array, input_shape: tuple[int, ...], params: Params | None = None) -> Params:
+        """Initial params; with `params`, only the leaves it lacks are initialised and the rest kept as given."""
+        if tuple(input_shape) == self.input_shape:
+            shapes, paths = self._params_shape_tree, self._param_paths
+        else:
+            shapes, paths = self._shape_tree(tuple(input_shape))
+        flat_shapes = flatten_dict(shapes)
+        given = flatten_dict(params) if params is not None else {}
+        generator = _numpy_generator(rng)
+        flat = {
+            path: given[path] if path in given else jax.device_put(self._init_weights(generator, path, flat_shapes[path]))
+            for path in paths
+        }
+        return unflatten_dict(flat)
+
+    def _init_weights(self, rng: np.random.Generator, path: Path, leaf: jax.ShapeDtypeStruct) -> np.ndarray:
+        """One parameter's initial value, by torch's rules: Normal(0, initializer_range) for Dense kernels
+        and embeddings (the padding row of the word embeddings zeroed), ones for LayerNorm scales,
+        zeros for biases."""
+        name = path[-1]
+        if name in ("kernel", "embedding"):
+            std = getattr(self.config, "initializer_range", 0.02)
+            value = (rng.standard_normal(leaf.shape, dtype=np.float32) * std).astype(leaf.dtype)
+            pad = getattr(self.config, "pad_token_id", None)
+            if path == self._input_embeddings_full_path() and pad is not None and 0 <= pad < leaf.shape[0]:
+                value[pad] = 0
+            return value
+        if name == "scale":
+            return np.ones(leaf.shape, leaf.dtype)
+        return np.zeros(leaf.shape, leaf.dtype)
+
+    def _base_path(self) -> Path:
+        """Where the base model sits in this model's params: `("bert",)` in a head model, `()` in the base."""
+        prefix = self.base_model_prefix
+        return (prefix,) if prefix and prefix in self._params_shape_tree else ()
+
+    def _input_embeddings_full_path(self) -> Path:
+        return (*self._base_path(), *self._input_embeddings_path) if self._input_embeddings_path else ()
+
+    def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
+        leaves = flatten_dict(self._params_shape_tree)
+        return sum(math.prod(leaf.shape) for path, leaf in leaves.items() if not (exclude_embeddings and path[-1] == "embedding"))
+
+    # -- calling -----------------------------------------------------------------------------
+    def __call__(
+        self,
+        input_ids: Any = None,
+        attention_mask: Any = None,
+        token_type_ids: Any = None,
+        position_ids: Any = None,
+        head_mask: Any = None,
+        inputs_embeds: Any = None,
+        labels: Any = None,
+        params: Params | None = None,
+        dropout_rng: jax.Array | None = None,
+        train: bool = False,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **model_inputs: Any,
+    ) -> Any:
+        """Run the model, compiled: one trace per input shapes and flags, reused by every later call.
+
+        Head-specific inputs (`next_sentence_label`, `start_positions`, ...) come as keywords.
+        Dropout applies only with `train=True`, which needs a `dropout_rng`.
+        """
+        inputs = {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "token_type_ids": token_type_ids,
+            "position_ids": position_ids,
+            "head_mask": head_mask,
+            "inputs_embeds": inputs_embeds,
+            "labels": labels,
+            **model_inputs,
+        }
+        inputs = {k: v if isinstance(v, jax.Array) else jnp.asarray(v) for k, v in inputs.items() if v is not None}
+        accepted = self._input_names()
+        unknown = sorted(set(inputs) - accepted)
+        if unknown:
+            raise InputError(f"{type(self).__name__} got unexpected inputs {unknown}; it takes {sorted(accepted)}.")
+        if train and dropout_rng is None:
+            raise InputError("train=True applies dropout, which needs a key: pass dropout_rng=jax.random.PRNGKey(...).")
+        if self._jitted_forward is None:
+            self._jitted_forward = jax.jit(self._forward, static_argnames=_STATIC_ARGS)
+        config = self.config
+        return self._jitted_forward(
+            self.params if params is None else params,
+            inputs,
+            dropout_rng if train else None,
+            train=bool(train),
+            output_attentions=bool(config.output_attentions if output_attentions is None else output_attentions),
+            output_hidden_states=bool(config.output_hidden_states if output_hidden_states is None else output_hidden_states),
+            return_dict=bool(config.return_dict if return_dict is None else return_dict),
+        )
+
+    def _forward(
+        self,
+        params: Params,
+        inputs: dict[str, jax.Array],
+        dropout_rng: jax.Array | None,
+        train: bool,
+        output_attentions: bool,
+        output_hidden_states: bool,
+        return_dict: bool,
+    ) -> Any:
+        """The traced body of `__call__` (Python here runs once per trace, not per call)."""
+        return self.module.apply(
+            {"params": params},
+            **inputs,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=return_dict,
+            deterministic=not train,
+            rngs={"dropout": dropout_rng} if dropout_rng is not None else {},
+        )
+
+    def _input_names(self) -> set[str]:
+        signature = inspect.signature(self.module_class.__call__)
+        return {name for name in list(signature.parameters)[1:] if name not in _FLAG_ARGS}
+
+    # -- embeddings ------------------------------------------------------------------------
+    def get_input_embeddings(self) -> jax.Array:
+        path = self._input_embeddings_full_path()
+        if not path:
+            raise NotImplementedError(f"{type(self).__name__} must declare _input_embeddings_path")
+        return flatten_dict(self.params)[path]
+
+    def resize_token_embeddings(
+        self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None, mean_resizing: bool = True
+    ) -> jax.Array:
+        """Grow or shrink the vocabulary; old rows kept, new rows drawn around the old rows' mean.
+
+        The params are rebuilt at the new shapes: the word embeddings, the vocabulary bias and an
+        untied decoder. A tied decoder reads the word embeddings, so it follows by construction.
+        """
+        flat = flatten_dict(self.params)
+        embeddings_path = self._input_embeddings_full_path()
+        old = self.get_input_embeddings()
+        if new_num_tokens is None and pad_to_multiple_of is None:
+            return old
+        new_num_tokens = old.shape[0] if new_num_tokens is None else new_num_tokens
+        if pad_to_multiple_of is not None:
+            new_num_tokens = math.ceil(new_num_tokens / pad_to_multiple_of) * pad_to_multiple_of
+        if new_num_tokens < 1:
+            raise InputError(f"new_num_tokens must be positive, got {new_num_tokens}.")
+        self.key, resize_key = jax.random.split(self.key)
+        generator = _numpy_generator(resize_key)
+        flat[embeddings_path] = _resized_rows(old, new_num_tokens, mean_resizing, self.config, generator)
+        bias_path = self._output_bias_path
+        if bias_path in flat:
+            bias = flat[bias_path]
+            keep = min(bias.shape[0], new_num_tokens)
+            flat[bias_path] = jnp.zeros((new_num_tokens,), bias.dtype).at[:keep].set(bias[:keep])
+        decoder_path = self._output_embeddings_path
+        if decoder_path in flat:  # an untied decoder: kernel [hidden, vocab]
+            flat[decoder_path] = _resized_rows(flat[decoder_path].T, new_num_tokens, mean_resizing, self.config, generator).T
+        self.config.vocab_size = new_num_tokens
+        self._build_module()
+        self.params = unflatten_dict(flat)
+        return self.get_input_embeddings()
+
+    # -- pruning -----------------------------------------------------------------------------
+    def prune_heads(self, heads_to_prune: dict[int, list[int]]) -> None:
+        """Remove attention heads; recorded in `config.pruned_heads`, from which the module sizes its projections."""
+        heads_to_prune = {int(layer): list(heads) for layer, heads in heads_to_prune.items()}
+        params = unflatten_dict(flatten_dict(self.params))  # a fresh nested dict to edit
+        base_path = self._base_path()
+        if base_path:
+            params[base_path[0]] = self._prune_heads(params[base_path[0]], heads_to_prune)
+        else:
+            params = self._prune_heads(params, heads_to_prune)
+        for layer, heads in heads_to_prune.items():
+            self.config.pruned_heads[layer] = sorted(set(self.config.pruned_heads.get(layer, [])) | set(heads))
+        self._build_module()
+        self.params = params
+
+    def _prune_heads(self, base_params: Params, heads_to_prune: dict[int, list[int]]) -> Params:
+        """The base model's params without `heads_to_prune` (given before config.pruned_heads records them)."""
+        raise NotImplementedError(f"{type(self).__name__} does not support pruning heads.")
+
+    # -- loading -------------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: PretrainedConfig, **kwargs: Any) -> FlaxPreTrainedModel:
+        dtype = resolve_jax_dtype(kwargs.pop("dtype", None)) or jnp.dtype(jnp.float32)
+        return cls(config, dtype=dtype, **kwargs)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | os.PathLike,
+        *,
+        config: PretrainedConfig | str | os.PathLike | None = None,
+        dtype: Any = None,
+        ignore_mismatched_sizes: bool = False,
+        output_loading_info: bool = False,
+        input_shape: tuple[int, ...] = (1, 1),
+        seed: int = 0,
+        **kwargs: Any,
+    ) -> FlaxPreTrainedModel | tuple[FlaxPreTrainedModel, dict[str, list]]:
+        """Build the model's parameter shapes only, then fill them from the checkpoint.
+
+        `dtype`: None or "float32" (the default), "float16", "bfloat16", a jnp dtype, or "auto"
+        (the checkpoint's). Other keywords are hub options (revision, cache_dir, local_files_only,
+        token, subfolder) or config overrides. Weights come from the memory-mapped file, each
+        copied once on its way to the device (transposed there if needed); only weights the
+        checkpoint lacks are initialised, and reported.
+        """
+        options = HubOptions.pop_from(kwargs)
+        config = resolve_config(cls.config_class, pretrained_model_name_or_path, config, options, kwargs)
+        source = os.fspath(pretrained_model_name_or_path)
+        with open_canonical(pretrained_model_name_or_path, options) as reader:
+            dtype = _choose_dtype(dtype, config, reader)
+            model = cls(config, input_shape=input_shape, seed=seed, dtype=dtype, _do_init=False)
+            info = model._load_from_reader(reader, ignore_mismatched_sizes, source)
+        if output_loading_info:
+            return model, info.as_dict()
+        return model
+
+    def _canonical_names(self) -> dict[str, tuple[Path, str]]:
+        """Canonical name -> (params path, layout) of every parameter."""
+        shapes = flatten_dict(self._params_shape_tree)
+        names = {}
+        for path in self._param_paths:
+            name, layout = canonical_name(path, len(shapes[path].shape))
+            names[self._canonical_renames.get(name, name)] = (path, layout)
+        return names
+
+    def _load_from_reader(self, reader: CheckpointReader, ignore_mismatched_sizes: bool, source: str) -> LoadingInfo:
+        shapes = flatten_dict(self._params_shape_tree)
+        names = self._canonical_names()
+        plan = plan_loading(
+            {name: canonical_shape(shapes[path].shape, layout) for name, (path, layout) in names.items()},
+            {k: reader.shape(k) for k in reader},
+            base_model_prefix=self.base_model_prefix,
+            tied_keys=self._tied_keys_in_use(),
+            ignore_unexpected=self._keys_to_ignore_on_load_unexpected,
+            ignore_missing=self._keys_to_ignore_on_load_missing,
+            ignore_mismatched_sizes=ignore_mismatched_sizes,
+            model_name=type(self).__name__,
+            source=source,
+        )
+        loaded = {}
+        for name, ckpt_key in plan.sources.items():
+            path, layout = names[name]
+            loaded[path] = _to_param(reader[ckpt_key], layout, shapes[path].dtype)
+        self.params = self.init_weights(self.key, self.input_shape, params=unflatten_dict(loaded))
+        report(plan.info, type(self).__name__, source)
+        return plan.info
+
+    def _tied_keys_in_use(self) -> list[str]:
+        tied = self._tied_weights_keys if getattr(self.config, "tie_word_embeddings", True) else []
+        return [*tied, *self._shared_weights_keys]
+
+    # -- saving ------------------------------------------------------------------------------------
+    def canonical_state_dict(self, params: Params | None = None) -> dict[str, np.ndarray]:
+        """The weights under canonical names and in PyTorch layouts, as numpy (views where possible)."""
+        tied = set(self._tied_keys_in_use())
+        flat = flatten_dict(self.params if params is None else params)
+        tensors = {}
+        for name, (path, layout) in self._canonical_names().items():
+            if name not in tied:
+                tensors[name] = to_canonical(np.asarray(flat[path]), layout)
+        return tensors
+
+    def save_pretrained(
+        self,
+        save_directory: str | os.PathLike,
+        *,
+        params: Params | None = None,
+        max_shard_size: int | str = "5GB",
+        is_main_process: bool = True,
+        safe_serialization: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        """Write config.json and the canonical safetensors checkpoint that torch and TF load as their own."""
+        if not safe_serialization:
+            raise InputError("rosetta writes safetensors only (safe_serialization=True); pickled checkpoints are never written.")
+        if os.path.isfile(save_directory):
+            raise InputError(f"save_pretrained expects a folder, but {save_directory} is a file.")
+        if not is_main_process:
+            return
+        tensors = self.canonical_state_dict(params)
+        os.makedirs(save_directory, exist_ok=True)
+        self.config.architectures = [type(self).__name__.removeprefix("Flax")]
+        float_dtypes = [a.dtype for a in tensors.values() if jnp.issubdtype(a.dtype, jnp.floating)]
+        self.config.torch_dtype = jnp.dtype(float_dtypes[0] if float_dtypes else self.dtype).name
+        self.config.save_pretrained(save_directory)
+        save_safetensors(tensors, save_directory, max_shard_size=max_shard_size)
+
+    def _model_card(self, repo_id: str) -> str:
+        from ...core.model_card import model_card
+
+        return model_card(repo_id, self.config, trained_in="JAX/Flax")
+
+
+def _to_param(array: np.ndarray, layout: str, dtype: Any) -> jax.Array:
+    """A checkpoint tensor (a memory-mapped view) as a device array in the native layout and `dtype`.
+
+    `device_put` reads the (possibly transposed) view straight into device memory: the one copy.
+    """
+    value = jax.device_put(from_canonical(array, layout))
+    if jnp.issubdtype(value.dtype, jnp.floating) and value.dtype != dtype:
+        value = value.astype(dtype)
+    return value
+
+
+def _numpy_generator(rng: jax.Array) -> np.random.Generator:
+    """A numpy generator seeded by a JAX PRNG key: host-side draws, reproducible from the model's seed."""
+    return np.random.default_rng(np.asarray(jax.random.key_data(rng)).ravel())
+
+
+def _resized_rows(
+    weight: jax.Array, new_num_rows: int, mean_resizing: bool, config: PretrainedConfig, rng: np.random.Generator
+) -> jax.Array:
+    """`weight` with `new_num_rows` rows: the old ones kept, new ones from `_new_rows`."""
+    keep = min(weight.shape[0], new_num_rows)
+    if new_num_rows <= keep:
+        return weight[:new_num_rows]
+    new_rows = _new_rows(np.asarray(weight), new_num_rows - keep, mean_resizing, config, rng)
+    return jnp.concatenate([weight[:keep], jnp.asarray(new_rows)])
+
+
+def _new_rows(weight: np.ndarray, count: int, mean_resizing: bool, config: PretrainedConfig, rng: np.random.Generator) -> np.ndarray:
+    """New embedding rows: drawn from N(mean, 1e-5 cov) of the old rows (mean_resizing), else N(0, initializer_range)."""
+    old = weight.astype(np.float64)
+    if not mean_resizing:
+        std = getattr(config, "initializer_range", 0.02)
+        return (rng.standard_normal((count, old.shape[1])) * std).astype(weight.dtype)
+    mean = old.mean(axis=0)
+    centered = old - mean
+    covariance = centered.T @ centered / old.shape[0]
+    try:
+        rows = rng.multivariate_normal(mean, 1e-5 * covariance, size=count, method="cholesky")
+    except np.linalg.LinAlgError:  # covariance not positive definite (tiny or degenerate vocabularies)
+        rows = np.broadcast_to(mean, (count, old.shape[1]))
+    return rows.astype(weight.dtype)
+
+
+def _choose_dtype(requested: Any, config: PretrainedConfig, reader: CheckpointReader) -> np.dtype:
+    if isinstance(requested, str) and requested == "auto":
+        if config.torch_dtype:
+            return resolve_jax_dtype(config.torch_dtype)
+        for name in reader:
+            if reader.dtype(name) in DTYPE_NAMES:
+                return resolve_jax_dtype(DTYPE_NAMES[reader.dtype(name)])
+        return jnp.dtype(jnp.float32)
+    return resolve_jax_dtype(requested) or jnp.dtype(jnp.float32)

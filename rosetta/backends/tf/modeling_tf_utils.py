@@ -1,0 +1,679 @@
+"""`TFPreTrainedModel`: the Keras 3 (TensorFlow backend) base class every rosetta TF model derives from.
+
+Its surface mirrors the torch `PreTrainedModel`. What differs is how weights come to exist:
+
+- Layers are attributes named as torch names its modules (`self.self`, `self.output`,
+  `self.LayerNorm`, `self.layer = [...]`), so the path of a weight in the attribute tree, e.g.
+  `bert.encoder.layer.0.attention.self.query.kernel`, is its torch name up to the leaf and the
+  layout; `rosetta.convert.mapping.canonical_name` does the rest.
+- A model creates all its weights at the end of `__init__` (`post_init`) by running once on
+  `dummy_inputs`. `from_pretrained` does that inside `init_empty_weights()`, where every
+  weight is created with the cheap "zeros" initialiser and remembers its real one; then the
+  memory-mapped checkpoint tensors are assigned, and only the weights the checkpoint lacks
+  are drawn from their real initialiser.
+- `fit`, `evaluate` and `predict` train and score with the model's own loss: compile with no
+  loss and put the labels in the inputs (or pass them as `y`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ...convert.checkpoint import BFLOAT16, DTYPE_NAMES, CheckpointReader, save_safetensors
+from ...convert.loading import LoadingInfo, open_canonical, plan_loading, report, resolve_config
+from ...convert.mapping import canonical_name, canonical_shape, from_canonical, to_canonical
+from ...core.configuration import PretrainedConfig
+from ...core.errors import ConfigError, ConversionError, InputError
+from ...core.hub import HubOptions, PushToHubMixin
+
+if keras.backend.backend() != "tensorflow":
+    raise ConfigError(
+        f"rosetta's TensorFlow models need Keras 3 with the TensorFlow backend, but Keras runs on "
+        f"{keras.backend.backend()!r}. Set KERAS_BACKEND=tensorflow before anything imports keras."
+    )
+
+_FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
+# Arguments of `call` that are switches, not data (left out of datasets and dummy inputs).
+_CALL_SWITCHES = frozenset({"training", "output_attentions", "output_hidden_states", "return_dict"})
+_LABEL_ALIASES = ("label", "label_ids")
+
+
+def resolve_tf_dtype(dtype: Any) -> str | None:
+    """'float16', tf.float16, 'torch.float16' or a numpy dtype -> 'float16'; None stays None."""
+    if dtype is None:
+        return None
+    name = dtype.name if isinstance(dtype, tf.DType) else str(np.dtype(dtype) if isinstance(dtype, type) else dtype)
+    name = name.removeprefix("torch.").removeprefix("tf.")
+    if name not in _FLOAT_DTYPES:
+        raise ConfigError(f"Unknown dtype {dtype!r}; use one of {', '.join(_FLOAT_DTYPES)} or 'auto'.")
+    return name
+
+
+def _numpy_dtype(name: str) -> np.dtype:
+    return BFLOAT16 if name == "bfloat16" else np.dtype(name)
+
+
+# --------------------------------------------------------------------------------------
+# Building without initialising
+# --------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def init_empty_weights() -> Iterator[None]:
+    """Create every Keras weight with the "zeros" initialiser; each remembers the one it was given.
+
+    Zeros cost a memset where a random initialiser costs a draw per element; the real
+    initialiser (`variable._rosetta_initializer`) is used later only for weights a checkpoint
+    does not provide.
+    """
+    add_weight = keras.layers.Layer.add_weight
+
+    def add_zero_weight(layer: keras.layers.Layer, *args: Any, **kwargs: Any) -> keras.Variable:
+        kwargs.update(zip(("shape", "initializer", "dtype"), args))  # Keras 2 positional style
+        initializer = kwargs.get("initializer")
+        if initializer is None:  # Keras' own default
+            dtype = kwargs.get("dtype") or layer.variable_dtype
+            initializer = "glorot_uniform" if "float" in str(dtype) else "zeros"
+        kwargs["initializer"] = "zeros"
+        variable = add_weight(layer, **kwargs)
+        variable._rosetta_initializer = keras.initializers.get(initializer)
+        return variable
+
+    keras.layers.Layer.add_weight = add_zero_weight
+    try:
+        yield
+    finally:
+        keras.layers.Layer.add_weight = add_weight
+
+
+@contextlib.contextmanager
+def dtype_policy(dtype: str | None) -> Iterator[None]:
+    """Layers created inside hold their weights and compute in `dtype` (None: leave Keras' policy)."""
+    if dtype is None:
+        yield
+        return
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(dtype)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+# --------------------------------------------------------------------------------------
+# Layers with torch's attribute semantics, and the walk over them
+# --------------------------------------------------------------------------------------
+def _swap_tracked(owner: keras.layers.Layer, name: str, value: Any) -> None:
+    """Before `owner.<name> = value`: Keras stops tracking what the attribute held, as torch would."""
+    old = owner.__dict__.get(name)
+    tracker = owner.__dict__.get("_tracker")
+    if tracker is None or old is None or old is value or not isinstance(old, (keras.layers.Layer, keras.Variable)):
+        return
+    if any(v is old for k, v in owner.__dict__.items() if k != name):  # still held under another name
+        return
+    for store, (accepts, _) in tracker.config.items():
+        if tracker.is_in_store(store, old):
+            if value is not None and accepts(value) and not tracker.is_in_store(store, value):
+                tracker.replace_tracked_value(store, old, value)
+            else:
+                tracker.untrack(old)
+
+
+class TFLayer(keras.layers.Layer):
+    """A Keras layer whose children are attributes exactly as in the torch module tree.
+
+    Assigning an attribute replaces the layer or weight it held (`attention.self.query =
+    prune_dense_layer(...)`, as in torch), and `output` is free for a child layer (Keras
+    reserves it for the read-only symbolic output of functional models, unused here).
+    Weights of its own are created in `__init__` with `add_weight`, as torch creates them.
+    """
+
+    output = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        _swap_tracked(self, name, value)
+        super().__setattr__(name, value)
+
+    def build(self, input_shape: Any = None) -> None:
+        """Nothing of its own to create: children create their weights in the first (eager) call.
+
+        Without it, Keras would trace `call` symbolically once per layer to find unbuilt state.
+        """
+
+
+def named_layers(root: keras.layers.Layer) -> Iterator[tuple[tuple[str, ...], keras.layers.Layer]]:
+    """Every layer under `root` once, with its attribute path; a layer held twice (tied) by its first path.
+
+    Children are public attributes holding a layer, or a list/tuple/dict of layers (the
+    counterpart of nn.ModuleList / nn.ModuleDict), visited in the order they were assigned.
+    """
+    seen: set[int] = set()
+
+    def visit(layer: keras.layers.Layer, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], keras.layers.Layer]]:
+        if id(layer) in seen:
+            return
+        seen.add(id(layer))
+        yield path, layer
+        for name, value in vars(layer).items():
+            if name.startswith("_"):
+                continue
+            if isinstance(value, keras.layers.Layer):
+                yield from visit(value, (*path, name))
+            elif isinstance(value, (list, tuple, Mapping)):
+                items = value.items() if isinstance(value, Mapping) else enumerate(value)
+                for key, item in items:
+                    if isinstance(item, keras.layers.Layer):
+                        yield from visit(item, (*path, name, str(key)))
+
+    yield from visit(root, ())
+
+
+def named_weights(root: keras.layers.Layer) -> Iterator[tuple[tuple[str, ...], keras.Variable]]:
+    """Every weight under `root` once: (path of the layer that owns it + the weight's name, weight)."""
+    seen: set[int] = set()
+    for path, layer in named_layers(root):
+        for variable in [*layer._trainable_variables, *layer._non_trainable_variables]:
+            if id(variable) not in seen:
+                seen.add(id(variable))
+                yield (*path, variable.name), variable
+
+
+# --------------------------------------------------------------------------------------
+# The base class
+# --------------------------------------------------------------------------------------
+class TFPreTrainedModel(keras.Model, PushToHubMixin):
+    config_class: ClassVar[type[PretrainedConfig]] = PretrainedConfig
+    base_model_prefix: ClassVar[str] = ""
+    main_input_name: ClassVar[str] = "input_ids"
+    # Canonical names that share storage with another weight (dropped on save, never "missing").
+    _tied_weights_keys: ClassVar[list[str]] = []
+    # Canonical names that always alias another weight of the model (e.g. an LM decoder's bias).
+    _shared_weights_keys: ClassVar[list[str]] = []
+    _keys_to_ignore_on_load_unexpected: ClassVar[list[str]] = []
+    _keys_to_ignore_on_load_missing: ClassVar[list[str]] = []
+    # Canonical name -> canonical name, applied after the generic rules of rosetta.convert.mapping.
+    _canonical_renames: ClassVar[dict[str, str]] = {}
+    framework: ClassVar[str] = "tf"
+
+    def __init__(self, config: PretrainedConfig, *inputs: Any, **kwargs: Any):
+        super().__init__(*inputs, **kwargs)
+        if not isinstance(config, PretrainedConfig):
+            raise ConfigError(
+                f"{type(self).__name__} expects a PretrainedConfig, got {type(config).__name__}. "
+                f"Build one with {self.config_class.__name__}(...) or load it with .from_pretrained(...)."
+            )
+        self.config = config
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        _swap_tracked(self, name, value)
+        super().__setattr__(name, value)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """`model(input_ids=..., ...)`, or `model(batch)` with a dict of inputs, as Keras passes them."""
+        if args and isinstance(args[0], Mapping):
+            kwargs = {**args[0], **kwargs}
+            args = args[1:]
+        return super().__call__(*args, **kwargs)
+
+    # -- construction ----------------------------------------------------------------------
+    @property
+    def dummy_inputs(self) -> dict[str, tf.Tensor]:
+        """A tiny batch the model runs on once to create its weights."""
+        vocab_size = getattr(self.config, "vocab_size", 8)
+        return {"input_ids": tf.constant([[0, 1, 2], [2, 1, 0]], dtype=tf.int32) % vocab_size}
+
+    def build(self, input_shape: Any = None) -> None:
+        """Create every weight: run the model once on `dummy_inputs` (shapes come from the config)."""
+        if self.built:
+            return
+        self.built = True
+        self(**self.dummy_inputs, training=False)
+
+    def post_init(self) -> None:
+        """Called at the end of every model's __init__: create the weights, prune, tie."""
+        self.build()
+        if self.config.pruned_heads:
+            self.prune_heads(self.config.pruned_heads)
+        self.tie_weights()
+
+    @property
+    def base_model(self) -> keras.layers.Layer:
+        return getattr(self, self.base_model_prefix, self)
+
+    def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
+        skip = set()
+        if exclude_embeddings:
+            skip = {id(layer.embeddings) for _, layer in named_layers(self) if isinstance(layer, keras.layers.Embedding)}
+        return sum(
+            math.prod(v.shape) for _, v in named_weights(self) if id(v) not in skip and (v.trainable or not only_trainable)
+        )
+
+    # -- embeddings ------------------------------------------------------------------------
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        base = self.base_model
+        if base is self:
+            raise NotImplementedError(f"{type(self).__name__} must define get_input_embeddings")
+        return base.get_input_embeddings()
+
+    def set_input_embeddings(self, value: keras.layers.Embedding) -> None:
+        base = self.base_model
+        if base is self:
+            raise NotImplementedError(f"{type(self).__name__} must define set_input_embeddings")
+        base.set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> keras.layers.Embedding | None:
+        """The layer whose [vocab, hidden] weight projects onto the vocabulary (None without an LM head)."""
+        return None
+
+    def set_output_embeddings(self, value: keras.layers.Embedding) -> None:
+        raise NotImplementedError(f"{type(self).__name__} has no output embeddings")
+
+    def get_output_bias(self) -> keras.Variable | None:
+        """The bias added to the vocabulary logits (None without an LM head)."""
+        return None
+
+    def set_output_bias(self, value: keras.Variable) -> None:
+        raise NotImplementedError(f"{type(self).__name__} has no output bias")
+
+    def tie_weights(self) -> None:
+        """Make the output embeddings the input embedding layer itself (when the config ties them)."""
+        output = self.get_output_embeddings()
+        if output is not None and getattr(self.config, "tie_word_embeddings", True):
+            embeddings = self.get_input_embeddings()
+            if output is not embeddings:
+                self.set_output_embeddings(embeddings)
+
+    def resize_token_embeddings(
+        self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None, mean_resizing: bool = True
+    ) -> keras.layers.Embedding:
+        """Grow or shrink the vocabulary; old rows kept, new rows drawn around the old rows' mean."""
+        old = self.get_input_embeddings()
+        if new_num_tokens is None and pad_to_multiple_of is None:
+            return old
+        new_num_tokens = old.input_dim if new_num_tokens is None else new_num_tokens
+        if pad_to_multiple_of is not None:
+            new_num_tokens = math.ceil(new_num_tokens / pad_to_multiple_of) * pad_to_multiple_of
+        if new_num_tokens < 1:
+            raise InputError(f"new_num_tokens must be positive, got {new_num_tokens}.")
+        keep = min(old.input_dim, new_num_tokens)
+        self.set_input_embeddings(_resized_embedding(old, new_num_tokens, mean_resizing, self.config))
+        bias = self.get_output_bias()
+        if bias is not None:
+            values = np.zeros((new_num_tokens,), dtype=_numpy_dtype(bias.dtype))
+            values[:keep] = bias.numpy()[:keep]
+            self.set_output_bias(keras.Variable(values, dtype=bias.dtype, trainable=bias.trainable, name=bias.name))
+        output = self.get_output_embeddings()
+        if output is not None and not getattr(self.config, "tie_word_embeddings", True):
+            self.set_output_embeddings(_resized_embedding(output, new_num_tokens, mean_resizing, self.config))
+        self.config.vocab_size = new_num_tokens
+        self.tie_weights()
+        return self.get_input_embeddings()
+
+    # -- pruning -----------------------------------------------------------------------------
+    def prune_heads(self, heads_to_prune: dict[int, list[int]]) -> None:
+        for layer, heads in heads_to_prune.items():
+            union = sorted(set(self.config.pruned_heads.get(int(layer), [])) | set(heads))
+            self.config.pruned_heads[int(layer)] = union
+        self.base_model._prune_heads({int(k): list(v) for k, v in heads_to_prune.items()})
+
+    # -- weights by canonical name ----------------------------------------------------------
+    def canonical_weights(self) -> dict[str, tuple[keras.Variable, str]]:
+        """Canonical name -> (weight, layout), each weight once; every mapping problem raised together."""
+        weights: dict[str, tuple[keras.Variable, str]] = {}
+        paths: dict[str, str] = {}
+        problems = []
+        reached = set()
+        for path, variable in named_weights(self):
+            reached.add(id(variable))
+            name, layout = canonical_name(path, len(variable.shape))
+            name = self._canonical_renames.get(name, name)
+            native = ".".join(path)
+            if path[-1] == "kernel" and layout == "identity":
+                problems.append(f"{native}: a kernel of rank {len(variable.shape)} has no canonical layout")
+            if name in weights:
+                problems.append(f"{native} and {paths[name]} both map to the canonical name {name!r}")
+            weights[name] = (variable, layout)
+            paths[name] = native
+        problems.extend(
+            f"{v.path}: not reachable through public layer attributes, so it has no canonical name"
+            for v in self.weights
+            if id(v) not in reached
+        )
+        if problems:
+            raise ConversionError(
+                f"{len(problems)} weight(s) of {type(self).__name__} do not map to canonical names:\n  "
+                + "\n  ".join(problems)
+            )
+        return weights
+
+    def canonical_state_dict(self) -> dict[str, np.ndarray]:
+        """The weights under canonical names, in PyTorch layouts, as numpy (transposes are views)."""
+        return {name: to_canonical(variable.numpy(), layout) for name, (variable, layout) in self.canonical_weights().items()}
+
+    @property
+    def weights_dtype(self) -> str:
+        """The dtype name of the floating weights ('float32', 'float16', 'bfloat16')."""
+        return next(v.dtype for _, v in named_weights(self) if "float" in v.dtype)
+
+    def _tied_keys_in_use(self) -> list[str]:
+        tied = self._tied_weights_keys if getattr(self.config, "tie_word_embeddings", True) else []
+        return [*tied, *self._shared_weights_keys]
+
+    # -- loading -------------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: PretrainedConfig | dict[str, Any], **kwargs: Any) -> TFPreTrainedModel:
+        """A freshly initialised model; `dtype=` picks the weights' dtype. (Keras' dict configs are accepted.)"""
+        if isinstance(config, Mapping):  # keras.Model.from_config(get_config())
+            config = cls.config_class.from_dict(dict(config))
+        dtype = resolve_tf_dtype(kwargs.pop("dtype", kwargs.pop("torch_dtype", None)))
+        with dtype_policy(dtype):
+            return cls(config, **kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        return self.config.to_dict()
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | os.PathLike,
+        *model_args: Any,
+        config: PretrainedConfig | str | os.PathLike | None = None,
+        dtype: Any = None,
+        ignore_mismatched_sizes: bool = False,
+        output_loading_info: bool = False,
+        **kwargs: Any,
+    ) -> TFPreTrainedModel | tuple[TFPreTrainedModel, dict[str, list]]:
+        """Build the model with zero-initialised weights, then assign them from the checkpoint.
+
+        `dtype`: None (float32), "auto" (the checkpoint's), "float32", "float16" or "bfloat16".
+        Remaining keyword arguments override config fields (`num_labels=3`); `revision`,
+        `cache_dir`, `local_files_only`, `token` and `subfolder` choose what is downloaded.
+        """
+        dtype = kwargs.pop("torch_dtype", dtype)
+        options = HubOptions.pop_from(kwargs)
+        config = resolve_config(cls.config_class, pretrained_model_name_or_path, config, options, kwargs)
+        source = os.fspath(pretrained_model_name_or_path)
+        with open_canonical(pretrained_model_name_or_path, options) as reader:
+            with init_empty_weights(), dtype_policy(_choose_dtype(dtype, config, reader)):
+                model = cls(config, *model_args)
+            info = model._load_from_reader(reader, ignore_mismatched_sizes, source)
+        if output_loading_info:
+            return model, info.as_dict()
+        return model
+
+    def _load_from_reader(self, reader: CheckpointReader, ignore_mismatched_sizes: bool, source: str) -> LoadingInfo:
+        weights = self.canonical_weights()
+        plan = plan_loading(
+            {name: canonical_shape(v.shape, layout) for name, (v, layout) in weights.items()},
+            {k: reader.shape(k) for k in reader},
+            base_model_prefix=self.base_model_prefix,
+            tied_keys=self._tied_keys_in_use(),
+            ignore_unexpected=self._keys_to_ignore_on_load_unexpected,
+            ignore_missing=self._keys_to_ignore_on_load_missing,
+            ignore_mismatched_sizes=ignore_mismatched_sizes,
+            model_name=type(self).__name__,
+            source=source,
+        )
+        for key, ckpt_key in plan.sources.items():
+            variable, layout = weights[key]
+            variable.assign(_native_array(reader[ckpt_key], layout, variable.dtype))
+        for key in weights.keys() - plan.sources.keys():
+            _initialise(weights[key][0])
+        report(plan.info, type(self).__name__, source)
+        return plan.info
+
+    # -- saving ------------------------------------------------------------------------------------
+    def save_pretrained(
+        self, save_directory: str | os.PathLike, *, max_shard_size: int | str = "5GB", is_main_process: bool = True, **kwargs: Any
+    ) -> None:
+        """Write config.json and the canonical safetensors checkpoint (PyTorch names and layouts).
+
+        `architectures` names the PyTorch class, so every backend and Hugging Face transformers
+        load the folder; tied duplicates are left out, as torch leaves them out.
+        """
+        if kwargs.get("safe_serialization", True) is False:
+            raise InputError("rosetta writes safetensors only (safe_serialization=True); pickled checkpoints are never written.")
+        if os.path.isfile(save_directory):
+            raise InputError(f"save_pretrained expects a folder, but {save_directory} is a file.")
+        if not is_main_process:
+            return
+        os.makedirs(save_directory, exist_ok=True)
+        self.config.architectures = [type(self).__name__.removeprefix("TF")]
+        self.config.torch_dtype = self.weights_dtype
+        self.config.save_pretrained(save_directory)
+        save_safetensors(self.canonical_state_dict(), save_directory, max_shard_size=max_shard_size)
+
+    def _model_card(self, repo_id: str) -> str:
+        from ...core.model_card import model_card
+
+        return model_card(repo_id, self.config, trained_in="TensorFlow")
+
+    # -- Keras training ----------------------------------------------------------------------------
+    def _input_names(self) -> list[str]:
+        return [name for name in inspect.signature(self.call).parameters if name not in _CALL_SWITCHES]
+
+    def _with_labels(self, data: Any) -> tuple[dict[str, Any], Any, Any]:
+        """(x, y, sample_weight) with `y` also inside x: under "labels", or under its own keys if a dict."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if not isinstance(x, Mapping):
+            x = {self.main_input_name: x}
+        x = dict(x)
+        if isinstance(y, Mapping):
+            x.update(y)
+        elif y is not None:
+            x["labels"] = y
+        return x, y, sample_weight
+
+    def compile(self, *args: Any, **kwargs: Any) -> None:
+        """keras.Model.compile; with no `loss`, fit trains on the model's own loss."""
+        super().compile(*args, **kwargs)
+        if self.optimizer is not None and not self.optimizer.built:
+            # The weights exist already: create the optimizer's slots now, not while tracing the
+            # first train step (which makes TensorFlow trace it twice).
+            self.optimizer.build(self.trainable_variables)
+
+    def train_step(self, data: Any) -> dict[str, Any]:
+        return super().train_step(self._with_labels(data))
+
+    def test_step(self, data: Any) -> dict[str, Any]:
+        return super().test_step(self._with_labels(data))
+
+    def predict_step(self, data: Any) -> dict[str, Any]:
+        x, _, _ = self._with_labels(data)
+        outputs = self(**x, training=False, return_dict=True)
+        return {key: value for key, value in outputs.items() if key != "loss"}
+
+    def compute_loss(
+        self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None, training: bool = True
+    ) -> tf.Tensor:
+        """The loss compile() was given, if any; otherwise the model's own loss from the labels in x."""
+        if self._compile_loss is not None:
+            return super().compute_loss(x, _labels_of(x, y), _predictions_of(y_pred), sample_weight, training)
+        loss = y_pred.get("loss") if isinstance(y_pred, Mapping) else None
+        if loss is None:
+            raise InputError(
+                f"{type(self).__name__} computes its own loss only when the inputs hold the labels. Put them in the "
+                "batch (e.g. a 'labels' column) or pass them as `y`, or give compile() a `loss`."
+            )
+        return loss + sum(self.losses) if self.losses else loss
+
+    def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> dict[str, Any]:
+        """compile()'s metrics see the labels and the logits (the first output after the loss)."""
+        return super().compute_metrics(x, _labels_of(x, y), _predictions_of(y_pred), sample_weight)
+
+    def prepare_tf_dataset(
+        self,
+        dataset: Any,
+        batch_size: int = 8,
+        shuffle: bool = True,
+        collate_fn: Callable[[list[dict[str, Any]]], Mapping[str, Any]] | None = None,
+        drop_remainder: bool = False,
+    ) -> tf.data.Dataset:
+        """A `tf.data.Dataset` of dict batches that `fit`, `evaluate` and `predict` consume.
+
+        `dataset` is a list of example dicts, a dict of equal-length columns, or a
+        `datasets.Dataset`. Only the columns `call` accepts are kept ("label" and "label_ids" are
+        read as "labels"). Without `collate_fn` the columns must already be rectangular; with
+        it, each batch is the `collate_fn` of its list of examples (e.g. a padding collator),
+        reshuffled every epoch when `shuffle`.
+        """
+        accepted = set(self._input_names())
+        columns = _as_columns(dataset)
+        num_examples = len(next(iter(columns.values()))) if columns else 0
+        if num_examples == 0:
+            raise InputError("prepare_tf_dataset got an empty dataset.")
+        if collate_fn is None:
+            arrays = {k: _rectangular(k, v) for k, v in _keep_accepted(columns, accepted).items()}
+            ds = tf.data.Dataset.from_tensor_slices(arrays)
+            if shuffle:
+                ds = ds.shuffle(num_examples, reshuffle_each_iteration=True)
+            return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+        def example(i: int) -> dict[str, Any]:
+            return {k: v[i] for k, v in columns.items()}
+
+        def batch_of(indices: Sequence[int]) -> dict[str, np.ndarray]:
+            batch = _keep_accepted(dict(collate_fn([example(int(i)) for i in indices])), accepted)
+            return {k: np.asarray(v) for k, v in batch.items()}
+
+        num_batches = num_examples // batch_size if drop_remainder else math.ceil(num_examples / batch_size)
+        if num_batches == 0:
+            raise InputError(f"drop_remainder=True with batch_size={batch_size} leaves no batch of {num_examples} examples.")
+
+        def batches() -> Iterator[dict[str, np.ndarray]]:
+            order = np.random.permutation(num_examples) if shuffle else np.arange(num_examples)
+            for b in range(num_batches):
+                yield batch_of(order[b * batch_size : (b + 1) * batch_size])
+
+        first = batch_of(range(min(batch_size, num_examples)))
+        signature = {k: tf.TensorSpec((None,) * v.ndim, tf.as_dtype(v.dtype)) for k, v in first.items()}
+        ds = tf.data.Dataset.from_generator(batches, output_signature=signature)
+        return ds.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(tf.data.AUTOTUNE)
+
+
+# --------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------
+def _choose_dtype(requested: Any, config: PretrainedConfig, reader: CheckpointReader) -> str:
+    if requested == "auto":
+        if config.torch_dtype:
+            return resolve_tf_dtype(config.torch_dtype)
+        for name in reader:
+            if reader.dtype(name) in DTYPE_NAMES:
+                return DTYPE_NAMES[reader.dtype(name)]
+        return "float32"
+    return resolve_tf_dtype(requested) or "float32"
+
+
+def _native_array(array: np.ndarray, layout: str, dtype: str) -> np.ndarray:
+    """A checkpoint tensor in the weight's layout and dtype: at most one copy (the transpose or the cast)."""
+    native = from_canonical(array, layout)
+    target = _numpy_dtype(dtype)
+    if native.dtype != target:
+        return native.astype(target)
+    return np.ascontiguousarray(native)
+
+
+def _initialise(variable: keras.Variable) -> None:
+    """Give a weight built by `init_empty_weights` the value of its real initialiser."""
+    initializer = getattr(variable, "_rosetta_initializer", None)
+    if initializer is not None:
+        variable.assign(initializer(variable.shape, dtype=variable.dtype))
+
+
+def _resized_embedding(
+    old: keras.layers.Embedding, num_rows: int, mean_resizing: bool, config: PretrainedConfig
+) -> keras.layers.Embedding:
+    """A new Embedding with `num_rows` rows: the old ones kept, the rest from `_new_rows`."""
+    weight = old.embeddings.numpy()
+    keep = min(weight.shape[0], num_rows)
+    values = weight[:keep]
+    if num_rows > keep:
+        values = np.concatenate([values, _new_rows(weight, num_rows - keep, mean_resizing, config)])
+    with init_empty_weights():
+        new = keras.layers.Embedding(
+            num_rows, weight.shape[1], embeddings_initializer=old.embeddings_initializer, dtype=old.dtype_policy, name=old.name
+        )
+        new.build(None)
+    new.embeddings.assign(values)
+    return new
+
+
+def _new_rows(weight: np.ndarray, count: int, mean_resizing: bool, config: PretrainedConfig) -> np.ndarray:
+    """New embedding rows: drawn from N(mean, 1e-5 cov) of the old rows (mean_resizing), else N(0, initializer_range)."""
+    old = weight.astype(np.float64)
+    if not mean_resizing:
+        std = getattr(config, "initializer_range", 0.02)
+        return (np.random.standard_normal((count, old.shape[1])) * std).astype(weight.dtype)
+    mean = old.mean(axis=0)
+    centered = old - mean
+    covariance = centered.T @ centered / old.shape[0]
+    try:
+        lower = np.linalg.cholesky(1e-5 * covariance)
+    except np.linalg.LinAlgError:  # covariance not positive definite (tiny or degenerate vocabularies)
+        return np.broadcast_to(mean, (count, old.shape[1])).astype(weight.dtype)
+    return (mean + np.random.standard_normal((count, old.shape[1])) @ lower.T).astype(weight.dtype)
+
+
+def _labels_of(x: Any, y: Any) -> Any:
+    if y is None and isinstance(x, Mapping):
+        return x.get("labels")
+    return y
+
+
+def _predictions_of(y_pred: Any) -> Any:
+    """The logits of a model output (its first entry after the loss)."""
+    if not isinstance(y_pred, Mapping):
+        return y_pred
+    if "logits" in y_pred:
+        return y_pred["logits"]
+    return next(v for k, v in y_pred.items() if k != "loss")
+
+
+def _as_columns(dataset: Any) -> dict[str, Sequence[Any]]:
+    """A list of example dicts, a dict of columns or a `datasets.Dataset` -> a dict of columns."""
+    if hasattr(dataset, "column_names") and hasattr(dataset, "with_format"):  # datasets.Dataset
+        columns = {name: dataset[name] for name in dataset.column_names}
+    elif isinstance(dataset, Mapping):
+        columns = dict(dataset)
+    elif isinstance(dataset, Sequence) and all(isinstance(e, Mapping) for e in dataset):
+        keys = list(dataset[0]) if dataset else []
+        columns = {k: [e[k] for e in dataset] for k in keys}
+    else:
+        raise InputError(
+            f"prepare_tf_dataset takes a list of example dicts, a dict of columns or a datasets.Dataset, "
+            f"got {type(dataset).__name__}."
+        )
+    lengths = {k: len(v) for k, v in columns.items()}
+    if len(set(lengths.values())) > 1:
+        raise InputError(f"prepare_tf_dataset needs columns of one length, got {lengths}.")
+    return columns
+
+
+def _keep_accepted(columns: dict[str, Any], accepted: set[str]) -> dict[str, Any]:
+    if "labels" not in columns:
+        for alias in _LABEL_ALIASES:
+            if alias in columns:
+                columns = {("labels" if k == alias else k): v for k, v in columns.items()}
+                break
+    return {k: v for k, v in columns.items() if k in accepted}
+
+
+def _rectangular(name: str, column: Sequence[Any]) -> np.ndarray:
+    try:
+        array = np.asarray(column)
+    except ValueError:
+        array = np.empty(0, dtype=object)
+    if array.dtype == object:
+        raise InputError(
+            f"Column {name!r} holds sequences of different lengths. Pad them first, or pass a collate_fn "
+            "that pads each batch."
+        )
+    return array

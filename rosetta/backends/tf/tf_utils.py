@@ -1,0 +1,72 @@
+"""Small TensorFlow helpers shared by models: initialisers, shapes, head pruning and attention masks.
+
+The counterpart of `rosetta.backends.torch.pytorch_utils`, with the same names and the same
+conventions (a pruned `dim` counts as in torch: 0 is the output features, 1 the inputs).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def get_initializer(initializer_range: float = 0.02) -> keras.initializers.Initializer:
+    """The initialiser of Dense and Embedding weights: a truncated normal with stddev initializer_range."""
+    return keras.initializers.TruncatedNormal(stddev=initializer_range)
+
+
+def shape_list(tensor: tf.Tensor) -> list[int | tf.Tensor]:
+    """The shape of `tensor`: Python ints where they are known statically, scalar tensors elsewhere."""
+    dynamic = tf.shape(tensor)
+    static = tensor.shape.as_list()
+    return [dynamic[i] if dim is None else dim for i, dim in enumerate(static)]
+
+
+def find_pruneable_heads_and_indices(
+    heads: list[int], n_heads: int, head_size: int, already_pruned_heads: set[int]
+) -> tuple[set[int], np.ndarray]:
+    """Heads still to prune (in current numbering) and the indices of the features to keep."""
+    mask = np.ones((n_heads, head_size), dtype=bool)
+    heads = set(heads) - already_pruned_heads
+    for head in heads:
+        head = head - sum(1 if h < head else 0 for h in already_pruned_heads)
+        mask[head] = False
+    return heads, np.flatnonzero(mask.reshape(-1))
+
+
+def prune_dense_layer(layer: keras.layers.Dense, index: np.ndarray, dim: int = 0) -> keras.layers.Dense:
+    """A new Dense keeping only `index` of its output features (dim=0) or its input features (dim=1)."""
+    kernel = layer.kernel.numpy()  # [in, out]: torch's dim 0 is the kernel's axis 1
+    kernel = np.take(kernel, index, axis=1 if dim == 0 else 0)
+    new_layer = keras.layers.Dense(
+        kernel.shape[1],
+        use_bias=layer.use_bias,
+        kernel_initializer=layer.kernel_initializer,
+        bias_initializer=layer.bias_initializer,
+        dtype=layer.dtype_policy,
+        name=layer.name,
+    )
+    new_layer.build((None, kernel.shape[0]))
+    new_layer.kernel.assign(kernel)
+    if layer.use_bias:
+        bias = layer.bias.numpy()
+        new_layer.bias.assign(bias if dim == 1 else bias[index])
+    new_layer.trainable = layer.trainable
+    return new_layer
+
+
+def extended_attention_mask(attention_mask: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+    """[batch, seq] 1/0 mask -> additive [batch, 1, 1, seq] mask: 0 where attended, dtype-min where not."""
+    mask = tf.cast(attention_mask[:, None, None, :], dtype)
+    return (1.0 - mask) * dtype.min
+
+
+def head_mask_per_layer(head_mask: tf.Tensor | None, num_layers: int, dtype: tf.DType) -> list[tf.Tensor | None]:
+    """Head mask of shape [heads] or [layers, heads] -> one [1, heads, 1, 1] mask per layer."""
+    if head_mask is None:
+        return [None] * num_layers
+    head_mask = tf.cast(head_mask, dtype)
+    if head_mask.shape.rank == 1:
+        head_mask = tf.broadcast_to(head_mask[None, :], (num_layers, shape_list(head_mask)[0]))
+    return [head_mask[i][None, :, None, None] for i in range(num_layers)]
