@@ -574,17 +574,28 @@ def _reads_attribute(statements: Sequence[Statement], name: str, owner: str) -> 
     return False
 
 
+def _bare(statement: Statement) -> str:
+    return code(statement.with_changes(leading_lines=[]))
+
+
 def apply_overrides(fn: cst.FunctionDef, start: int, end: int) -> tuple[cst.FunctionDef, int, int]:
     """Child assignments `self.x = ...` after the inlined part replace the parent's `self.x = ...` in it.
 
     The child's statement moves to the parent's place when everything it reads exists there;
     otherwise the parent's assignment is dropped when nothing reads it before the child's; if
-    something does, both stay.
+    something does, both stay. A child expression statement the parent's part has too (say
+    `self.post_init()`) runs once, where the child has it.
     """
     owner = _first_param(fn) or "self"
     body = _body(fn)
     index = end
     while index < len(body):
+        if isinstance(simple_statement(body[index]), cst.Expr):
+            same = [i for i in range(start, end) if _bare(body[i]) == _bare(body[index])]
+            if same:
+                body.pop(same[-1])
+                end -= 1
+                continue
         name = assigned_self_attribute(body[index], owner)
         targets = [i for i in range(start, end) if name and assigned_self_attribute(body[i], owner) == name]
         if not isinstance(simple_statement(body[index]), cst.Assign) or len(targets) != 1:

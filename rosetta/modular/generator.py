@@ -152,18 +152,16 @@ class _Builder:
 
     # -- reading -----------------------------------------------------------------------------------
     def _load(self) -> None:
-        self.modular, self.module, self.flattened, arches = load_modular(self.path)
+        self.modular, self.flattened, arches = load_modular(self.path)
         pairs: dict[str, list[tuple[str, str]]] = {}
         for name, info in self.flattened.items():
-            arch = split_model_file(info.parent_file)[1]
-            pairs.setdefault(arch, []).append((name, info.parent_name))
-        new_camel = None
+            pairs.setdefault(split_model_file(info.parent_file)[1], []).append((name, info.parent_name))
+        new_camel, old_camels = None, {}
         for arch in sorted(set(arches.values())):
-            new, old = infer_camel(pairs.get(arch, []), self.arch, arch)
+            new, old_camels[arch] = infer_camel(pairs.get(arch, []), self.arch, arch)
             new_camel = new_camel or new
-            self.renamers[arch] = old
         new_names = ModelNames.from_folder(self.arch, new_camel)
-        for arch, old in self.renamers.items():
+        for arch, old in old_camels.items():
             self.renamers[arch] = Renamer(ModelNames.from_folder(arch, old), new_names)
         rename_modular(self.modular, self.renamers, arches)
         for file, _ in self.modular.parents.values():

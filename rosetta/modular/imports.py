@@ -14,7 +14,7 @@ from pathlib import Path
 import libcst as cst
 
 from .cst_tools import code
-from .paths import relative_import
+from .paths import relative_import, resolve_relative
 
 LINE_LENGTH = 110
 _SECTIONS = ("future", "stdlib", "thirdparty", "firstparty", "local")
@@ -56,8 +56,6 @@ def bindings_of(statement: cst.BaseSmallStatement, file: Path) -> list[Binding]:
     level = len(statement.relative)
     module_name = _dotted(statement.module) if statement.module else None
     if level:
-        from .paths import resolve_relative
-
         module: str | Path = resolve_relative(file, level, module_name)
     else:
         module = module_name or ""

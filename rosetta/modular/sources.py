@@ -148,8 +148,8 @@ class ModularClass:
     parent_name: str  # as imported, e.g. `BertModel`
 
 
-def load_modular(path: Path) -> tuple[Source, cst.Module, dict[str, ModularClass], dict[str, str]]:
-    """The modular source, unrenamed: (source, module, classes to flatten, parent-import name -> arch).
+def load_modular(path: Path) -> tuple[Source, dict[str, ModularClass], dict[str, str]]:
+    """The modular source, unrenamed: (source, classes to flatten, parent-import name -> arch).
 
     The definitions' nodes are still written with the parent's names; `rename_modular` renames them
     once the renamers are known.
@@ -179,7 +179,7 @@ def load_modular(path: Path) -> tuple[Source, cst.Module, dict[str, ModularClass
             found = _flatten_base(statement, source)
             if found:
                 flattened[statement.name.value] = found
-    return source, module, flattened, arches
+    return source, flattened, arches
 
 
 def _flatten_base(node: cst.ClassDef, source: Source) -> ModularClass | None:

@@ -180,6 +180,48 @@ def test_del_in_init_removes_the_parents_assignment(roberta: Path):
     ]
 
 
+def test_a_call_repeated_by_the_child_runs_once_where_the_child_has_it(models: Path):
+    source = add_modular(
+        models,
+        "roberta",
+        """
+        from torch import nn
+
+        from ..bert.modeling_bert import BertForMaskedLM
+
+
+        class RobertaLMHead(nn.Module):
+            def __init__(self, config):
+                super().__init__()
+                self.dense = nn.Linear(config.hidden_size, config.vocab_size)
+
+            def forward(self, hidden_states):
+                return self.dense(hidden_states)
+
+
+        class RobertaForMaskedLM(BertForMaskedLM):
+            def __init__(self, config):
+                super().__init__(config)
+                del self.decoder
+                self.lm_head = RobertaLMHead(config)
+                self.post_init()
+
+            def forward(self, input_ids):
+                hidden_states, _ = self.roberta(input_ids)
+                return self.lm_head(hidden_states)
+        """,
+    )
+    head = body_of(generate(source)["modeling_roberta.py"], "RobertaForMaskedLM")
+    init = head[head.index("def __init__") : head.index("def forward")]
+    assert [line.strip() for line in init.splitlines() if line.strip()] == [
+        "def __init__(self, config: RobertaConfig):",  # the parent's annotation
+        "super().__init__(config)",
+        "self.roberta = RobertaModel(config, add_pooling_layer=False)",
+        "self.lm_head = RobertaLMHead(config)",
+        "self.post_init()",
+    ]
+
+
 def test_super_in_other_methods(models: Path):
     source = add_modular(
         models,
