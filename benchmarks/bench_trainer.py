@@ -2,8 +2,9 @@
 
 A small BERT (hidden 256, 4 layers) for sequence classification, the same random weights
 loaded into both libraries' models, the same data and the same TrainingArguments. Each
-repeat builds a fresh model and Trainer per run and times `trainer.train()`; the runs
-alternate so background load hits all alike, and the medians are compared. A third run
+repeat builds a fresh model and Trainer per run and times `trainer.train()` as a whole and
+step by step (the median step is robust to a busy machine); the runs alternate so background
+load hits all alike, and the medians are compared. A third run
 drives transformers' model with rosetta's Trainer, to tell the loop's overhead from the model's speed.
 transformers' Trainer needs `accelerate`.
 """
@@ -11,10 +12,13 @@ transformers' Trainer needs `accelerate`.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import statistics
 import tempfile
 import time
+from typing import Any
 
 from benchmarks.common import print_table
 
@@ -44,8 +48,23 @@ def make_data(count: int, seq: int) -> list[dict]:
     ]
 
 
-def train_once(trainer_library: str, model_library: str, folder: str, data: list[dict], options: argparse.Namespace, output_dir: str) -> float:
-    """Samples per second of one `trainer.train()`, with a freshly loaded model."""
+def step_timer(base: type) -> Any:
+    """A callback (of either library) that notes when each optimizer step ends."""
+
+    class StepTimer(base):
+        def __init__(self) -> None:
+            self.ends: list[float] = []
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.ends.append(time.perf_counter())
+
+    return StepTimer()
+
+
+def train_once(
+    trainer_library: str, model_library: str, folder: str, data: list[dict], options: argparse.Namespace, output_dir: str
+) -> tuple[float, float]:
+    """(samples/s over the whole `trainer.train()`, samples/s of the median step) with a freshly loaded model."""
     import transformers
 
     import rosetta
@@ -57,11 +76,14 @@ def train_once(trainer_library: str, model_library: str, folder: str, data: list
         weight_decay=0.01, warmup_steps=2, logging_steps=10, save_strategy="no", report_to="none", disable_tqdm=True,
         use_cpu=True, seed=42,
     )
-    trainer = lib.Trainer(model, args, train_dataset=data, data_collator=lib.default_data_collator)
-    start = time.perf_counter()
-    trainer.train()
-    elapsed = time.perf_counter() - start
-    return options.steps * options.batch / elapsed
+    timer = step_timer(lib.TrainerCallback)
+    trainer = lib.Trainer(model, args, train_dataset=data, data_collator=lib.default_data_collator, callbacks=[timer])
+    with contextlib.redirect_stdout(io.StringIO()):  # both print their logs when tqdm is off
+        start = time.perf_counter()
+        trainer.train()
+        elapsed = time.perf_counter() - start
+    step = statistics.median(b - a for a, b in zip(timer.ends, timer.ends[1:]))
+    return options.steps * options.batch / elapsed, options.batch / step
 
 
 # (trainer, model) pairs: end to end, and both Trainers driving the same transformers model.
@@ -86,25 +108,27 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(options.threads)
     transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
     with tempfile.TemporaryDirectory() as tmp:
         folder = make_checkpoint(os.path.join(tmp, "small-bert"))
         data = make_data(options.steps * options.batch, options.seq)
-        results: dict[str, list[float]] = {name: [] for name in RUNS}
+        results: dict[str, list[tuple[float, float]]] = {name: [] for name in RUNS}
         for repeat in range(options.repeats + 1):  # the first round warms everything up and is not counted
             for name, (trainer_library, model_library) in RUNS.items():
-                speed = train_once(trainer_library, model_library, folder, data, options, os.path.join(tmp, trainer_library))
+                speeds = train_once(trainer_library, model_library, folder, data, options, os.path.join(tmp, trainer_library))
                 if repeat:
-                    results[name].append(speed)
-    median = {name: statistics.median(speeds) for name, speeds in results.items()}
-    theirs = median["transformers Trainer + transformers model"]
+                    results[name].append(speeds)
+    whole = {name: statistics.median(s[0] for s in runs) for name, runs in results.items()}
+    steady = {name: statistics.median(s[1] for s in runs) for name, runs in results.items()}
+    reference = "transformers Trainer + transformers model"
     print_table(
         f"Trainer, BERT hidden 256 x 4 layers, batch {options.batch} x seq {options.seq}, {options.steps} steps, "
         f"CPU {options.threads} thread(s), median of {options.repeats}",
-        [(name, median[name], median[name] / theirs) for name in RUNS],
-        ("trainer + model", "train samples/s", "ratio vs transformers"),
+        [(name, whole[name], whole[name] / whole[reference], steady[name], steady[name] / steady[reference]) for name in RUNS],
+        ("trainer + model", "samples/s, whole train()", "ratio", "samples/s, median step", "ratio"),
     )
-    for name, speeds in results.items():
-        print(f"{name}: {[round(x, 2) for x in speeds]}")
+    for name, runs in results.items():
+        print(f"{name}: whole {[round(s[0], 2) for s in runs]}, median step {[round(s[1], 2) for s in runs]}")
 
 
 if __name__ == "__main__":

@@ -136,7 +136,7 @@ def run_transformers(path: str, config: Any, inputs: dict[str, np.ndarray]) -> R
     cls = getattr(transformers, name, None)
     if cls is None:
         raise Skipped(f"transformers {transformers.__version__} has no {name}")
-    verbosity = transformers.logging.get_verbosity()
+    verbosity, bars = transformers.logging.get_verbosity(), transformers.logging.is_progress_bar_enabled()
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
     try:
@@ -145,7 +145,8 @@ def run_transformers(path: str, config: Any, inputs: dict[str, np.ndarray]) -> R
         raise Skipped(f"transformers could not load it ({type(err).__name__}: {_first_line(err)})") from err
     finally:
         transformers.logging.set_verbosity(verbosity)
-        transformers.logging.enable_progress_bar()
+        if bars:
+            transformers.logging.enable_progress_bar()
     with torch.no_grad():
         out = model(**{k: torch.from_numpy(v) for k, v in inputs.items()}, output_hidden_states=True)
     hidden, logits = _outputs(out, lambda t: t.detach().float().cpu().numpy())

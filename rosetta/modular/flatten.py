@@ -214,14 +214,19 @@ def _bind_arguments(call: cst.Call, parent: cst.FunctionDef, child: cst.Function
     positional = _positional(parent)
     named = {p.name.value for p in (*positional, *parent.params.kwonly_params)}
     child_kwargs = child.params.star_kwarg.name.value if isinstance(child.params.star_kwarg, cst.Param) else None
+    child_args = child.params.star_arg.name.value if isinstance(child.params.star_arg, cst.Param) else None
     bound: dict[str, cst.BaseExpression] = {}
     extras: list[cst.Arg] = []
     passthrough = None
     count = 0
     for arg in call.args:
         if arg.star == "*":
-            return None
-        if arg.star == "**":
+            # `*args` passed on to the parent's `*args`, once its positional parameters are all bound
+            is_own = isinstance(arg.value, cst.Name) and arg.value.value == child_args
+            if not (is_own and isinstance(parent.params.star_arg, cst.Param) and count == len(positional)):
+                return None
+            bound[parent.params.star_arg.name.value] = arg.value
+        elif arg.star == "**":
             if not (isinstance(arg.value, cst.Name) and arg.value.value == child_kwargs):
                 return None
             passthrough = child_kwargs
@@ -301,7 +306,13 @@ def _bind(call: cst.Call, parent: cst.FunctionDef, child: cst.FunctionDef, body:
         else:
             return None
     star = parent.params.star_arg
-    if isinstance(star, cst.Param) and _count_name(body, star.name.value):
+    if isinstance(star, cst.Param) and star.name.value in bound:
+        value = bound[star.name.value]
+        if value.value != star.name.value:
+            if star.name.value in parent_locals:
+                return None
+            substitutions[star.name.value] = value
+    elif isinstance(star, cst.Param) and _count_name(body, star.name.value):
         return None
     kwargs_name, kwargs_args = None, None
     if isinstance(parent.params.star_kwarg, cst.Param):
@@ -385,46 +396,36 @@ def _annotated(param: cst.Param, parent: cst.Param | None) -> cst.Param:
     return param
 
 
+def _map_params(params: cst.Parameters, change) -> cst.Parameters:
+    """`params` with `change` applied to each of its parameters (`*` and `**` ones included)."""
+    return params.with_changes(
+        posonly_params=[change(x) for x in params.posonly_params],
+        params=[change(x) for x in params.params],
+        star_arg=change(params.star_arg) if isinstance(params.star_arg, (cst.Param, cst.ParamStar)) else params.star_arg,
+        kwonly_params=[change(x) for x in params.kwonly_params],
+        star_kwarg=change(params.star_kwarg) if params.star_kwarg is not None else None,
+    )
+
+
 def _inherit_annotations(child: cst.FunctionDef, parent: cst.FunctionDef) -> cst.Parameters:
     """The child's parameters, those without an annotation given the parent's for the same name."""
     parents = {p.name.value: p for p in _all_params(parent) if isinstance(p, cst.Param)}
-    p = child.params
-
-    def fix(param):
-        return _annotated(param, parents.get(param.name.value)) if isinstance(param, cst.Param) else param
-
-    return p.with_changes(
-        posonly_params=[fix(x) for x in p.posonly_params],
-        params=[fix(x) for x in p.params],
-        star_arg=fix(p.star_arg),
-        kwonly_params=[fix(x) for x in p.kwonly_params],
-        star_kwarg=fix(p.star_kwarg) if p.star_kwarg is not None else None,
+    return _map_params(
+        child.params, lambda p: _annotated(p, parents.get(p.name.value)) if isinstance(p, cst.Param) else p
     )
 
 
 def _fit(fn: cst.FunctionDef, template: cst.FunctionDef) -> cst.FunctionDef:
     """`fn` with its parameters one per line, as the template has them, when its `def` line is too long."""
     header = code(fn.with_changes(body=cst.SimpleStatementSuite([cst.Pass()]), decorators=[], leading_lines=[]))
-    if len(header.splitlines()[0]) <= LINE_LENGTH or "\n" not in code(template.params) + code(
-        template.whitespace_before_params
-    ):
+    multiline = "\n" in code(template.params) + code(template.whitespace_before_params)
+    if len(header.splitlines()[0]) <= LINE_LENGTH or not multiline:
         return fn
     params = _all_params(fn)
     styled = {id(p): s for p, s in zip(params, _restyle(params, template))}
-    p = fn.params
-
-    def fix(param):
-        return styled.get(id(param), param)
-
     return fn.with_changes(
         whitespace_before_params=template.whitespace_before_params,
-        params=p.with_changes(
-            posonly_params=[fix(x) for x in p.posonly_params],
-            params=[fix(x) for x in p.params],
-            star_arg=fix(p.star_arg),
-            kwonly_params=[fix(x) for x in p.kwonly_params],
-            star_kwarg=fix(p.star_kwarg) if p.star_kwarg is not None else None,
-        ),
+        params=_map_params(fn.params, lambda p: styled.get(id(p), p)),
     )
 
 
@@ -717,21 +718,16 @@ def remove_attribute(fn: cst.FunctionDef, name: str, start: int, end: int, owner
 
 
 def _without_param(fn: cst.FunctionDef, name: str) -> cst.Parameters:
-    p = fn.params
-    elements = [e for e in _all_params(fn) if not (isinstance(e, cst.Param) and e.name.value == name)]
-    styled = _restyle(elements, fn)
-    lookup = {id(e): s for e, s in zip(elements, styled)}
-
-    def keep(seq):
-        return [lookup[id(e)] for e in seq if id(e) in lookup]
-
-    return p.with_changes(
-        posonly_params=keep(p.posonly_params),
-        params=keep(p.params),
-        star_arg=lookup.get(id(p.star_arg), p.star_arg),
-        kwonly_params=keep(p.kwonly_params),
-        star_kwarg=lookup.get(id(p.star_kwarg), p.star_kwarg) if p.star_kwarg is not None else None,
+    """`fn`'s parameters without `name`, laid out as before."""
+    keep = [e for e in _all_params(fn) if not (isinstance(e, cst.Param) and e.name.value == name)]
+    styled = {id(e): s for e, s in zip(keep, _restyle(keep, fn))}
+    params = fn.params
+    without = params.with_changes(
+        posonly_params=[p for p in params.posonly_params if id(p) in styled],
+        params=[p for p in params.params if id(p) in styled],
+        kwonly_params=[p for p in params.kwonly_params if id(p) in styled],
     )
+    return _map_params(without, lambda p: styled.get(id(p), p))
 
 
 # -- the class -------------------------------------------------------------------------------------
@@ -797,7 +793,8 @@ def _merge_members(parent_body: list[Statement], members: list[Statement], kept:
             first_method = next((i for i, s in enumerate(body) if isinstance(s, cst.FunctionDef)), len(body))
             body.insert(first_method, statement)
     for name, method in kept.items():
-        body.insert(_find(body, name) or len(body), method)
+        place = _find(body, name)
+        body.insert(len(body) if place is None else place, method)
     return body
 
 

@@ -36,6 +36,7 @@ def test_generates_one_file_per_kind_with_a_banner(roberta: Path):
         "modeling_tf_roberta.py",
     ]
     for text in out.values():
+        assert str(roberta.parent.parent.parent.parent) not in text  # no machine-specific path
         first, second = text.splitlines()[:2]
         assert first.startswith("# This file was generated from ") and "models/roberta/modular_roberta.py" in first
         assert "Do not edit" in second
@@ -317,6 +318,30 @@ def test_arguments_bound_to_other_expressions(models: Path):
     assert "self.embeddings = RobertaEmbeddings(cfg.text_config)" in pooled
     assert "def __init__(self, cfg: RobertaConfig, pool: bool = False):" not in pooled  # child signature kept
     assert "def __init__(self, cfg, pool: bool = False):" in pooled
+
+
+def test_star_args_passed_on_are_inlined(models: Path):
+    source = add_modular(
+        models,
+        "roberta",
+        """
+        from ..bert.modeling_tf_bert import TFBertModel
+
+
+        class TFRobertaModel(TFBertModel):
+            def __init__(self, config, *args, **kwargs):
+                super().__init__(config, *args, **kwargs)
+                self.extra = 1
+        """,
+    )
+    model = body_of(generate(source)["modeling_tf_roberta.py"], "TFRobertaModel")
+    init = model[model.index("def __init__") : model.index("def call")]
+    assert [line.strip() for line in init.splitlines() if line.strip()] == [
+        "def __init__(self, config: RobertaConfig, *args, **kwargs):",
+        "super().__init__(config, *args, **kwargs)",  # the parent's `*inputs`, named as the child names it
+        'self.roberta = TFRobertaMainLayer(config, name="roberta")',
+        "self.extra = 1",
+    ]
 
 
 # -- configs ----------------------------------------------------------------------------------------------

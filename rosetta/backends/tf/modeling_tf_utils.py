@@ -202,8 +202,8 @@ class TFPreTrainedModel(keras.Model, PushToHubMixin):
     _canonical_renames: ClassVar[dict[str, str]] = {}
     framework: ClassVar[str] = "tf"
 
-    def __init__(self, config: PretrainedConfig, *inputs: Any, **kwargs: Any):
-        super().__init__(*inputs, **kwargs)
+    def __init__(self, config: PretrainedConfig, *args: Any, **kwargs: Any):
+        super().__init__(**kwargs)
         if not isinstance(config, PretrainedConfig):
             raise ConfigError(
                 f"{type(self).__name__} expects a PretrainedConfig, got {type(config).__name__}. "
@@ -249,8 +249,11 @@ class TFPreTrainedModel(keras.Model, PushToHubMixin):
 
     def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
         skip = set()
-        if exclude_embeddings:
+        if exclude_embeddings:  # the embedding tables, not an untied decoder (a Linear in torch)
             skip = {id(layer.embeddings) for _, layer in named_layers(self) if isinstance(layer, keras.layers.Embedding)}
+            output = self.get_output_embeddings()
+            if output is not None and output is not self.get_input_embeddings():
+                skip.discard(id(output.embeddings))
         return sum(
             math.prod(v.shape) for _, v in named_weights(self) if id(v) not in skip and (v.trainable or not only_trainable)
         )
@@ -372,6 +375,7 @@ class TFPreTrainedModel(keras.Model, PushToHubMixin):
         """A freshly initialised model; `dtype=` picks the weights' dtype. (Keras' dict configs are accepted.)"""
         if isinstance(config, Mapping):  # keras.Model.from_config(get_config())
             config = cls.config_class.from_dict(dict(config))
+            kwargs.pop("custom_objects", None)
         dtype = resolve_tf_dtype(kwargs.pop("dtype", kwargs.pop("torch_dtype", None)))
         with dtype_policy(dtype):
             return cls(config, **kwargs)
@@ -392,7 +396,8 @@ class TFPreTrainedModel(keras.Model, PushToHubMixin):
     ) -> TFPreTrainedModel | tuple[TFPreTrainedModel, dict[str, list]]:
         """Build the model with zero-initialised weights, then assign them from the checkpoint.
 
-        `dtype`: None (float32), "auto" (the checkpoint's), "float32", "float16" or "bfloat16".
+        `dtype`: None (Keras' dtype policy, float32 unless set otherwise), "auto" (the checkpoint's),
+        "float32", "float16" or "bfloat16".
         Remaining keyword arguments override config fields (`num_labels=3`); `revision`,
         `cache_dir`, `local_files_only`, `token` and `subfolder` choose what is downloaded.
         """
@@ -493,7 +498,11 @@ class TFPreTrainedModel(keras.Model, PushToHubMixin):
     def compute_loss(
         self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None, training: bool = True
     ) -> tf.Tensor:
-        """The loss compile() was given, if any; otherwise the model's own loss from the labels in x."""
+        """The loss compile() was given, if any; otherwise the model's own loss from the labels in x.
+
+        The model's own loss is the one its `call` returns (as in torch: a mean over the batch), so
+        `sample_weight` applies only to a compiled loss.
+        """
         if self._compile_loss is not None:
             return super().compute_loss(x, _labels_of(x, y), _predictions_of(y_pred), sample_weight, training)
         loss = y_pred.get("loss") if isinstance(y_pred, Mapping) else None
@@ -561,7 +570,7 @@ class TFPreTrainedModel(keras.Model, PushToHubMixin):
 # --------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------
-def _choose_dtype(requested: Any, config: PretrainedConfig, reader: CheckpointReader) -> str:
+def _choose_dtype(requested: Any, config: PretrainedConfig, reader: CheckpointReader) -> str | None:
     if requested == "auto":
         if config.torch_dtype:
             return resolve_tf_dtype(config.torch_dtype)
@@ -569,7 +578,7 @@ def _choose_dtype(requested: Any, config: PretrainedConfig, reader: CheckpointRe
             if reader.dtype(name) in DTYPE_NAMES:
                 return DTYPE_NAMES[reader.dtype(name)]
         return "float32"
-    return resolve_tf_dtype(requested) or "float32"
+    return resolve_tf_dtype(requested)
 
 
 def _native_array(array: np.ndarray, layout: str, dtype: str) -> np.ndarray:

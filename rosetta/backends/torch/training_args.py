@@ -14,11 +14,14 @@ from functools import cached_property
 from typing import Any
 
 import torch
+from packaging.version import Version
 
 from ...core.errors import ConfigError
 from .trainer_utils import IntervalStrategy, SchedulerType
 
 _REPORT_TARGETS = ("none", "tensorboard", "all")
+# As transformers: the fused AdamW kernel (one kernel for all parameters, CPU and GPU) where torch has it.
+_DEFAULT_OPTIM = "adamw_torch_fused" if Version(torch.__version__.split("+")[0]) >= Version("2.8") else "adamw_torch"
 
 
 def _default_logging_dir(output_dir: str) -> str:
@@ -88,7 +91,7 @@ class TrainingArguments:
     ddp_backend: str | None = None
     ddp_find_unused_parameters: bool | None = None
     ddp_timeout: int = 1800
-    optim: str = "adamw_torch"
+    optim: str = _DEFAULT_OPTIM
 
     def __post_init__(self) -> None:
         self.output_dir = os.fspath(self.output_dir)
