@@ -294,8 +294,9 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
             loaded = {n: p for n, p in module._parameters.items() if p is not None and n not in empty}
             for name in empty:
                 meta = module._parameters[name]
+                # zeros, not empty: a parameter `_init_weights` does not know (a head's own bias) starts at 0
                 module._parameters[name] = nn.Parameter(
-                    torch.empty(meta.shape, dtype=dtype if meta.is_floating_point() else meta.dtype), requires_grad=meta.requires_grad
+                    torch.zeros(meta.shape, dtype=dtype if meta.is_floating_point() else meta.dtype), requires_grad=meta.requires_grad
                 )
             with torch.no_grad():
                 self._init_weights(module)

@@ -170,3 +170,11 @@ def test_loading_builds_no_weights_twice(tmp_path, monkeypatch):
     monkeypatch.setattr(BertModel, "_init_weights", lambda self, m: (calls.append(type(m).__name__), original(self, m)))
     BertModel.from_pretrained(tmp_path)
     assert [c for c in calls if c in ("Linear", "Embedding", "LayerNorm")] == []
+
+
+def test_missing_custom_parameter_starts_at_zero(tmp_path):
+    """A head parameter no initialiser knows (the MLM bias) is zeros when the checkpoint lacks it."""
+    BertModel(tiny()).save_pretrained(tmp_path)
+    model, info = BertForMaskedLM.from_pretrained(tmp_path, output_loading_info=True)
+    assert "cls.predictions.bias" in info["missing_keys"]
+    assert torch.all(model.cls.predictions.bias == 0)
