@@ -60,7 +60,7 @@ def main() -> None:
     prefix = getattr(cls, "base_model_prefix", "bert") + "."
     compared, worst = 0, 0.0
     for name, value in canonical_weights(framework, model).items():
-        key = name if name in ref else prefix + name if prefix + name in ref else None
+        key = next((k for k in (name, prefix + name, name.removeprefix(prefix)) if k in ref), None)
         if key is None:
             continue
         compared += 1

@@ -6,6 +6,7 @@ $ROSETTA_HF446_PYTHON, .bench-envs/tf446 (benchmarks/setup_peers.sh) or /tmp/tf4
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -16,17 +17,22 @@ import pytest
 from .helpers import FIXTURES, convert
 
 ROOT = Path(__file__).resolve().parents[2]
-CANDIDATES = [os.environ.get("ROSETTA_HF446_PYTHON", ""), str(ROOT / ".bench-envs" / "tf446" / "bin" / "python"), "/tmp/tf446/bin/python"]
+ENVS = ROOT / ".bench-envs"
+CANDIDATES = [os.environ.get("ROSETTA_HF446_PYTHON", ""), str(ENVS / "tf446" / "bin" / "python"),
+              str(ENVS / "flax446" / "bin" / "python"), "/tmp/tf446/bin/python"]
+MODULES = {"tf": "tensorflow", "flax": "flax", "pt": "torch"}
 
 
-def hf446_python() -> str:
+@functools.cache
+def hf446_python(framework: str) -> str | None:
+    """A Python with transformers 4.46.3 and the framework's library."""
+    probe = f"import transformers, {MODULES[framework]}; print(transformers.__version__)"
     for python in filter(None, CANDIDATES):
         if os.path.exists(python):
-            probe = subprocess.run([python, "-c", "import transformers; print(transformers.__version__)"],
-                                   capture_output=True, text=True)
-            if probe.stdout.strip() == "4.46.3":
+            run = subprocess.run([python, "-c", probe], capture_output=True, text=True)
+            if run.stdout.strip().endswith("4.46.3"):
                 return python
-    pytest.skip("no transformers 4.46.3 side environment")
+    return None
 
 
 CASES = [  # (source fixture, --to, extra args, framework, transformers class)
@@ -43,7 +49,9 @@ CASES = [  # (source fixture, --to, extra args, framework, transformers class)
 
 @pytest.mark.parametrize(("source", "target", "extra", "framework", "class_name"), CASES)
 def test_transformers_446_loads_our_output_exactly(tmp_path, source, target, extra, framework, class_name):
-    python = hf446_python()
+    python = hf446_python(framework)
+    if python is None:
+        pytest.skip(f"no transformers 4.46.3 side environment with {MODULES[framework]}")
     out = convert(FIXTURES / source, tmp_path / "out", "--to", target, *extra)
     reference = FIXTURES / ("pt_base" if source.endswith("_base") else "pt") / "model.safetensors"
     run = subprocess.run([python, str(Path(__file__).parent / "hf446_check.py"), framework, class_name, str(out), str(reference)],
