@@ -1,8 +1,10 @@
-"""Run by the transformers 4.46.3 side venv: load a folder in TF, Flax or PyTorch the way users of
+"""Run by the transformers 4.46.3 side venv: load folders in TF, Flax or PyTorch the way users of
 transformers 4.x do, and print (as JSON) what was missing/unexpected and how far every weight is
 from a canonical reference safetensors file.
 
-    <venv>/bin/python tests/convert/hf446_check.py FRAMEWORK CLASS FOLDER REFERENCE.safetensors
+    <venv>/bin/python tests/convert/hf446_check.py FRAMEWORK CLASS FOLDER REFERENCE.safetensors [CLASS FOLDER REFERENCE ...]
+
+One JSON line per (class, folder, reference), in order.
 """
 
 import json
@@ -46,8 +48,7 @@ def load_flax(cls, folder: str):
     return params, info
 
 
-def main() -> None:
-    framework, class_name, folder, reference = sys.argv[1:5]
+def check(framework: str, class_name: str, folder: str, reference: str) -> dict:
     import transformers
     from safetensors.numpy import load_file
 
@@ -66,7 +67,13 @@ def main() -> None:
         compared += 1
         worst = max(worst, float(np.max(np.abs(value.astype(np.float64) - ref[key].astype(np.float64)))) if value.size else 0.0)
     info = {k: sorted(map(str, v)) for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys")}
-    print(json.dumps({"version": transformers.__version__, "compared": compared, "max_abs_diff": worst, **info}))
+    return {"version": transformers.__version__, "folder": folder, "compared": compared, "max_abs_diff": worst, **info}
+
+
+def main() -> None:
+    framework, jobs = sys.argv[1], sys.argv[2:]
+    for i in range(0, len(jobs), 3):
+        print(json.dumps(check(framework, *jobs[i : i + 3])), flush=True)
 
 
 if __name__ == "__main__":

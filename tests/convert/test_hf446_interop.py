@@ -35,29 +35,34 @@ def hf446_python(framework: str) -> str | None:
     return None
 
 
-CASES = [  # (source fixture, --to, extra args, framework, transformers class)
-    ("pt", "tf", [], "tf", "TFBertForPreTraining"),
-    ("flax", "tf", ["--max-shard-size", "8KB"], "tf", "TFBertForPreTraining"),
-    ("pt_base", "tf", [], "tf", "TFBertModel"),
-    ("tf", "flax", [], "flax", "FlaxBertForPreTraining"),
-    ("tf_safetensors", "flax", ["--max-shard-size", "8KB"], "flax", "FlaxBertForPreTraining"),
-    ("tf_base", "flax", [], "flax", "FlaxBertModel"),
-    ("flax", "pt", [], "pt", "BertForPreTraining"),
-    ("tf_sharded", "safetensors", [], "pt", "BertForPreTraining"),
-]
+CASES = {  # framework -> (source fixture, --to, extra args, transformers class)
+    "tf": [("pt", "tf", [], "TFBertForPreTraining"), ("flax", "tf", ["--max-shard-size", "8KB"], "TFBertForPreTraining"),
+           ("pt_base", "tf", [], "TFBertModel")],
+    "flax": [("tf", "flax", [], "FlaxBertForPreTraining"), ("tf_safetensors", "flax", ["--max-shard-size", "8KB"], "FlaxBertForPreTraining"),
+             ("tf_base", "flax", [], "FlaxBertModel")],
+    "pt": [("flax", "pt", [], "BertForPreTraining"), ("tf_sharded", "safetensors", [], "BertForPreTraining"),
+           ("flax_base", "pt", ["--max-shard-size", "8KB"], "BertModel")],
+}
 
 
-@pytest.mark.parametrize(("source", "target", "extra", "framework", "class_name"), CASES)
-def test_transformers_446_loads_our_output_exactly(tmp_path, source, target, extra, framework, class_name):
+@pytest.mark.parametrize("framework", list(CASES))
+def test_transformers_446_loads_our_output_exactly(tmp_path, framework):
     python = hf446_python(framework)
     if python is None:
         pytest.skip(f"no transformers 4.46.3 side environment with {MODULES[framework]}")
-    out = convert(FIXTURES / source, tmp_path / "out", "--to", target, *extra)
-    reference = FIXTURES / ("pt_base" if source.endswith("_base") else "pt") / "model.safetensors"
-    run = subprocess.run([python, str(Path(__file__).parent / "hf446_check.py"), framework, class_name, str(out), str(reference)],
+    jobs = []
+    for i, (source, target, extra, class_name) in enumerate(CASES[framework]):
+        out = convert(FIXTURES / source, tmp_path / f"out{i}", "--to", target, *extra)
+        reference = FIXTURES / ("pt_base" if source.endswith("_base") else "pt") / "model.safetensors"
+        jobs += [class_name, str(out), str(reference)]
+    run = subprocess.run([python, str(Path(__file__).parent / "hf446_check.py"), framework, *jobs],
                          capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert run.returncode == 0, run.stderr[-3000:]
-    result = json.loads(run.stdout.strip().splitlines()[-1])
-    assert result["missing_keys"] == [] and result["unexpected_keys"] == [] and result.get("mismatched_keys", []) == []
-    assert result["compared"] == (39 if "Model" in class_name and "Pre" not in class_name else 46)
-    assert result["max_abs_diff"] == 0.0
+    results = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    assert len(results) == len(CASES[framework])
+    for (source, _, _, class_name), result in zip(CASES[framework], results):
+        assert result["version"] == "4.46.3"
+        assert result["missing_keys"] == [] and result["unexpected_keys"] == [], (source, class_name, result)
+        assert result.get("mismatched_keys", []) == []
+        assert result["compared"] == (39 if class_name.endswith("BertModel") else 46), (source, class_name, result)
+        assert result["max_abs_diff"] == 0.0, (source, class_name, result)

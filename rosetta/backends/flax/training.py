@@ -26,6 +26,9 @@ Choices, as transformers makes them:
   gradients and applies one optimizer update. So `state.step` counts optimizer updates, the
   learning-rate schedule advances once per update, and for a loss that is a mean over examples
   the update equals that of one step on the whole batch.
+- `train_step` compiles once per batch shapes and per state structure. The optimizer and the
+  module are static parts of the state, so each `create_train_state` compiles anew; states made
+  from one by `state.replace(...)` or returned by the step reuse its compilation.
 - The state is not donated to the step: `create_train_state` shares the model's params, so the
   model stays usable while it trains.
 """
@@ -213,6 +216,10 @@ def _accumulated_grads(state: TrainState, batch: Batch, dropout_rng: jax.Array) 
     return loss_sum / count, jax.tree.map(lambda g: g / count, grad_sum)
 
 
+def _global_norm(tree: Params) -> jax.Array:
+    return jnp.sqrt(sum(jnp.sum(jnp.square(leaf.astype(jnp.float32))) for leaf in jax.tree.leaves(tree)))
+
+
 @jax.jit
 def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
     """One optimizer update on `batch`, with dropout; metrics `loss`, `grad_norm` (before clipping), `learning_rate`.
@@ -222,7 +229,7 @@ def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
     """
     dropout_rng, next_dropout_rng = jax.random.split(state.dropout_rng)
     loss, grads = _accumulated_grads(state, batch, dropout_rng)
-    metrics = {"loss": loss, "grad_norm": optax.global_norm(grads)}
+    metrics = {"loss": loss, "grad_norm": _global_norm(grads)}
     if state.learning_rate_fn is not None:
         metrics["learning_rate"] = state.learning_rate_fn(state.step)
     return state.apply_gradients(grads=grads, dropout_rng=next_dropout_rng), metrics
@@ -263,26 +270,29 @@ def fit(
     """Train `model` on `train_batches` for `epochs` passes (or `max_steps` updates), then set `model.params`.
 
     Each batch is one optimizer update (with accumulation, all its micro-batches). `max_steps`
-    overrides `epochs`, passing over the batches as often as needed; more than one pass needs
-    re-iterable `train_batches` (a list, a data loader), not a generator. The schedule decays to 0
-    at `max_steps`, or at `epochs * len(train_batches)` when it has a length. Every `logging_steps`
-    updates the mean loss is logged; `eval_batches`, if given, are evaluated after each epoch.
-    Afterwards `model.save_pretrained` writes the trained weights.
+    overrides `epochs`, passing over the batches as often as needed (a generator gives one
+    pass); more than one epoch needs re-iterable `train_batches` (a list, a data loader). The
+    schedule decays to 0 at `max_steps`, or at `epochs * len(train_batches)` when it has a
+    length. Every `logging_steps` updates the mean loss is logged (to this module's logger and
+    `log_history`); `eval_batches`, if given, are evaluated after each epoch. Afterwards
+    `model.save_pretrained` writes the trained weights.
     """
-    if (epochs > 1 or max_steps is not None) and iter(train_batches) is train_batches:
-        raise InputError("train_batches is a one-pass iterator; pass a list or a data loader, which can be iterated again.")
+    if epochs > 1 and max_steps is None and iter(train_batches) is train_batches:
+        raise InputError(f"train_batches is a one-pass iterator, but epochs={epochs}; pass a list or a data loader.")
     total_steps = max_steps if max_steps is not None else _num_steps(train_batches, epochs)
     state = create_train_state(
         model, optimizer, learning_rate, weight_decay, warmup_steps, total_steps, max_grad_norm, seed, gradient_accumulation_steps
     )
-    tracker = _LossTracker(logging_steps, total_steps)
+    tracker = _LossTracker(logging_steps)
     for epoch in itertools.count() if max_steps is not None else range(epochs):
         steps_before = tracker.step
         state = _train_epoch(state, train_batches, tracker, epoch, max_steps)
         if eval_batches is not None:
+            tracker.flush()
             tracker.log({"eval_loss": evaluate(state, eval_batches)}, epoch)
         if tracker.step == steps_before or (max_steps is not None and tracker.step >= max_steps):
             break
+    tracker.flush()
     model.params = state.params
     return TrainOutput(tracker.step, tracker.mean_loss(), tracker.log_history, state)
 
@@ -303,22 +313,29 @@ class _LossTracker:
     """Sums the step losses on the device; reads them back only when logging (no sync per step)."""
 
     logging_steps: int
-    total_steps: int | None
     log_history: list[dict[str, float]] = dataclasses.field(default_factory=list)
     step: int = 0
     total: jax.Array | float = 0.0
     window: jax.Array | float = 0.0
     window_steps: int = 0
+    epoch: int = 0
+    last_metrics: Metrics = dataclasses.field(default_factory=dict)
 
     def add(self, metrics: Metrics, epoch: int) -> None:
-        self.step += 1
+        self.step, self.epoch, self.last_metrics = self.step + 1, epoch, metrics
         self.total = self.total + metrics["loss"]
         self.window = self.window + metrics["loss"]
         self.window_steps += 1
-        if self.step % self.logging_steps == 0 or self.step == self.total_steps:
-            extra = {name: float(metrics[name]) for name in ("learning_rate", "grad_norm") if name in metrics}
-            self.log({"loss": float(self.window) / self.window_steps, **extra}, epoch)
-            self.window, self.window_steps = 0.0, 0
+        if self.step % self.logging_steps == 0:
+            self.flush()
+
+    def flush(self) -> None:
+        """Log the mean loss of the steps since the last record (and the last step's learning rate, grad norm)."""
+        if not self.window_steps:
+            return
+        extra = {name: float(self.last_metrics[name]) for name in ("learning_rate", "grad_norm") if name in self.last_metrics}
+        self.log({"loss": float(self.window) / self.window_steps, **extra}, self.epoch)
+        self.window, self.window_steps = 0.0, 0
 
     def log(self, record: dict[str, float], epoch: int) -> None:
         record = {**record, "epoch": epoch, "step": self.step}
