@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.io import atomic_write_text
+from . import paths as paths_module
 from .errors import ModularError
 from .generator import Session
 from .paths import (
     KINDS,
     cli_path,
-    default_models_folder,
     display_path,
     find_modular_files,
     is_generated,
@@ -40,7 +40,7 @@ class Problem:
 
 
 def _sources(paths: Iterable[str | Path] | None) -> list[Path]:
-    return find_modular_files([Path(p) for p in paths] if paths else [default_models_folder()])
+    return find_modular_files([Path(p) for p in paths] if paths else [paths_module.default_models_folder()])
 
 
 def _stale(modular: Path, outputs: dict[str, str]) -> list[Path]:
