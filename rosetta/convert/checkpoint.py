@@ -138,8 +138,31 @@ class SafetensorsFile(CheckpointReader):
     def shape(self, name: str) -> tuple[int, ...]:
         return tuple(self._entries[name]["shape"])
 
+    def release(self, name: str) -> None:
+        """Drop the memory-mapped pages of a tensor already consumed (streaming conversion).
+
+        Only for callers that hold no view of it any more: the pages are re-read from the file
+        if touched again, so a change made through a view would be lost.
+        """
+        if self._map is not None:
+            start, end = self._entries[name]["data_offsets"]
+            release_pages(self._map, self._data_start + start, self._data_start + end)
+
     def close(self) -> None:
         self._map = None
+
+
+def release_pages(array: np.memmap, start: int, end: int) -> None:
+    """madvise(DONTNEED) the whole pages of [start, end) of a memory-mapped file, where supported."""
+    import mmap
+
+    raw = getattr(array, "_mmap", None)
+    if raw is None or not hasattr(raw, "madvise"):
+        return
+    page = mmap.PAGESIZE
+    first, last = -(-start // page) * page, end // page * page
+    if last > first:
+        raw.madvise(mmap.MADV_DONTNEED, first, last - first)
 
 
 class TorchFile(CheckpointReader):

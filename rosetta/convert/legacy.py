@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import CheckpointError, ConversionError
-from .checkpoint import CheckpointReader, numpy_dtype, st_dtype_of
+from .checkpoint import CheckpointReader, numpy_dtype, release_pages, st_dtype_of
 from .mapping import canonical_name, canonical_shape, from_canonical, to_canonical
 
 # --------------------------------------------------------------------------------------
@@ -303,6 +303,13 @@ class MsgpackFile(CheckpointReader):
     def shape(self, name: str) -> tuple[int, ...]:
         return tuple(self._refs[name].shape)
 
+    def release(self, name: str) -> None:
+        """Drop the mapped pages of a tensor already consumed (see SafetensorsFile.release)."""
+        ref = self._refs[name]
+        for chunk in ref.chunks if isinstance(ref, _ChunkedRef) else [ref]:
+            if self._map is not None:
+                release_pages(self._map, chunk.offset, chunk.offset + chunk.nbytes)
+
     def close(self) -> None:
         self._map = None
 
@@ -373,6 +380,11 @@ class CanonicalView(CheckpointReader):
     def shape(self, name: str) -> tuple[int, ...]:
         native, layout = self._names[name]
         return canonical_shape(self.reader.shape(native), layout)
+
+    def release(self, name: str) -> None:
+        release = getattr(self.reader, "release", None)
+        if release is not None:
+            release(self._names[name][0])
 
     def close(self) -> None:
         self.reader.close()

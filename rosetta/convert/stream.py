@@ -213,7 +213,7 @@ def build_architecture(config_dict: dict[str, Any], config_path: str) -> Archite
         return None
     config = registry.config_class_for(config_dict["model_type"], source=config_path).from_json_file(config_path)
     cls = architecture_class(config)
-    with init_empty_weights():
+    with init_empty_weights(), _skip_torch_init():
         model = cls(config)
     state = model.state_dict(keep_vars=True)
     return Architecture(
@@ -227,6 +227,23 @@ def build_architecture(config_dict: dict[str, Any], config_path: str) -> Archite
         ignore_unexpected=list(cls._keys_to_ignore_on_load_unexpected),
         tie_word_embeddings=bool(getattr(config, "tie_word_embeddings", True)),
     )
+
+
+@contextlib.contextmanager
+def _skip_torch_init() -> Iterator[None]:
+    """No-op torch.nn.init while modules are built: shapes are all we need (and initialising meta
+    tensors pulls in torch._dynamo, seconds of import)."""
+    from torch.nn import init
+
+    names = [n for n in dir(init) if n.endswith("_") and not n.startswith("_") and callable(getattr(init, n))]
+    saved = {name: getattr(init, name) for name in names}
+    for name in names:
+        setattr(init, name, lambda tensor, *args, **kwargs: tensor)
+    try:
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(init, name, fn)
 
 
 def module_kinds(model: Any) -> dict[str, str]:
@@ -286,6 +303,12 @@ class Entry:
     def load(self, pool: SourcePool) -> np.ndarray:
         array = from_canonical(pool.get(self.source.source)[self.source.name], self.layout)
         return materialise(array, numpy_dtype(self.spec.dtype))
+
+    def release(self, pool: SourcePool) -> None:
+        """Let the input's pages of this tensor go once it is written (they stay in the file)."""
+        release = getattr(pool.get(self.source.source), "release", None)
+        if release is not None:
+            release(self.source.name)
 
 
 def materialise(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -459,7 +482,8 @@ def _write_shard(writer_cls: type, path: str, group: list[Entry], plan: Plan, po
     try:
         for spec in writer_cls.ordered(specs):
             entry = by_name[spec.name]
-            writer.write(spec, entry.load(pool))
+            writer.write(spec, entry.load(pool))  # the loaded array is dropped right after
+            entry.release(pool)
             progress(spec.nbytes)
     finally:
         writer.close()

@@ -37,15 +37,28 @@ def write_checkpoint(folder: Path, shape: tuple[int, int]) -> tuple[int, int]:
     return shard_bytes, shape[0] * shape[1] * 4
 
 
+# ru_maxrss survives fork and exec: a child of a large process (a pytest worker that imported
+# TensorFlow) starts at its parent's size. A small launcher process in between keeps it honest.
+LAUNCHER = """
+import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+proc.returncode = os.waitstatus_to_exitcode(status)
+with open(sys.argv[1], "w") as f:
+    f.write(str(usage.ru_maxrss))
+sys.exit(proc.returncode)
+"""
+
+
 def peak_rss(*args: str) -> int:
     """Peak RSS in bytes of `python -m rosetta ARGS` (the child's own rusage, via wait4)."""
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-m", "rosetta", *args], stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        assert proc.returncode == 0, err.read().decode()
-    return usage.ru_maxrss * 1024
+    with tempfile.TemporaryDirectory() as tmp:
+        result = os.path.join(tmp, "maxrss")
+        run = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, result, sys.executable, "-m", "rosetta", *args],
+                             capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        with open(result) as f:
+            return int(f.read()) * 1024
 
 
 @pytest.fixture(scope="module")
