@@ -149,8 +149,8 @@ def first_existing(
 class PushToHubMixin:
     """`push_to_hub` for anything with a `save_pretrained(folder)`: one commit per push."""
 
-    def _model_card(self, repo_id: str) -> str | None:
-        """Text of a README.md to push along, or None for no card."""
+    def _model_card(self, repo_id: str, folder: str) -> str | None:
+        """Text of a README.md to push along (written from the saved `folder`), or None for no card."""
         return None
 
     def push_to_hub(
@@ -192,10 +192,11 @@ class PushToHubMixin:
 
     def _add_model_card(self, api: Any, repo_id: str, revision: str | None, folder: Path) -> None:
         readme = folder / "README.md"
-        card = self._model_card(repo_id)
-        if card is None or readme.exists() or api.file_exists(repo_id, "README.md", revision=revision):
-            return
-        readme.write_text(card, encoding="utf-8")
+        if readme.exists() or api.file_exists(repo_id, "README.md", revision=revision):
+            return  # never overwrite a card the user wrote
+        card = self._model_card(repo_id, str(folder))
+        if card is not None:
+            readme.write_text(card, encoding="utf-8")
 
 
 def _operations_for(folder: Path) -> list[Any]:

@@ -133,7 +133,7 @@ def test_create_pr_leaves_main_untouched(hub_server, fresh_hf_cache, tiny_bert_c
 
 
 class _ConfigWithCard(BertConfig):
-    def _model_card(self, repo_id: str) -> str:
+    def _model_card(self, repo_id: str, folder: str) -> str:
         return f"---\nlibrary_name: rosetta\n---\n# {repo_id}\n"
 
 
@@ -185,7 +185,9 @@ def test_push_a_torch_model_and_load_it_back(hub_server, fresh_hf_cache, tiny_be
 
     files = hub_server.repo(repo_id).files()
     assert {"config.json", "model.safetensors", "README.md"} <= set(files)
-    assert repo_id in files["README.md"].decode()
+    card = files["README.md"].decode()
+    assert repo_id in card and "## Cross-framework verification" in card
+    assert "Verified in: PyTorch, TensorFlow, JAX/Flax, Hugging Face transformers." in card
     loaded = BertModel.from_pretrained(repo_id)
     for name, tensor in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[name], tensor), name
@@ -195,3 +197,27 @@ def test_push_a_torch_model_and_load_it_back(hub_server, fresh_hf_cache, tiny_be
         expected = model(input_ids, attention_mask=attention_mask).last_hidden_state
         actual = loaded(input_ids, attention_mask=attention_mask).last_hidden_state
     torch.testing.assert_close(actual, expected)
+
+
+def test_push_from_torch_load_in_flax_from_an_empty_cache(hub_server, fresh_hf_cache, tiny_bert_config):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("flax")
+    import numpy as np
+
+    from rosetta import BertModel, FlaxBertModel
+
+    torch.manual_seed(1)
+    model = BertModel(tiny_bert_config).eval()
+    repo_id = hub_server.new_repo_id("tiny-bert-flax")
+    model.push_to_hub(repo_id)
+    assert not any(fresh_hf_cache.iterdir())
+
+    flax_model = FlaxBertModel.from_pretrained(repo_id)
+
+    assert any(fresh_hf_cache.iterdir())
+    input_ids = np.array([[2, 15, 40, 7, 0], [3, 98, 1, 0, 0]])
+    attention_mask = (input_ids != 0).astype(np.int64)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(input_ids), attention_mask=torch.from_numpy(attention_mask)).last_hidden_state.numpy()
+    actual = np.asarray(flax_model(input_ids, attention_mask=attention_mask).last_hidden_state)
+    np.testing.assert_allclose(actual, expected, atol=2e-5)

@@ -450,10 +450,10 @@ class FlaxPreTrainedModel(PushToHubMixin):
         self.config.save_pretrained(save_directory)
         save_safetensors(tensors, save_directory, max_shard_size=max_shard_size)
 
-    def _model_card(self, repo_id: str) -> str:
-        from ...core.model_card import model_card
+    def _model_card(self, repo_id: str, folder: str) -> str:
+        from ...convert.model_card import model_card
 
-        return model_card(repo_id, self.config, trained_in="JAX/Flax")
+        return model_card(repo_id, self.config, trained_in="JAX/Flax", folder=folder)
 
 
 def _to_param(array: np.ndarray, layout: str, dtype: Any) -> jax.Array:

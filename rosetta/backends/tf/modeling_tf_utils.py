@@ -455,10 +455,10 @@ class TFPreTrainedModel(keras.Model, PushToHubMixin):
         self.config.save_pretrained(save_directory)
         save_safetensors(self.canonical_state_dict(), save_directory, max_shard_size=max_shard_size)
 
-    def _model_card(self, repo_id: str) -> str:
-        from ...core.model_card import model_card
+    def _model_card(self, repo_id: str, folder: str) -> str:
+        from ...convert.model_card import model_card
 
-        return model_card(repo_id, self.config, trained_in="TensorFlow")
+        return model_card(repo_id, self.config, trained_in="TensorFlow", folder=folder)
 
     # -- Keras training ----------------------------------------------------------------------------
     def _input_names(self) -> list[str]:

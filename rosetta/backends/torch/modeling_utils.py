@@ -338,10 +338,10 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
             tensors = {k: torch_to_numpy(v) for k, v in state_dict.items() if k not in tied}
         save_safetensors(tensors, save_directory, max_shard_size=max_shard_size)
 
-    def _model_card(self, repo_id: str) -> str:
-        from ...core.model_card import model_card
+    def _model_card(self, repo_id: str, folder: str) -> str:
+        from ...convert.model_card import model_card
 
-        return model_card(repo_id, self.config, trained_in="PyTorch")
+        return model_card(repo_id, self.config, trained_in="PyTorch", folder=folder)
 
 
 def _new_rows(weight: torch.Tensor, count: int, mean_resizing: bool, config: PretrainedConfig) -> torch.Tensor:
