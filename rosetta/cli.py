@@ -25,12 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rosetta", description="rosetta: one checkpoint, three frameworks.")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module in SUBCOMMANDS.items():
-        try:
-            importlib.import_module(module).add_parser(subparsers)
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
+    for module in SUBCOMMANDS.values():
+        importlib.import_module(module).add_parser(subparsers)
     return parser
 
 
@@ -45,5 +41,5 @@ def main(argv: list[str] | None = None) -> int:
     except (RosettaError, OSError, ValueError) as err:
         if args.debug:
             raise
-        print(f"rosetta {args.command}: error: {err}".splitlines()[0] if isinstance(err, OSError) else f"rosetta {args.command}: error: {err}", file=sys.stderr)
+        print(f"rosetta {args.command}: error: {err}", file=sys.stderr)
         return 2
