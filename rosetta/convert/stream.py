@@ -28,6 +28,7 @@ import numpy as np
 from ..core.errors import CheckpointError, ConversionError, InputError
 from ..core.hub import HubOptions, resolve_file
 from .checkpoint import (
+    BFLOAT16,
     FLAX_WEIGHTS_INDEX_NAME,
     FLAX_WEIGHTS_NAME,
     FORMATS,
@@ -341,12 +342,16 @@ def plan_conversion(
 ) -> Plan:
     """Name, lay out and type every output tensor of `target`."""
     plan = Plan(target, [])
-    naming = LEGACY_NAMING.get((config or {}).get("model_type", ""), LegacyNaming())
+    model_type = (config or {}).get("model_type", "")
+    naming = LEGACY_NAMING.get(model_type, LegacyNaming())
     names = {t.name: renames.get(t.name, t.name) for t in tensors}
     if target in ("tf", "flax"):
+        if model_type not in LEGACY_NAMING:
+            plan.notes.append(f"no transformers {target} naming table for model_type {model_type!r}: generic rules used")
         tensors = _legacy_subset(tensors, names, arch, naming)
-        if target == "tf" and naming.main_layer and not any(n.startswith(naming.main_layer + ".") for n in names.values()):
-            names = {k: f"{naming.main_layer}.{v}" for k, v in names.items()}  # TF always nests the main layer
+        main_layer = naming.main_layer or (arch.base_model_prefix if arch else "")
+        if target == "tf" and main_layer and not any(n.startswith(main_layer + ".") for n in names.values()):
+            names = {k: f"{main_layer}.{v}" for k, v in names.items()}  # TF always nests the main layer
         plan.top_scope = keras_scope("TF" + _architecture_name(config, arch))
         plan.tf_shared = dict(naming.tf_shared)
     seen: dict[str, str] = {}
@@ -360,6 +365,8 @@ def plan_conversion(
             raise ConversionError(f"{tensor.name!r} and {seen[out_name]!r} would both be written as {out_name!r}.")
         seen[out_name] = tensor.name
         out_dtype = output_dtype(tensor.dtype, dtype)
+        if out_dtype != tensor.dtype and "BF16" in (out_dtype, tensor.dtype) and BFLOAT16 is None:
+            raise ConversionError("Casting to or from bfloat16 needs the ml_dtypes package: `pip install ml_dtypes`.")
         if target == "tf" and out_dtype == "BF16":
             raise ConversionError(f"{tensor.name!r} is bfloat16, which tf_model.h5 cannot hold; pass --dtype float32 or float16.")
         shape = tuple(tensor.shape[i] for i in _axes(layout, len(tensor.shape)))

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import InputError
+from ..core.errors import InputError, RosettaError
 
 FRAMEWORKS = ("torch", "tf", "flax", "transformers")
 _MODULES = {"torch": ("torch",), "tf": ("tensorflow",), "flax": ("jax", "flax"), "transformers": ("transformers", "torch")}
@@ -371,7 +371,12 @@ def _md(value: float | None) -> str:
 def run(args: argparse.Namespace) -> int:
     explicit = args.frameworks is not None
     frameworks = _parse_frameworks(args.frameworks) if explicit else list(FRAMEWORKS)
-    report = verify(args.path, frameworks, atol=args.atol, explicit=explicit)
+    try:
+        report = verify(args.path, frameworks, atol=args.atol, explicit=explicit)
+    except (RosettaError, OSError, ValueError) as err:  # the CLI prints one line: keep it the first
+        if getattr(args, "debug", False) or "\n" not in str(err).strip():
+            raise
+        raise InputError(_first_line(err)) from err
     print(format_table(report))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
