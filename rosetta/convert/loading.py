@@ -161,3 +161,37 @@ def report(info: LoadingInfo, model_name: str, source: str) -> None:
             "and are newly initialized:\n%s",
             model_name, source, lines,
         )
+
+
+def write_pretrained(
+    save_directory,
+    config: PretrainedConfig,
+    architecture: str,
+    dtype_name: str,
+    tensors,
+    *,
+    max_shard_size: int | str = "5GB",
+    is_main_process: bool = True,
+    safe_serialization: bool = True,
+) -> None:
+    """The one save path of every backend: config.json (naming the torch class) and canonical safetensors.
+
+    `architectures` names the PyTorch class, so every backend and Hugging Face transformers load
+    the folder as their own; `tensors` are canonical names -> numpy arrays in PyTorch layouts.
+    """
+    import os
+
+    from ..core.errors import InputError
+    from .checkpoint import save_safetensors
+
+    if not safe_serialization:
+        raise InputError("rosetta writes safetensors only (safe_serialization=True); pickled checkpoints are never written.")
+    if os.path.isfile(save_directory):
+        raise InputError(f"save_pretrained expects a folder, but {save_directory} is a file.")
+    if not is_main_process:
+        return
+    os.makedirs(save_directory, exist_ok=True)
+    config.architectures = [architecture]
+    config.torch_dtype = dtype_name
+    config.save_pretrained(save_directory)
+    save_safetensors(tensors, save_directory, max_shard_size=max_shard_size)

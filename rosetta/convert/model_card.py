@@ -52,3 +52,12 @@ def model_card(repo_id: str, config: PretrainedConfig, trained_in: str, folder: 
         section,
     ]
     return "\n".join(lines)
+
+
+class ModelCardMixin:
+    """The card `push_to_hub` writes for a model of any backend, verified from the pushed folder."""
+
+    trained_in: str = "PyTorch"
+
+    def _model_card(self, repo_id: str, folder: str) -> str:
+        return model_card(repo_id, self.config, trained_in=self.trained_in, folder=folder)

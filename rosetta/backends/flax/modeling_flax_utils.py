@@ -25,9 +25,17 @@ import jax.numpy as jnp
 import numpy as np
 from flax.traverse_util import flatten_dict, unflatten_dict
 
-from ...convert.checkpoint import DTYPE_NAMES, CheckpointReader, save_safetensors
-from ...convert.loading import LoadingInfo, open_canonical, plan_loading, report, resolve_config
+from ...convert.checkpoint import DTYPE_NAMES, CheckpointReader
+from ...convert.loading import (
+    LoadingInfo,
+    open_canonical,
+    plan_loading,
+    report,
+    resolve_config,
+    write_pretrained,
+)
 from ...convert.mapping import canonical_name, canonical_shape, from_canonical, to_canonical
+from ...convert.model_card import ModelCardMixin
 from ...core.configuration import PretrainedConfig
 from ...core.errors import ConfigError, InputError
 from ...core.hub import HubOptions, PushToHubMixin
@@ -57,7 +65,7 @@ def resolve_jax_dtype(dtype: Any) -> np.dtype | None:
     return jnp.dtype(_DTYPES[name])
 
 
-class FlaxPreTrainedModel(PushToHubMixin):
+class FlaxPreTrainedModel(ModelCardMixin, PushToHubMixin):
     """A linen module and its params, with loading, saving, resizing and pruning as in the torch backend.
 
     Args:
@@ -87,6 +95,7 @@ class FlaxPreTrainedModel(PushToHubMixin):
     _output_embeddings_path: ClassVar[Path] = ()
     _output_bias_path: ClassVar[Path] = ()
     framework: ClassVar[str] = "flax"
+    trained_in: ClassVar[str] = "JAX/Flax"
 
     def __init__(
         self,
@@ -436,24 +445,14 @@ class FlaxPreTrainedModel(PushToHubMixin):
         **kwargs: Any,
     ) -> None:
         """Write config.json and the canonical safetensors checkpoint that torch and TF load as their own."""
-        if not safe_serialization:
-            raise InputError("rosetta writes safetensors only (safe_serialization=True); pickled checkpoints are never written.")
-        if os.path.isfile(save_directory):
-            raise InputError(f"save_pretrained expects a folder, but {save_directory} is a file.")
-        if not is_main_process:
-            return
-        tensors = self.canonical_state_dict(params)
-        os.makedirs(save_directory, exist_ok=True)
-        self.config.architectures = [type(self).__name__.removeprefix("Flax")]
+        tensors = self.canonical_state_dict(params) if is_main_process else {}
         float_dtypes = [a.dtype for a in tensors.values() if jnp.issubdtype(a.dtype, jnp.floating)]
-        self.config.torch_dtype = jnp.dtype(float_dtypes[0] if float_dtypes else self.dtype).name
-        self.config.save_pretrained(save_directory)
-        save_safetensors(tensors, save_directory, max_shard_size=max_shard_size)
+        write_pretrained(
+            save_directory, self.config, type(self).__name__.removeprefix("Flax"),
+            jnp.dtype(float_dtypes[0] if float_dtypes else self.dtype).name, tensors,
+            max_shard_size=max_shard_size, is_main_process=is_main_process, safe_serialization=safe_serialization,
+        )
 
-    def _model_card(self, repo_id: str, folder: str) -> str:
-        from ...convert.model_card import model_card
-
-        return model_card(repo_id, self.config, trained_in="JAX/Flax", folder=folder)
 
 
 def _to_param(array: np.ndarray, layout: str, dtype: Any) -> jax.Array:

@@ -28,9 +28,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ...convert.checkpoint import BFLOAT16, DTYPE_NAMES, CheckpointReader, save_safetensors
-from ...convert.loading import LoadingInfo, open_canonical, plan_loading, report, resolve_config
+from ...convert.checkpoint import BFLOAT16, DTYPE_NAMES, CheckpointReader
+from ...convert.loading import (
+    LoadingInfo,
+    open_canonical,
+    plan_loading,
+    report,
+    resolve_config,
+    write_pretrained,
+)
 from ...convert.mapping import canonical_name, canonical_shape, from_canonical, to_canonical
+from ...convert.model_card import ModelCardMixin
 from ...core.configuration import PretrainedConfig
 from ...core.errors import ConfigError, ConversionError, InputError
 from ...core.hub import HubOptions, PushToHubMixin
@@ -188,7 +196,7 @@ def named_weights(root: keras.layers.Layer) -> Iterator[tuple[tuple[str, ...], k
 # --------------------------------------------------------------------------------------
 # The base class
 # --------------------------------------------------------------------------------------
-class TFPreTrainedModel(keras.Model, PushToHubMixin):
+class TFPreTrainedModel(keras.Model, ModelCardMixin, PushToHubMixin):
     config_class: ClassVar[type[PretrainedConfig]] = PretrainedConfig
     base_model_prefix: ClassVar[str] = ""
     main_input_name: ClassVar[str] = "input_ids"
@@ -201,6 +209,7 @@ class TFPreTrainedModel(keras.Model, PushToHubMixin):
     # Canonical name -> canonical name, applied after the generic rules of rosetta.convert.mapping.
     _canonical_renames: ClassVar[dict[str, str]] = {}
     framework: ClassVar[str] = "tf"
+    trained_in: ClassVar[str] = "TensorFlow"
 
     def __init__(self, config: PretrainedConfig, *args: Any, **kwargs: Any):
         super().__init__(**kwargs)
@@ -443,22 +452,11 @@ class TFPreTrainedModel(keras.Model, PushToHubMixin):
         `architectures` names the PyTorch class, so every backend and Hugging Face transformers
         load the folder; tied duplicates are left out, as torch leaves them out.
         """
-        if kwargs.get("safe_serialization", True) is False:
-            raise InputError("rosetta writes safetensors only (safe_serialization=True); pickled checkpoints are never written.")
-        if os.path.isfile(save_directory):
-            raise InputError(f"save_pretrained expects a folder, but {save_directory} is a file.")
-        if not is_main_process:
-            return
-        os.makedirs(save_directory, exist_ok=True)
-        self.config.architectures = [type(self).__name__.removeprefix("TF")]
-        self.config.torch_dtype = self.weights_dtype
-        self.config.save_pretrained(save_directory)
-        save_safetensors(self.canonical_state_dict(), save_directory, max_shard_size=max_shard_size)
+        write_pretrained(
+            save_directory, self.config, type(self).__name__.removeprefix("TF"), self.weights_dtype, self.canonical_state_dict(),
+            max_shard_size=max_shard_size, is_main_process=is_main_process, safe_serialization=kwargs.get("safe_serialization", True),
+        )
 
-    def _model_card(self, repo_id: str, folder: str) -> str:
-        from ...convert.model_card import model_card
-
-        return model_card(repo_id, self.config, trained_in="TensorFlow", folder=folder)
 
     # -- Keras training ----------------------------------------------------------------------------
     def _input_names(self) -> list[str]:

@@ -12,8 +12,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...convert.checkpoint import BFLOAT16, CheckpointReader, save_safetensors
-from ...convert.loading import LoadingInfo, open_canonical, plan_loading, report, resolve_config
+from ...convert.checkpoint import BFLOAT16, CheckpointReader
+from ...convert.loading import (
+    LoadingInfo,
+    open_canonical,
+    plan_loading,
+    report,
+    resolve_config,
+    write_pretrained,
+)
+from ...convert.model_card import ModelCardMixin
 from ...core.configuration import PretrainedConfig
 from ...core.errors import ConfigError, InputError
 from ...core.hub import HubOptions, PushToHubMixin
@@ -72,7 +80,7 @@ def init_empty_weights() -> Iterator[None]:
         _INITIALISE_WEIGHTS = True
 
 
-class PreTrainedModel(nn.Module, PushToHubMixin):
+class PreTrainedModel(nn.Module, ModelCardMixin, PushToHubMixin):
     config_class: ClassVar[type[PretrainedConfig]] = PretrainedConfig
     base_model_prefix: ClassVar[str] = ""
     main_input_name: ClassVar[str] = "input_ids"
@@ -321,27 +329,16 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         safe_serialization: bool = True,
         **kwargs: Any,
     ) -> None:
-        if not safe_serialization:
-            raise InputError("rosetta writes safetensors only (safe_serialization=True); pickled checkpoints are never written.")
-        if os.path.isfile(save_directory):
-            raise InputError(f"save_pretrained expects a folder, but {save_directory} is a file.")
-        if not is_main_process:
-            return
-        os.makedirs(save_directory, exist_ok=True)
-        self.config.architectures = [type(self).__name__]
-        self.config.torch_dtype = str(self.dtype).removeprefix("torch.")
-        self.config.save_pretrained(save_directory)
         if state_dict is None:
             tensors = self.canonical_state_dict()
         else:
             tied = set(self._tied_keys_in_use())
             tensors = {k: torch_to_numpy(v) for k, v in state_dict.items() if k not in tied}
-        save_safetensors(tensors, save_directory, max_shard_size=max_shard_size)
+        write_pretrained(
+            save_directory, self.config, type(self).__name__, str(self.dtype).removeprefix("torch."), tensors,
+            max_shard_size=max_shard_size, is_main_process=is_main_process, safe_serialization=safe_serialization,
+        )
 
-    def _model_card(self, repo_id: str, folder: str) -> str:
-        from ...convert.model_card import model_card
-
-        return model_card(repo_id, self.config, trained_in="PyTorch", folder=folder)
 
 
 def _new_rows(weight: torch.Tensor, count: int, mean_resizing: bool, config: PretrainedConfig) -> torch.Tensor:
