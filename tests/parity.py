@@ -96,3 +96,31 @@ def assert_close(actual: dict, expected: dict, atol: float, keys=None) -> float:
             assert diff <= atol, f"{key}: max abs difference {diff:.3g} > {atol}"
             worst = max(worst, diff)
     return worst
+
+
+def save_transformers_models(tmp_path_factory, config_name: str, heads: list[str], config: dict, qa_head: str | None = None) -> dict:
+    """One randomly initialised transformers model per head, saved by transformers: {head: (folder, model)}."""
+    import torch
+
+    folders = {}
+    for i, head in enumerate(heads):
+        torch.manual_seed(i)
+        num_labels = 2 if head == qa_head else config.get("num_labels", 2)
+        model = hf_class(head)(hf_class(config_name)(**{**config, "num_labels": num_labels}, attn_implementation="eager")).eval()
+        folder = tmp_path_factory.mktemp(head)
+        model.save_pretrained(folder)
+        folders[head] = (folder, model)
+    return folders
+
+
+def check_matches_transformers(backend: str, head: str, folder, reference, inputs: dict, labels: dict, atol: float) -> None:
+    """A transformers checkpoint loads with no key problems and gives the same outputs, losses included."""
+    model, info = rosetta_class(backend, head).from_pretrained(folder, output_loading_info=True)
+    assert info["missing_keys"] == [] and info["unexpected_keys"] == [] and info["mismatched_keys"] == []
+    flags = dict(output_hidden_states=True, output_attentions=True)
+    expected = run("hf", reference, inputs, **flags)
+    actual = run(backend, model, inputs, **flags)
+    assert set(actual) == set(expected) - {"cross_attentions", "past_key_values"}
+    assert_close(actual, expected, atol)
+    if labels:
+        assert_close(run(backend, model, {**inputs, **labels}), run("hf", reference, {**inputs, **labels}), atol, keys=["loss"])

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.parity import BACKENDS, assert_close, hf_class, rosetta_class, run
+from tests.parity import (
+    BACKENDS,
+    assert_close,
+    check_matches_transformers,
+    hf_class,
+    rosetta_class,
+    run,
+    save_transformers_models,
+)
 
 HEADS = [
     "BertModel",
@@ -52,40 +60,14 @@ def make_labels(head: str, batch: int = 2, seq: int = 7, seed: int = 1) -> dict[
 
 @pytest.fixture(scope="module")
 def hf_checkpoints(tmp_path_factory):
-    """One randomly initialised transformers model per head, saved by transformers."""
-    import torch
-
-    config_cls = hf_class("BertConfig")
-    folders = {}
-    for i, head in enumerate(HEADS):
-        torch.manual_seed(i)
-        num_labels = 2 if head == "BertForQuestionAnswering" else TINY["num_labels"]
-        config = config_cls(**{**TINY, "num_labels": num_labels}, attn_implementation="eager")
-        model = hf_class(head)(config).eval()
-        folder = tmp_path_factory.mktemp(head)
-        model.save_pretrained(folder)
-        folders[head] = (folder, model)
-    return folders
+    return save_transformers_models(tmp_path_factory, "BertConfig", HEADS, TINY, qa_head="BertForQuestionAnswering")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("head", HEADS)
 def test_matches_transformers(backend, head, hf_checkpoints):
     folder, reference = hf_checkpoints[head]
-    model, info = rosetta_class(backend, head).from_pretrained(folder, output_loading_info=True)
-    assert info["missing_keys"] == [] and info["unexpected_keys"] == [] and info["mismatched_keys"] == []
-    inputs = make_inputs(head)
-    flags = dict(output_hidden_states=True, output_attentions=True)
-    expected = run("hf", reference, inputs, **flags)
-    actual = run(backend, model, inputs, **flags)
-    assert set(actual) == set(expected) - {"cross_attentions", "past_key_values"}
-    assert_close(actual, expected, TOL)
-    # Labels give the same loss.
-    labels = make_labels(head)
-    if labels:
-        expected = run("hf", reference, {**inputs, **labels})
-        actual = run(backend, model, {**inputs, **labels})
-        assert_close(actual, expected, TOL, keys=["loss"])
+    check_matches_transformers(backend, head, folder, reference, make_inputs(head), make_labels(head), TOL)
 
 
 def test_head_mask_in_every_backend(hf_checkpoints):
