@@ -80,6 +80,9 @@ class CheckpointReader(Mapping):
     def shape(self, name: str) -> tuple[int, ...]:
         raise NotImplementedError
 
+    def release(self, name: str) -> None:
+        """Let go of the memory behind a tensor the caller has copied (a no-op where nothing is mapped)."""
+
     def close(self) -> None:
         pass
 
@@ -235,6 +238,9 @@ class ShardedReader(CheckpointReader):
 
     def shape(self, name: str) -> tuple[int, ...]:
         return self._where[name].shape(name)
+
+    def release(self, name: str) -> None:
+        self._where[name].release(name)
 
     def close(self) -> None:
         for reader in self._readers:

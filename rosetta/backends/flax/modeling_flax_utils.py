@@ -415,6 +415,7 @@ class FlaxPreTrainedModel(ModelCardMixin, PushToHubMixin):
         for name, ckpt_key in plan.sources.items():
             path, layout = names[name]
             loaded[path] = _to_param(reader[ckpt_key], layout, shapes[path].dtype)
+            reader.release(ckpt_key)  # copied to the device: the mapped pages need not stay resident
         self.params = self.init_weights(self.key, self.input_shape, params=unflatten_dict(loaded))
         report(plan.info, type(self).__name__, source)
         return plan.info

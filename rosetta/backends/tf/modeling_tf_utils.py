@@ -438,6 +438,7 @@ class TFPreTrainedModel(keras.Model, ModelCardMixin, PushToHubMixin):
         for key, ckpt_key in plan.sources.items():
             variable, layout = weights[key]
             variable.assign(_native_array(reader[ckpt_key], layout, variable.dtype))
+            reader.release(ckpt_key)  # copied into the variable: the mapped pages need not stay resident
         for key in weights.keys() - plan.sources.keys():
             _initialise(weights[key][0])
         report(plan.info, type(self).__name__, source)
