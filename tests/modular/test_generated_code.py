@@ -28,7 +28,6 @@ def test_generated_files_compile(roberta: Path):
         compile(text, name, "exec")
 
 
-@pytest.mark.skipif(_ruff() is None, reason="ruff is not installed")
 def test_generated_files_pass_ruff_with_the_repo_config(roberta: Path):
     camembert = add_modular(roberta.parent.parent, "camembert", CAMEMBERT)
     written = [path for path, _ in write([roberta.parent.parent])]

@@ -65,7 +65,6 @@ def test_sections_order_and_wrapping(tmp_path: Path):
     )
 
 
-@pytest.mark.skipif(_ruff() is None, reason="ruff is not installed")
 @pytest.mark.parametrize(
     "names",
     [
