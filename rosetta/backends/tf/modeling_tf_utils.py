@@ -18,9 +18,11 @@ Its surface mirrors the torch `PreTrainedModel`. What differs is how weights com
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import math
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -196,6 +198,26 @@ def named_weights(root: keras.layers.Layer) -> Iterator[tuple[tuple[str, ...], k
 # --------------------------------------------------------------------------------------
 # The base class
 # --------------------------------------------------------------------------------------
+_CONSTRUCTING = threading.local()  # the outermost model whose __init__ is running
+
+
+def _track_outermost(init: Callable) -> Callable:
+    """Wrap a model's __init__ so a model built inside another's (a head's base) can tell it is nested."""
+
+    @functools.wraps(init)
+    def wrapper(self, *args: Any, **kwargs: Any) -> None:
+        outermost = getattr(_CONSTRUCTING, "model", None) is None
+        if outermost:
+            _CONSTRUCTING.model = self
+        try:
+            init(self, *args, **kwargs)
+        finally:
+            if outermost:
+                _CONSTRUCTING.model = None
+
+    return wrapper
+
+
 class TFPreTrainedModel(keras.Model, ModelCardMixin, PushToHubMixin):
     config_class: ClassVar[type[PretrainedConfig]] = PretrainedConfig
     base_model_prefix: ClassVar[str] = ""
@@ -243,10 +265,23 @@ class TFPreTrainedModel(keras.Model, ModelCardMixin, PushToHubMixin):
         if self.built:
             return
         self.built = True
+        if getattr(_CONSTRUCTING, "model", None) not in (None, self):
+            return  # nested in another model's build: its layers are created by that one forward
         self(**self.dummy_inputs, training=False)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _track_outermost(cls.__dict__["__init__"])
+
     def post_init(self) -> None:
-        """Called at the end of every model's __init__: create the weights, prune, tie."""
+        """Called at the end of every model's __init__: create the weights, prune, tie.
+
+        A model built inside another's __init__ (a head's `bert`) leaves this to the outer model,
+        whose one build runs through it too: building it on its own first would run it twice.
+        """
+        if getattr(_CONSTRUCTING, "model", None) not in (None, self):
+            return
         self.build()
         if self.config.pruned_heads:
             self.prune_heads(self.config.pruned_heads)
