@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 BACKENDS = ("torch", "tf", "flax")
+# Tiny random configs: torch against transformers' torch within 1e-5, across frameworks within 2e-5.
+TOLERANCE = {"torch": 1e-5, "tf": 2e-5, "flax": 2e-5}
 PREFIX = {"torch": "", "tf": "TF", "flax": "Flax"}
 _FRAMEWORK_MODULE = {"torch": "torch", "tf": "tensorflow", "flax": "flax", "hf": "transformers"}
 

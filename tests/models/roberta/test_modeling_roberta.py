@@ -7,6 +7,7 @@ import pytest
 
 from tests.parity import (
     BACKENDS,
+    TOLERANCE,
     assert_close,
     check_matches_transformers,
     hf_class,
@@ -60,7 +61,7 @@ def hf_checkpoints(tmp_path_factory):
 @pytest.mark.parametrize("head", HEADS)
 def test_matches_transformers(backend, head, hf_checkpoints):
     folder, reference = hf_checkpoints[head]
-    check_matches_transformers(backend, head, folder, reference, make_inputs(head), make_labels(head), TOL)
+    check_matches_transformers(backend, head, folder, reference, make_inputs(head), make_labels(head), TOLERANCE[backend])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
