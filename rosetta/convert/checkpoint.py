@@ -13,6 +13,7 @@ import json
 import os
 import re
 import struct
+from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -74,11 +75,13 @@ class CheckpointReader(Mapping):
 
     metadata: dict[str, str]
 
-    def dtype(self, name: str) -> str:  # safetensors dtype name: F32, F16, BF16, ...
-        raise NotImplementedError
+    @abstractmethod
+    def dtype(self, name: str) -> str:
+        """The tensor's safetensors dtype name: F32, F16, BF16, I64, ..."""
 
+    @abstractmethod
     def shape(self, name: str) -> tuple[int, ...]:
-        raise NotImplementedError
+        """The tensor's shape, read without loading it."""
 
     def release(self, name: str) -> None:
         """Let go of the memory behind a tensor the caller has copied (a no-op where nothing is mapped)."""
