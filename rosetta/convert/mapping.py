@@ -44,8 +44,13 @@ def to_canonical(array: np.ndarray, layout: str) -> np.ndarray:
     return array if axes is None else np.transpose(array, axes)
 
 
+def from_canonical_axes(layout: str) -> tuple[int, ...] | None:
+    """The permutation from the canonical layout to the native one (None: the same layout)."""
+    return _FROM_CANONICAL_AXES.get(layout)
+
+
 def from_canonical(array: np.ndarray, layout: str) -> np.ndarray:
-    axes = _FROM_CANONICAL_AXES.get(layout)
+    axes = from_canonical_axes(layout)
     return array if axes is None else np.transpose(array, axes)
 
 

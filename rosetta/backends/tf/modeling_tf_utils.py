@@ -39,7 +39,12 @@ from ...convert.loading import (
     resolve_config,
     write_pretrained,
 )
-from ...convert.mapping import canonical_name, canonical_shape, from_canonical, to_canonical
+from ...convert.mapping import (
+    canonical_name,
+    canonical_shape,
+    from_canonical_axes,
+    to_canonical,
+)
 from ...convert.model_card import ModelCardMixin
 from ...core.configuration import PretrainedConfig
 from ...core.errors import ConfigError, ConversionError, InputError
@@ -615,13 +620,18 @@ def _choose_dtype(requested: Any, config: PretrainedConfig, reader: CheckpointRe
     return resolve_tf_dtype(requested)
 
 
-def _native_array(array: np.ndarray, layout: str, dtype: str) -> np.ndarray:
-    """A checkpoint tensor in the weight's layout and dtype: at most one copy (the transpose or the cast)."""
-    native = from_canonical(array, layout)
+def _native_array(array: np.ndarray, layout: str, dtype: str) -> tf.Tensor:
+    """A checkpoint tensor in the weight's layout and dtype, as a TF tensor.
+
+    TensorFlow copies the mapped array into memory of its own once; the transpose (Eigen,
+    multi-threaded, faster than numpy's) and the cast, when needed, run on that copy.
+    """
+    tensor = tf.convert_to_tensor(array)
+    axes = from_canonical_axes(layout)
+    if axes is not None:
+        tensor = tf.transpose(tensor, axes)
     target = _numpy_dtype(dtype)
-    if native.dtype != target:
-        return native.astype(target)
-    return np.ascontiguousarray(native)
+    return tensor if tensor.dtype == target else tf.cast(tensor, target)
 
 
 def _initialise(variable: keras.Variable) -> None:
