@@ -195,3 +195,15 @@ def write_pretrained(
     config.torch_dtype = dtype_name
     config.save_pretrained(save_directory)
     save_safetensors(tensors, save_directory, max_shard_size=max_shard_size)
+
+
+def requested_dtype_name(requested, config: PretrainedConfig, reader: CheckpointReader) -> str | None:
+    """The dtype name a `from_pretrained(dtype=...)` means: "auto" reads config.torch_dtype, else the
+    checkpoint's first floating tensor; any other value passes through (None: the backend's default)."""
+    from .checkpoint import DTYPE_NAMES
+
+    if not (isinstance(requested, str) and requested == "auto"):
+        return requested
+    if config.torch_dtype:
+        return config.torch_dtype
+    return next((DTYPE_NAMES[reader.dtype(n)] for n in reader if reader.dtype(n) in DTYPE_NAMES), "float32")

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...core.configuration import PretrainedConfig
+from ...core.weights import find_pruneable_heads_and_indices  # noqa: F401  (re-exported for model files)
 
 
 class FlaxModuleList(nn.Module):
@@ -40,18 +41,6 @@ class FlaxModuleList(nn.Module):
 
     def __len__(self) -> int:
         return self.length
-
-
-def find_pruneable_heads_and_indices(
-    heads: list[int], n_heads: int, head_size: int, already_pruned_heads: set[int]
-) -> tuple[set[int], np.ndarray]:
-    """Heads still to prune (in original numbering) and the indices of the projection columns to keep."""
-    mask = np.ones((n_heads, head_size), dtype=bool)
-    heads = set(heads) - already_pruned_heads
-    for head in heads:
-        head = head - sum(1 if h < head else 0 for h in already_pruned_heads)
-        mask[head] = False
-    return heads, np.flatnonzero(mask.reshape(-1))
 
 
 def prune_dense_params(params: dict[str, jax.Array], index: np.ndarray, dim: int = 0) -> dict[str, jax.Array]:

@@ -25,12 +25,13 @@ import jax.numpy as jnp
 import numpy as np
 from flax.traverse_util import flatten_dict, unflatten_dict
 
-from ...convert.checkpoint import DTYPE_NAMES, CheckpointReader
+from ...convert.checkpoint import CheckpointReader
 from ...convert.loading import (
     LoadingInfo,
     open_canonical,
     plan_loading,
     report,
+    requested_dtype_name,
     resolve_config,
     write_pretrained,
 )
@@ -39,6 +40,7 @@ from ...convert.model_card import ModelCardMixin
 from ...core.configuration import PretrainedConfig
 from ...core.errors import ConfigError, InputError
 from ...core.hub import HubOptions, PushToHubMixin
+from ...core.weights import new_embedding_rows
 
 Params = dict[str, Any]
 Path = tuple[str, ...]
@@ -484,27 +486,8 @@ def _resized_rows(
 
 
 def _new_rows(weight: np.ndarray, count: int, mean_resizing: bool, config: PretrainedConfig, rng: np.random.Generator) -> np.ndarray:
-    """New embedding rows: drawn from N(mean, 1e-5 cov) of the old rows (mean_resizing), else N(0, initializer_range)."""
-    old = weight.astype(np.float64)
-    if not mean_resizing:
-        std = getattr(config, "initializer_range", 0.02)
-        return (rng.standard_normal((count, old.shape[1])) * std).astype(weight.dtype)
-    mean = old.mean(axis=0)
-    centered = old - mean
-    covariance = centered.T @ centered / old.shape[0]
-    try:
-        rows = rng.multivariate_normal(mean, 1e-5 * covariance, size=count, method="cholesky")
-    except np.linalg.LinAlgError:  # covariance not positive definite (tiny or degenerate vocabularies)
-        rows = np.broadcast_to(mean, (count, old.shape[1]))
-    return rows.astype(weight.dtype)
+    return new_embedding_rows(weight, count, mean_resizing, getattr(config, "initializer_range", 0.02), rng).astype(weight.dtype)
 
 
 def _choose_dtype(requested: Any, config: PretrainedConfig, reader: CheckpointReader) -> np.dtype:
-    if isinstance(requested, str) and requested == "auto":
-        if config.torch_dtype:
-            return resolve_jax_dtype(config.torch_dtype)
-        for name in reader:
-            if reader.dtype(name) in DTYPE_NAMES:
-                return resolve_jax_dtype(DTYPE_NAMES[reader.dtype(name)])
-        return jnp.dtype(jnp.float32)
-    return resolve_jax_dtype(requested) or jnp.dtype(jnp.float32)
+    return resolve_jax_dtype(requested_dtype_name(requested, config, reader)) or jnp.dtype(jnp.float32)

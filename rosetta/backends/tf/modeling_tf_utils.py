@@ -30,12 +30,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ...convert.checkpoint import BFLOAT16, DTYPE_NAMES, CheckpointReader
+from ...convert.checkpoint import BFLOAT16, CheckpointReader
 from ...convert.loading import (
     LoadingInfo,
     open_canonical,
     plan_loading,
     report,
+    requested_dtype_name,
     resolve_config,
     write_pretrained,
 )
@@ -49,6 +50,7 @@ from ...convert.model_card import ModelCardMixin
 from ...core.configuration import PretrainedConfig
 from ...core.errors import ConfigError, ConversionError, InputError
 from ...core.hub import HubOptions, PushToHubMixin
+from ...core.weights import new_embedding_rows
 
 if keras.backend.backend() != "tensorflow":
     raise ConfigError(
@@ -610,14 +612,7 @@ class TFPreTrainedModel(keras.Model, ModelCardMixin, PushToHubMixin):
 # Helpers
 # --------------------------------------------------------------------------------------
 def _choose_dtype(requested: Any, config: PretrainedConfig, reader: CheckpointReader) -> str | None:
-    if requested == "auto":
-        if config.torch_dtype:
-            return resolve_tf_dtype(config.torch_dtype)
-        for name in reader:
-            if reader.dtype(name) in DTYPE_NAMES:
-                return DTYPE_NAMES[reader.dtype(name)]
-        return "float32"
-    return resolve_tf_dtype(requested)
+    return resolve_tf_dtype(requested_dtype_name(requested, config, reader))
 
 
 def _native_array(array: np.ndarray, layout: str, dtype: str) -> tf.Tensor:
@@ -660,19 +655,8 @@ def _resized_embedding(
 
 
 def _new_rows(weight: np.ndarray, count: int, mean_resizing: bool, config: PretrainedConfig) -> np.ndarray:
-    """New embedding rows: drawn from N(mean, 1e-5 cov) of the old rows (mean_resizing), else N(0, initializer_range)."""
-    old = weight.astype(np.float64)
-    if not mean_resizing:
-        std = getattr(config, "initializer_range", 0.02)
-        return (np.random.standard_normal((count, old.shape[1])) * std).astype(weight.dtype)
-    mean = old.mean(axis=0)
-    centered = old - mean
-    covariance = centered.T @ centered / old.shape[0]
-    try:
-        lower = np.linalg.cholesky(1e-5 * covariance)
-    except np.linalg.LinAlgError:  # covariance not positive definite (tiny or degenerate vocabularies)
-        return np.broadcast_to(mean, (count, old.shape[1])).astype(weight.dtype)
-    return (mean + np.random.standard_normal((count, old.shape[1])) @ lower.T).astype(weight.dtype)
+    rows = new_embedding_rows(weight, count, mean_resizing, getattr(config, "initializer_range", 0.02), np.random.default_rng())
+    return rows.astype(weight.dtype)
 
 
 def _labels_of(x: Any, y: Any) -> Any:

@@ -10,6 +10,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ...core.weights import find_pruneable_heads_and_indices  # noqa: F401  (re-exported for model files)
+
 
 def get_initializer(initializer_range: float = 0.02) -> keras.initializers.Initializer:
     """The initialiser of Dense and Embedding weights: a truncated normal with stddev initializer_range."""
@@ -21,18 +23,6 @@ def shape_list(tensor: tf.Tensor) -> list[int | tf.Tensor]:
     dynamic = tf.shape(tensor)
     static = tensor.shape.as_list()
     return [dynamic[i] if dim is None else dim for i, dim in enumerate(static)]
-
-
-def find_pruneable_heads_and_indices(
-    heads: list[int], n_heads: int, head_size: int, already_pruned_heads: set[int]
-) -> tuple[set[int], np.ndarray]:
-    """Heads still to prune (in current numbering) and the indices of the features to keep."""
-    mask = np.ones((n_heads, head_size), dtype=bool)
-    heads = set(heads) - already_pruned_heads
-    for head in heads:
-        head = head - sum(1 if h < head else 0 for h in already_pruned_heads)
-        mask[head] = False
-    return heads, np.flatnonzero(mask.reshape(-1))
 
 
 def prune_dense_layer(layer: keras.layers.Dense, index: np.ndarray, dim: int = 0) -> keras.layers.Dense:

@@ -18,6 +18,7 @@ from ...convert.loading import (
     open_canonical,
     plan_loading,
     report,
+    requested_dtype_name,
     resolve_config,
     write_pretrained,
 )
@@ -25,6 +26,7 @@ from ...convert.model_card import ModelCardMixin
 from ...core.configuration import PretrainedConfig
 from ...core.errors import ConfigError, InputError
 from ...core.hub import HubOptions, PushToHubMixin
+from ...core.weights import new_embedding_rows
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "float64": torch.float64}
 
@@ -342,28 +344,13 @@ class PreTrainedModel(nn.Module, ModelCardMixin, PushToHubMixin):
 
 
 def _new_rows(weight: torch.Tensor, count: int, mean_resizing: bool, config: PretrainedConfig) -> torch.Tensor:
-    """New embedding rows: drawn from N(mean, cov) of the old rows (mean_resizing), else N(0, initializer_range)."""
-    old = weight.detach().float()
-    if not mean_resizing:
-        std = getattr(config, "initializer_range", 0.02)
-        return (torch.randn(count, old.shape[1]) * std).to(weight.dtype)
-    mean = old.mean(dim=0)
-    centered = old - mean
-    covariance = centered.T @ centered / old.shape[0]
-    try:
-        dist = torch.distributions.MultivariateNormal(mean, covariance_matrix=1e-5 * covariance)
-        return dist.sample((count,)).to(weight.dtype)
-    except ValueError:  # covariance not positive definite (tiny or degenerate vocabularies)
-        return mean.expand(count, -1).clone().to(weight.dtype)
+    """`new_embedding_rows` drawn from a generator seeded by torch's RNG, so torch.manual_seed governs it."""
+    rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ()).item()))
+    rows = new_embedding_rows(
+        weight.detach().float().cpu().numpy(), count, mean_resizing, getattr(config, "initializer_range", 0.02), rng
+    )
+    return torch.from_numpy(rows).to(device=weight.device, dtype=weight.dtype)
 
 
 def _choose_dtype(requested: Any, config: PretrainedConfig, reader: CheckpointReader) -> torch.dtype:
-    if requested == "auto":
-        if config.torch_dtype:
-            return resolve_torch_dtype(config.torch_dtype)
-        for name in reader:
-            st = reader.dtype(name)
-            if st in ("F32", "F16", "BF16", "F64"):
-                return resolve_torch_dtype({"F32": "float32", "F16": "float16", "BF16": "bfloat16", "F64": "float64"}[st])
-        return torch.float32
-    return resolve_torch_dtype(requested) or torch.float32
+    return resolve_torch_dtype(requested_dtype_name(requested, config, reader)) or torch.float32

@@ -5,18 +5,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ...core import weights
+
 
 def find_pruneable_heads_and_indices(
     heads: list[int], n_heads: int, head_size: int, already_pruned_heads: set[int]
 ) -> tuple[set[int], torch.LongTensor]:
-    """Heads still to prune (in current numbering) and the indices of the rows to keep."""
-    mask = torch.ones(n_heads, head_size)
-    heads = set(heads) - already_pruned_heads
-    for head in heads:
-        head = head - sum(1 if h < head else 0 for h in already_pruned_heads)
-        mask[head] = 0
-    index = torch.arange(len(mask.view(-1)))[mask.view(-1).eq(1)].long()
-    return heads, index
+    """Heads still to prune and the indices of the rows to keep (`rosetta.core.weights`, as a torch tensor)."""
+    heads, index = weights.find_pruneable_heads_and_indices(heads, n_heads, head_size, already_pruned_heads)
+    return heads, torch.from_numpy(index).long()
 
 
 def prune_linear_layer(layer: nn.Linear, index: torch.LongTensor, dim: int = 0) -> nn.Linear:
