@@ -24,25 +24,6 @@ logger = logging.getLogger("rosetta")
 _LEGACY_SUFFIXES = ((".gamma", ".weight"), (".beta", ".bias"))
 
 
-def resolve_config(
-    config_class: type[PretrainedConfig],
-    pretrained_model_name_or_path,
-    config: PretrainedConfig | str | None,
-    options: HubOptions,
-    overrides: dict,
-) -> PretrainedConfig:
-    """The config a `from_pretrained` call means: given, loaded from a path, or the checkpoint's own."""
-    if isinstance(config, PretrainedConfig):
-        for key, value in overrides.items():
-            setattr(config, key, value)
-        return config
-    return config_class.from_pretrained(
-        config if config is not None else pretrained_model_name_or_path,
-        revision=options.revision, cache_dir=options.cache_dir, local_files_only=options.local_files_only,
-        token=options.token, subfolder=options.subfolder, **overrides,
-    )
-
-
 def open_canonical(pretrained_model_name_or_path, options: HubOptions) -> CheckpointReader:
     """Open a folder's or repo's weights, whatever their format, under canonical names and layouts."""
     fmt, files = find_checkpoint(pretrained_model_name_or_path, options)

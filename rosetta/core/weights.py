@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
+
+from .errors import InputError
 
 
 def find_pruneable_heads_and_indices(
@@ -37,3 +42,22 @@ def new_embedding_rows(
     except np.linalg.LinAlgError:
         return np.broadcast_to(mean, (count, old.shape[1])).copy()
     return mean + rng.standard_normal((count, old.shape[1])) @ lower.T
+
+
+def resized_vocab_size(current: int, new_num_tokens: int | None, pad_to_multiple_of: int | None) -> int | None:
+    """The vocabulary size `resize_token_embeddings(new_num_tokens, pad_to_multiple_of)` asks for
+    (None: nothing asked, keep the embeddings as they are)."""
+    if new_num_tokens is None and pad_to_multiple_of is None:
+        return None
+    size = current if new_num_tokens is None else new_num_tokens
+    if pad_to_multiple_of is not None:
+        size = math.ceil(size / pad_to_multiple_of) * pad_to_multiple_of
+    if size < 1:
+        raise InputError(f"new_num_tokens must be positive, got {size}.")
+    return size
+
+
+def record_pruned_heads(config: Any, heads_to_prune: dict[int, list[int]]) -> None:
+    """Add `heads_to_prune` to `config.pruned_heads` (a layer's heads in original numbering, sorted)."""
+    for layer, heads in heads_to_prune.items():
+        config.pruned_heads[int(layer)] = sorted(set(config.pruned_heads.get(int(layer), [])) | set(heads))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import os
 from typing import Any, ClassVar
 
 import flax.linen as nn
@@ -25,22 +24,11 @@ import jax.numpy as jnp
 import numpy as np
 from flax.traverse_util import flatten_dict, unflatten_dict
 
-from ...convert.checkpoint import CheckpointReader
-from ...convert.loading import (
-    LoadingInfo,
-    open_canonical,
-    plan_loading,
-    report,
-    requested_dtype_name,
-    resolve_config,
-    write_pretrained,
-)
 from ...convert.mapping import canonical_name, canonical_shape, from_canonical, to_canonical
-from ...convert.model_card import ModelCardMixin
+from ...convert.pretrained import PretrainedModelBase, constructor_keywords
 from ...core.configuration import PretrainedConfig
 from ...core.errors import ConfigError, InputError
-from ...core.hub import HubOptions, PushToHubMixin
-from ...core.weights import new_embedding_rows
+from ...core.weights import new_embedding_rows, record_pruned_heads, resized_vocab_size
 
 Params = dict[str, Any]
 Path = tuple[str, ...]
@@ -48,6 +36,9 @@ Path = tuple[str, ...]
 _DTYPES = {"float32": jnp.float32, "float16": jnp.float16, "bfloat16": jnp.bfloat16, "float64": jnp.float64}
 # The arguments of a model call that are Python values, not arrays: each combination compiles once.
 _STATIC_ARGS = ("train", "output_attentions", "output_hidden_states", "return_dict")
+# Module kinds by which parameters are initialised (as torch's `_init_weights` goes by module type).
+_LINEAR_KINDS = (nn.Dense, nn.DenseGeneral, nn.Conv, nn.ConvTranspose)
+_NORM_KINDS = (nn.LayerNorm, nn.RMSNorm, nn.GroupNorm)
 _FLAG_ARGS = ("output_attentions", "output_hidden_states", "return_dict", "deterministic")
 
 
@@ -67,7 +58,7 @@ def resolve_jax_dtype(dtype: Any) -> np.dtype | None:
     return jnp.dtype(_DTYPES[name])
 
 
-class FlaxPreTrainedModel(ModelCardMixin, PushToHubMixin):
+class FlaxPreTrainedModel(PretrainedModelBase):
     """A linen module and its params, with loading, saving, resizing and pruning as in the torch backend.
 
     Args:
@@ -79,25 +70,13 @@ class FlaxPreTrainedModel(ModelCardMixin, PushToHubMixin):
             `from_pretrained` uses it to fill them from the checkpoint instead.
     """
 
-    config_class: ClassVar[type[PretrainedConfig]] = PretrainedConfig
-    base_model_prefix: ClassVar[str] = ""
-    main_input_name: ClassVar[str] = "input_ids"
     module_class: ClassVar[type[nn.Module]]
-    # Canonical names that share storage with another weight (never params here, never "missing").
-    _tied_weights_keys: ClassVar[list[str]] = []
-    # Canonical names that always alias another weight of the model (e.g. an LM decoder's bias).
-    _shared_weights_keys: ClassVar[list[str]] = []
-    _keys_to_ignore_on_load_unexpected: ClassVar[list[str]] = []
-    _keys_to_ignore_on_load_missing: ClassVar[list[str]] = []
-    # Canonical name renames applied after the generic rules, for what a model does differently.
-    _canonical_renames: ClassVar[dict[str, str]] = {}
     # The word embedding matrix, relative to the base model (torch's `get_input_embeddings`).
     _input_embeddings_path: ClassVar[Path] = ()
     # An untied LM decoder's kernel and the vocabulary bias, in the head model's tree (`get_output_embeddings`).
     _output_embeddings_path: ClassVar[Path] = ()
     _output_bias_path: ClassVar[Path] = ()
     framework: ClassVar[str] = "flax"
-    trained_in: ClassVar[str] = "JAX/Flax"
 
     def __init__(
         self,
@@ -108,12 +87,9 @@ class FlaxPreTrainedModel(ModelCardMixin, PushToHubMixin):
         _do_init: bool = True,
         **module_kwargs: Any,
     ):
-        if not isinstance(config, PretrainedConfig):
-            raise ConfigError(
-                f"{type(self).__name__} expects a PretrainedConfig, got {type(config).__name__}. "
-                f"Build one with {self.config_class.__name__}(...) or load it with .from_pretrained(...)."
-            )
-        self.config = config
+        self.config = self._check_config(config)
+        if getattr(config, "_attn_implementation", None) is None:
+            self._set_attn_implementation(config, None)
         self.input_shape = tuple(input_shape)
         self.key = jax.random.PRNGKey(seed)
         self.dtype = resolve_jax_dtype(dtype) or jnp.dtype(jnp.float32)
@@ -129,21 +105,32 @@ class FlaxPreTrainedModel(ModelCardMixin, PushToHubMixin):
         self._jitted_forward = None
 
     def _dummy_inputs(self, input_shape: tuple[int, ...]) -> dict[str, jax.Array]:
+        """The inputs the module is traced with to learn its parameter shapes (a model with other
+        inputs, e.g. `pixel_values`, overrides this)."""
         return {self.main_input_name: jnp.zeros(input_shape, dtype=jnp.int32)}
 
     def _shape_tree(self, input_shape: tuple[int, ...]) -> tuple[Params, list[Path]]:
         """The params tree as `jax.ShapeDtypeStruct`s (the module traced, nothing computed), and the
         parameter paths in creation order, which is torch's registration order (`state_dict()` order,
-        the order loading reports keys in) since the modules' calls follow torch's forward."""
+        the order loading reports keys in) since the modules' calls follow torch's forward. The kind
+        of module that owns each parameter is recorded on the way, for `_init_weights`."""
         inputs = self._dummy_inputs(input_shape)
         paths: list[Path] = []
+        kinds: dict[Path, type] = {}
+
+        def record_kind(next_fun: Any, args: Any, kwargs: Any, context: Any) -> Any:
+            kinds.setdefault(tuple(context.module.path), type(context.module))
+            return next_fun(*args, **kwargs)
 
         def init(rng: jax.Array) -> Params:
-            params = self.module.init(rng, **inputs)["params"]
+            with nn.intercept_methods(record_kind):
+                params = self.module.init(rng, **inputs)["params"]
             paths.extend(flatten_dict(params))  # before JAX's pytree handling sorts the keys
             return params
 
-        return jax.eval_shape(init, self.key), paths
+        shapes = jax.eval_shape(init, self.key)
+        self._module_kinds = {path: kinds.get(path[:-1], nn.Module) for path in paths}
+        return shapes, paths
 
     @property
     def params_shape_tree(self) -> Params:
@@ -187,18 +174,19 @@ class FlaxPreTrainedModel(ModelCardMixin, PushToHubMixin):
         return unflatten_dict(flat)
 
     def _init_weights(self, rng: np.random.Generator, path: Path, leaf: jax.ShapeDtypeStruct) -> np.ndarray:
-        """One parameter's initial value, by torch's rules: Normal(0, initializer_range) for Dense kernels
-        and embeddings (the padding row of the word embeddings zeroed), ones for LayerNorm scales,
-        zeros for biases."""
+        """One parameter's initial value by the kind of module that owns it, as torch's rules go:
+        Normal(0, initializer_range) for Dense/Conv kernels and embeddings (the padding row of the word
+        embeddings zeroed), ones for norm scales, zeros for biases and anything else."""
+        kind = self._module_kinds.get(path, nn.Module)
         name = path[-1]
-        if name in ("kernel", "embedding"):
+        if (issubclass(kind, _LINEAR_KINDS) and name == "kernel") or (issubclass(kind, nn.Embed) and name == "embedding"):
             std = getattr(self.config, "initializer_range", 0.02)
             value = (rng.standard_normal(leaf.shape, dtype=np.float32) * std).astype(leaf.dtype)
             pad = getattr(self.config, "pad_token_id", None)
             if path == self._input_embeddings_full_path() and pad is not None and 0 <= pad < leaf.shape[0]:
                 value[pad] = 0
             return value
-        if name == "scale":
+        if issubclass(kind, _NORM_KINDS) and name == "scale":
             return np.ones(leaf.shape, leaf.dtype)
         return np.zeros(leaf.shape, leaf.dtype)
 
@@ -217,41 +205,31 @@ class FlaxPreTrainedModel(ModelCardMixin, PushToHubMixin):
     # -- calling -----------------------------------------------------------------------------
     def __call__(
         self,
-        input_ids: Any = None,
-        attention_mask: Any = None,
-        token_type_ids: Any = None,
-        position_ids: Any = None,
-        head_mask: Any = None,
-        inputs_embeds: Any = None,
-        labels: Any = None,
+        *args: Any,
         params: Params | None = None,
         dropout_rng: jax.Array | None = None,
         train: bool = False,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
-        **model_inputs: Any,
+        **inputs: Any,
     ) -> Any:
         """Run the model, compiled: one trace per input shapes and flags, reused by every later call.
 
-        Head-specific inputs (`next_sentence_label`, `start_positions`, ...) come as keywords.
+        Inputs are those the module's `__call__` declares (positionally in its order, or by name).
         Dropout applies only with `train=True`, which needs a `dropout_rng`.
         """
-        inputs = {
-            "input_ids": input_ids,
-            "attention_mask": attention_mask,
-            "token_type_ids": token_type_ids,
-            "position_ids": position_ids,
-            "head_mask": head_mask,
-            "inputs_embeds": inputs_embeds,
-            "labels": labels,
-            **model_inputs,
-        }
-        inputs = {k: v if isinstance(v, jax.Array) else jnp.asarray(v) for k, v in inputs.items() if v is not None}
-        accepted = self._input_names()
-        unknown = sorted(set(inputs) - accepted)
+        names = self._input_names()
+        if len(args) > len(names):
+            raise InputError(f"{type(self).__name__} takes at most {len(names)} positional inputs ({', '.join(names)}).")
+        for name, value in zip(names, args):
+            if name in inputs:
+                raise InputError(f"{type(self).__name__} got {name!r} both positionally and by name.")
+            inputs[name] = value
+        unknown = sorted(set(inputs) - set(names))
         if unknown:
-            raise InputError(f"{type(self).__name__} got unexpected inputs {unknown}; it takes {sorted(accepted)}.")
+            raise InputError(f"{type(self).__name__} got unexpected inputs {unknown}; it takes {names}.")
+        inputs = {k: v if isinstance(v, jax.Array) else jnp.asarray(v) for k, v in inputs.items() if v is not None}
         if train and dropout_rng is None:
             raise InputError("train=True applies dropout, which needs a key: pass dropout_rng=jax.random.PRNGKey(...).")
         if self._jitted_forward is None:
@@ -288,9 +266,10 @@ class FlaxPreTrainedModel(ModelCardMixin, PushToHubMixin):
             rngs={"dropout": dropout_rng} if dropout_rng is not None else {},
         )
 
-    def _input_names(self) -> set[str]:
+    def _input_names(self) -> list[str]:
+        """The inputs the module's `__call__` declares, in its order."""
         signature = inspect.signature(self.module_class.__call__)
-        return {name for name in list(signature.parameters)[1:] if name not in _FLAG_ARGS}
+        return [name for name in list(signature.parameters)[1:] if name not in _FLAG_ARGS]
 
     # -- embeddings ------------------------------------------------------------------------
     def get_input_embeddings(self) -> jax.Array:
@@ -310,13 +289,9 @@ class FlaxPreTrainedModel(ModelCardMixin, PushToHubMixin):
         flat = flatten_dict(self.params)
         embeddings_path = self._input_embeddings_full_path()
         old = self.get_input_embeddings()
-        if new_num_tokens is None and pad_to_multiple_of is None:
+        new_num_tokens = resized_vocab_size(old.shape[0], new_num_tokens, pad_to_multiple_of)
+        if new_num_tokens is None:
             return old
-        new_num_tokens = old.shape[0] if new_num_tokens is None else new_num_tokens
-        if pad_to_multiple_of is not None:
-            new_num_tokens = math.ceil(new_num_tokens / pad_to_multiple_of) * pad_to_multiple_of
-        if new_num_tokens < 1:
-            raise InputError(f"new_num_tokens must be positive, got {new_num_tokens}.")
         self.key, resize_key = jax.random.split(self.key)
         generator = _numpy_generator(resize_key)
         flat[embeddings_path] = _resized_rows(old, new_num_tokens, mean_resizing, self.config, generator)
@@ -343,8 +318,7 @@ class FlaxPreTrainedModel(ModelCardMixin, PushToHubMixin):
             params[base_path[0]] = self._prune_heads(params[base_path[0]], heads_to_prune)
         else:
             params = self._prune_heads(params, heads_to_prune)
-        for layer, heads in heads_to_prune.items():
-            self.config.pruned_heads[layer] = sorted(set(self.config.pruned_heads.get(layer, [])) | set(heads))
+        record_pruned_heads(self.config, heads_to_prune)
         self._build_module()
         self.params = params
 
@@ -352,43 +326,22 @@ class FlaxPreTrainedModel(ModelCardMixin, PushToHubMixin):
         """The base model's params without `heads_to_prune` (given before config.pruned_heads records them)."""
         raise NotImplementedError(f"{type(self).__name__} does not support pruning heads.")
 
-    # -- loading -------------------------------------------------------------------------------
+    # -- the hooks of PretrainedModelBase -----------------------------------------------------------
     @classmethod
-    def from_config(cls, config: PretrainedConfig, **kwargs: Any) -> FlaxPreTrainedModel:
-        dtype = resolve_jax_dtype(kwargs.pop("dtype", None)) or jnp.dtype(jnp.float32)
-        return cls(config, dtype=dtype, **kwargs)
+    def _resolve_dtype(cls, dtype: Any) -> np.dtype | None:
+        return resolve_jax_dtype(dtype)
 
     @classmethod
-    def from_pretrained(
-        cls,
-        pretrained_model_name_or_path: str | os.PathLike,
-        *,
-        config: PretrainedConfig | str | os.PathLike | None = None,
-        dtype: Any = None,
-        ignore_mismatched_sizes: bool = False,
-        output_loading_info: bool = False,
-        input_shape: tuple[int, ...] = (1, 1),
-        seed: int = 0,
-        **kwargs: Any,
-    ) -> FlaxPreTrainedModel | tuple[FlaxPreTrainedModel, dict[str, list]]:
-        """Build the model's parameter shapes only, then fill them from the checkpoint.
+    def _constructor_keywords(cls) -> set[str]:
+        return constructor_keywords(cls.__init__) - {"dtype"}
 
-        `dtype`: None or "float32" (the default), "float16", "bfloat16", a jnp dtype, or "auto"
-        (the checkpoint's). Other keywords are hub options (revision, cache_dir, local_files_only,
-        token, subfolder) or config overrides. Weights come from the memory-mapped file, each
-        copied once on its way to the device (transposed there if needed); only weights the
-        checkpoint lacks are initialised, and reported.
-        """
-        options = HubOptions.pop_from(kwargs)
-        config = resolve_config(cls.config_class, pretrained_model_name_or_path, config, options, kwargs)
-        source = os.fspath(pretrained_model_name_or_path)
-        with open_canonical(pretrained_model_name_or_path, options) as reader:
-            dtype = _choose_dtype(dtype, config, reader)
-            model = cls(config, input_shape=input_shape, seed=seed, dtype=dtype, _do_init=False)
-            info = model._load_from_reader(reader, ignore_mismatched_sizes, source)
-        if output_loading_info:
-            return model, info.as_dict()
-        return model
+    @classmethod
+    def _build_empty(cls, config: PretrainedConfig, dtype: Any, model_args: tuple, model_kwargs: dict[str, Any]) -> FlaxPreTrainedModel:
+        return cls(config, *model_args, dtype=dtype or jnp.float32, _do_init=False, **model_kwargs)
+
+    @classmethod
+    def _build_initialised(cls, config: PretrainedConfig, dtype: Any, model_args: tuple, model_kwargs: dict[str, Any]) -> FlaxPreTrainedModel:
+        return cls(config, *model_args, dtype=dtype or jnp.float32, **model_kwargs)
 
     def _canonical_names(self) -> dict[str, tuple[Path, str]]:
         """Canonical name -> (params path, layout) of every parameter."""
@@ -396,66 +349,53 @@ class FlaxPreTrainedModel(ModelCardMixin, PushToHubMixin):
         names = {}
         for path in self._param_paths:
             name, layout = canonical_name(path, len(shapes[path].shape))
-            names[self._canonical_renames.get(name, name)] = (path, layout)
+            name = self._canonical_renames.get(name, name)
+            names[name] = (path, self.layout_of(name, layout))
         return names
 
-    def _load_from_reader(self, reader: CheckpointReader, ignore_mismatched_sizes: bool, source: str) -> LoadingInfo:
+    def _weight_layouts(self) -> dict[str, tuple[tuple[int, ...], str]]:
         shapes = flatten_dict(self._params_shape_tree)
-        names = self._canonical_names()
-        plan = plan_loading(
-            {name: canonical_shape(shapes[path].shape, layout) for name, (path, layout) in names.items()},
-            {k: reader.shape(k) for k in reader},
-            base_model_prefix=self.base_model_prefix,
-            tied_keys=self._tied_keys_in_use(),
-            ignore_unexpected=self._keys_to_ignore_on_load_unexpected,
-            ignore_missing=self._keys_to_ignore_on_load_missing,
-            ignore_mismatched_sizes=ignore_mismatched_sizes,
-            model_name=type(self).__name__,
-            source=source,
-        )
-        loaded = {}
-        for name, ckpt_key in plan.sources.items():
-            path, layout = names[name]
-            loaded[path] = _to_param(reader[ckpt_key], layout, shapes[path].dtype)
-            reader.release(ckpt_key)  # copied to the device: the mapped pages need not stay resident
-        self.params = self.init_weights(self.key, self.input_shape, params=unflatten_dict(loaded))
-        report(plan.info, type(self).__name__, source)
-        return plan.info
+        return {name: (canonical_shape(shapes[path].shape, layout), layout) for name, (path, layout) in self._canonical_names().items()}
 
-    def _tied_keys_in_use(self) -> list[str]:
-        tied = self._tied_weights_keys if getattr(self.config, "tie_word_embeddings", True) else []
-        return [*tied, *self._shared_weights_keys]
+    def _assign(self, name: str, array: np.ndarray, layout: str, dtype: Any) -> None:
+        if not hasattr(self, "_loading"):  # filled tensor by tensor, made the params at the end
+            self._loading = ({n: p for n, (p, _) in self._canonical_names().items()}, flatten_dict(self._params_shape_tree), {})
+        paths, shapes, loaded = self._loading
+        loaded[paths[name]] = _to_param(array, layout, shapes[paths[name]].dtype)
+
+    def _initialise_missing(self, names: Any, dtype: Any) -> None:
+        loaded = self.__dict__.pop("_loading", (None, None, {}))[2]
+        self.params = self.init_weights(self.key, self.input_shape, params=unflatten_dict(loaded))
+
+    @property
+    def weights_dtype_name(self) -> str:
+        floats = [leaf.dtype for leaf in jax.tree_util.tree_leaves(self._params_shape_tree) if jnp.issubdtype(leaf.dtype, jnp.floating)]
+        return jnp.dtype(floats[0] if floats else self.dtype).name
+
+    def _to_native(self, value: Any) -> jax.Array:
+        return jnp.asarray(value)
+
+    def _to_numpy(self, value: Any) -> Any:
+        return np.asarray(value) if isinstance(value, jax.Array) else value
 
     # -- saving ------------------------------------------------------------------------------------
     def canonical_state_dict(self, params: Params | None = None) -> dict[str, np.ndarray]:
         """The weights under canonical names and in PyTorch layouts, as numpy (views where possible)."""
         tied = set(self._tied_keys_in_use())
         flat = flatten_dict(self.params if params is None else params)
-        tensors = {}
-        for name, (path, layout) in self._canonical_names().items():
-            if name not in tied:
-                tensors[name] = to_canonical(np.asarray(flat[path]), layout)
-        return tensors
+        return {
+            name: to_canonical(np.asarray(flat[path]), layout)
+            for name, (path, layout) in self._canonical_names().items()
+            if name not in tied
+        }
 
-    def save_pretrained(
-        self,
-        save_directory: str | os.PathLike,
-        *,
-        params: Params | None = None,
-        max_shard_size: int | str = "5GB",
-        is_main_process: bool = True,
-        safe_serialization: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        """Write config.json and the canonical safetensors checkpoint that torch and TF load as their own."""
-        tensors = self.canonical_state_dict(params) if is_main_process else {}
-        float_dtypes = [a.dtype for a in tensors.values() if jnp.issubdtype(a.dtype, jnp.floating)]
-        write_pretrained(
-            save_directory, self.config, type(self).__name__.removeprefix("Flax"),
-            jnp.dtype(float_dtypes[0] if float_dtypes else self.dtype).name, tensors,
-            max_shard_size=max_shard_size, is_main_process=is_main_process, safe_serialization=safe_serialization,
-        )
-
+    def save_pretrained(self, save_directory: Any, *, params: Params | None = None, **kwargs: Any) -> None:
+        """As every backend's; `params` saves that params tree instead of the model's own."""
+        if params is not None:
+            if kwargs.get("state_dict") is not None:
+                raise InputError("Pass params= or state_dict= to save_pretrained, not both.")
+            kwargs["state_dict"] = self.canonical_state_dict(params)
+        super().save_pretrained(save_directory, **kwargs)
 
 
 def _to_param(array: np.ndarray, layout: str, dtype: Any) -> jax.Array:
@@ -487,7 +427,3 @@ def _resized_rows(
 
 def _new_rows(weight: np.ndarray, count: int, mean_resizing: bool, config: PretrainedConfig, rng: np.random.Generator) -> np.ndarray:
     return new_embedding_rows(weight, count, mean_resizing, getattr(config, "initializer_range", 0.02), rng).astype(weight.dtype)
-
-
-def _choose_dtype(requested: Any, config: PretrainedConfig, reader: CheckpointReader) -> np.dtype:
-    return resolve_jax_dtype(requested_dtype_name(requested, config, reader)) or jnp.dtype(jnp.float32)

@@ -21,7 +21,6 @@ import contextlib
 import functools
 import inspect
 import math
-import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
@@ -30,27 +29,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ...convert.checkpoint import BFLOAT16, CheckpointReader
-from ...convert.loading import (
-    LoadingInfo,
-    open_canonical,
-    plan_loading,
-    report,
-    requested_dtype_name,
-    resolve_config,
-    write_pretrained,
-)
+from ...convert.checkpoint import BFLOAT16
 from ...convert.mapping import (
     canonical_name,
     canonical_shape,
     from_canonical_axes,
     to_canonical,
 )
-from ...convert.model_card import ModelCardMixin
+from ...convert.pretrained import PretrainedModelBase, constructor_keywords
 from ...core.configuration import PretrainedConfig
 from ...core.errors import ConfigError, ConversionError, InputError
-from ...core.hub import HubOptions, PushToHubMixin
-from ...core.weights import new_embedding_rows
+from ...core.weights import new_embedding_rows, record_pruned_heads, resized_vocab_size
 
 if keras.backend.backend() != "tensorflow":
     raise ConfigError(
@@ -221,33 +210,20 @@ def _track_outermost(init: Callable) -> Callable:
         finally:
             if outermost:
                 _CONSTRUCTING.model = None
+        if outermost and not self.built:  # an __init__ that forgot post_init(): its weights must exist all the same
+            self.post_init()
 
     return wrapper
 
 
-class TFPreTrainedModel(keras.Model, ModelCardMixin, PushToHubMixin):
-    config_class: ClassVar[type[PretrainedConfig]] = PretrainedConfig
-    base_model_prefix: ClassVar[str] = ""
-    main_input_name: ClassVar[str] = "input_ids"
-    # Canonical names that share storage with another weight (dropped on save, never "missing").
-    _tied_weights_keys: ClassVar[list[str]] = []
-    # Canonical names that always alias another weight of the model (e.g. an LM decoder's bias).
-    _shared_weights_keys: ClassVar[list[str]] = []
-    _keys_to_ignore_on_load_unexpected: ClassVar[list[str]] = []
-    _keys_to_ignore_on_load_missing: ClassVar[list[str]] = []
-    # Canonical name -> canonical name, applied after the generic rules of rosetta.convert.mapping.
-    _canonical_renames: ClassVar[dict[str, str]] = {}
+class TFPreTrainedModel(PretrainedModelBase, keras.Model):
     framework: ClassVar[str] = "tf"
-    trained_in: ClassVar[str] = "TensorFlow"
 
     def __init__(self, config: PretrainedConfig, *args: Any, **kwargs: Any):
         super().__init__(**kwargs)
-        if not isinstance(config, PretrainedConfig):
-            raise ConfigError(
-                f"{type(self).__name__} expects a PretrainedConfig, got {type(config).__name__}. "
-                f"Build one with {self.config_class.__name__}(...) or load it with .from_pretrained(...)."
-            )
-        self.config = config
+        self.config = self._check_config(config)
+        if getattr(config, "_attn_implementation", None) is None:
+            self._set_attn_implementation(config, None)
 
     def __setattr__(self, name: str, value: Any) -> None:
         _swap_tracked(self, name, value)
@@ -349,13 +325,9 @@ class TFPreTrainedModel(keras.Model, ModelCardMixin, PushToHubMixin):
     ) -> keras.layers.Embedding:
         """Grow or shrink the vocabulary; old rows kept, new rows drawn around the old rows' mean."""
         old = self.get_input_embeddings()
-        if new_num_tokens is None and pad_to_multiple_of is None:
+        new_num_tokens = resized_vocab_size(old.input_dim, new_num_tokens, pad_to_multiple_of)
+        if new_num_tokens is None:
             return old
-        new_num_tokens = old.input_dim if new_num_tokens is None else new_num_tokens
-        if pad_to_multiple_of is not None:
-            new_num_tokens = math.ceil(new_num_tokens / pad_to_multiple_of) * pad_to_multiple_of
-        if new_num_tokens < 1:
-            raise InputError(f"new_num_tokens must be positive, got {new_num_tokens}.")
         keep = min(old.input_dim, new_num_tokens)
         self.set_input_embeddings(_resized_embedding(old, new_num_tokens, mean_resizing, self.config))
         bias = self.get_output_bias()
@@ -372,9 +344,7 @@ class TFPreTrainedModel(keras.Model, ModelCardMixin, PushToHubMixin):
 
     # -- pruning -----------------------------------------------------------------------------
     def prune_heads(self, heads_to_prune: dict[int, list[int]]) -> None:
-        for layer, heads in heads_to_prune.items():
-            union = sorted(set(self.config.pruned_heads.get(int(layer), [])) | set(heads))
-            self.config.pruned_heads[int(layer)] = union
+        record_pruned_heads(self.config, heads_to_prune)
         self.base_model._prune_heads({int(k): list(v) for k, v in heads_to_prune.items()})
 
     # -- weights by canonical name ----------------------------------------------------------
@@ -388,8 +358,9 @@ class TFPreTrainedModel(keras.Model, ModelCardMixin, PushToHubMixin):
             reached.add(id(variable))
             name, layout = canonical_name(path, len(variable.shape))
             name = self._canonical_renames.get(name, name)
+            layout = self.layout_of(name, layout)
             native = ".".join(path)
-            if path[-1] == "kernel" and layout == "identity":
+            if path[-1] == "kernel" and layout == "identity" and not self._layout_overrides:
                 problems.append(f"{native}: a kernel of rank {len(variable.shape)} has no canonical layout")
             if name in weights:
                 problems.append(f"{native} and {paths[name]} both map to the canonical name {name!r}")
@@ -411,95 +382,62 @@ class TFPreTrainedModel(keras.Model, ModelCardMixin, PushToHubMixin):
         """The weights under canonical names, in PyTorch layouts, as numpy (transposes are views)."""
         return {name: to_canonical(variable.numpy(), layout) for name, (variable, layout) in self.canonical_weights().items()}
 
+    # -- the hooks of PretrainedModelBase -----------------------------------------------------------
     @property
-    def weights_dtype(self) -> str:
+    def weights_dtype_name(self) -> str:
         """The dtype name of the floating weights ('float32', 'float16', 'bfloat16')."""
         return next(v.dtype for _, v in named_weights(self) if "float" in v.dtype)
 
-    def _tied_keys_in_use(self) -> list[str]:
-        tied = self._tied_weights_keys if getattr(self.config, "tie_word_embeddings", True) else []
-        return [*tied, *self._shared_weights_keys]
-
-    # -- loading -------------------------------------------------------------------------------
     @classmethod
-    def from_config(cls, config: PretrainedConfig | dict[str, Any], **kwargs: Any) -> TFPreTrainedModel:
-        """A freshly initialised model; `dtype=` picks the weights' dtype. (Keras' dict configs are accepted.)"""
-        if isinstance(config, Mapping):  # keras.Model.from_config(get_config())
-            config = cls.config_class.from_dict(dict(config))
-            kwargs.pop("custom_objects", None)
-        dtype = resolve_tf_dtype(kwargs.pop("dtype", kwargs.pop("torch_dtype", None)))
+    def _resolve_dtype(cls, dtype: Any) -> str | None:
+        return resolve_tf_dtype(dtype)
+
+    @classmethod
+    def _constructor_keywords(cls) -> set[str]:
+        return constructor_keywords(cls.__init__)
+
+    @classmethod
+    def _build_empty(cls, config: PretrainedConfig, dtype: Any, model_args: tuple, model_kwargs: dict[str, Any]) -> TFPreTrainedModel:
+        with init_empty_weights(), dtype_policy(dtype):
+            return cls(config, *model_args, **model_kwargs)
+
+    @classmethod
+    def _build_initialised(cls, config: PretrainedConfig, dtype: Any, model_args: tuple, model_kwargs: dict[str, Any]) -> TFPreTrainedModel:
         with dtype_policy(dtype):
-            return cls(config, **kwargs)
+            return cls(config, *model_args, **model_kwargs)
+
+    def _weight_layouts(self) -> dict[str, tuple[tuple[int, ...], str]]:
+        weights = self.canonical_weights()
+        self.__dict__["_loading"] = weights  # kept for `_assign`; not a tracked attribute
+        return {name: (canonical_shape(v.shape, layout), layout) for name, (v, layout) in weights.items()}
+
+    def _assign(self, name: str, array: np.ndarray, layout: str, dtype: Any) -> None:
+        variable = self._loading[name][0]
+        variable.assign(_native_array(array, layout, variable.dtype))
+
+    def _initialise_missing(self, names: Any, dtype: Any) -> None:
+        weights = self.__dict__.pop("_loading", None) or self.canonical_weights()
+        for name in names:
+            if name in weights:
+                _initialise(weights[name][0])
+
+    def _to_native(self, value: Any) -> tf.Tensor:
+        return tf.convert_to_tensor(value)
+
+    def _to_numpy(self, value: Any) -> Any:
+        return value.numpy() if isinstance(value, (tf.Tensor, tf.Variable)) else value
+
+    def _call_for_numpy(self, native: dict[str, Any], **kwargs: Any) -> Any:
+        return self(**native, training=False, **kwargs)
 
     def get_config(self) -> dict[str, Any]:
         return self.config.to_dict()
 
     @classmethod
-    def from_pretrained(
-        cls,
-        pretrained_model_name_or_path: str | os.PathLike,
-        *model_args: Any,
-        config: PretrainedConfig | str | os.PathLike | None = None,
-        dtype: Any = None,
-        ignore_mismatched_sizes: bool = False,
-        output_loading_info: bool = False,
-        **kwargs: Any,
-    ) -> TFPreTrainedModel | tuple[TFPreTrainedModel, dict[str, list]]:
-        """Build the model with zero-initialised weights, then assign them from the checkpoint.
-
-        `dtype`: None (Keras' dtype policy, float32 unless set otherwise), "auto" (the checkpoint's),
-        "float32", "float16" or "bfloat16".
-        Remaining keyword arguments override config fields (`num_labels=3`); `revision`,
-        `cache_dir`, `local_files_only`, `token` and `subfolder` choose what is downloaded.
-        """
-        dtype = kwargs.pop("torch_dtype", dtype)
-        options = HubOptions.pop_from(kwargs)
-        config = resolve_config(cls.config_class, pretrained_model_name_or_path, config, options, kwargs)
-        source = os.fspath(pretrained_model_name_or_path)
-        with open_canonical(pretrained_model_name_or_path, options) as reader:
-            with init_empty_weights(), dtype_policy(_choose_dtype(dtype, config, reader)):
-                model = cls(config, *model_args)
-            info = model._load_from_reader(reader, ignore_mismatched_sizes, source)
-        if output_loading_info:
-            return model, info.as_dict()
-        return model
-
-    def _load_from_reader(self, reader: CheckpointReader, ignore_mismatched_sizes: bool, source: str) -> LoadingInfo:
-        weights = self.canonical_weights()
-        plan = plan_loading(
-            {name: canonical_shape(v.shape, layout) for name, (v, layout) in weights.items()},
-            {k: reader.shape(k) for k in reader},
-            base_model_prefix=self.base_model_prefix,
-            tied_keys=self._tied_keys_in_use(),
-            ignore_unexpected=self._keys_to_ignore_on_load_unexpected,
-            ignore_missing=self._keys_to_ignore_on_load_missing,
-            ignore_mismatched_sizes=ignore_mismatched_sizes,
-            model_name=type(self).__name__,
-            source=source,
-        )
-        for key, ckpt_key in plan.sources.items():
-            variable, layout = weights[key]
-            variable.assign(_native_array(reader[ckpt_key], layout, variable.dtype))
-            reader.release(ckpt_key)  # copied into the variable: the mapped pages need not stay resident
-        for key in weights.keys() - plan.sources.keys():
-            _initialise(weights[key][0])
-        report(plan.info, type(self).__name__, source)
-        return plan.info
-
-    # -- saving ------------------------------------------------------------------------------------
-    def save_pretrained(
-        self, save_directory: str | os.PathLike, *, max_shard_size: int | str = "5GB", is_main_process: bool = True, **kwargs: Any
-    ) -> None:
-        """Write config.json and the canonical safetensors checkpoint (PyTorch names and layouts).
-
-        `architectures` names the PyTorch class, so every backend and Hugging Face transformers
-        load the folder; tied duplicates are left out, as torch leaves them out.
-        """
-        write_pretrained(
-            save_directory, self.config, type(self).__name__.removeprefix("TF"), self.weights_dtype, self.canonical_state_dict(),
-            max_shard_size=max_shard_size, is_main_process=is_main_process, safe_serialization=kwargs.get("safe_serialization", True),
-        )
-
+    def from_config(cls, config: PretrainedConfig | dict[str, Any], *model_args: Any, **kwargs: Any) -> TFPreTrainedModel:
+        """As every backend's; also Keras' `from_config(get_config(), custom_objects)`."""
+        kwargs.pop("custom_objects", None)
+        return super().from_config(config, *model_args, **kwargs)
 
     # -- Keras training ----------------------------------------------------------------------------
     def _input_names(self) -> list[str]:
@@ -611,10 +549,6 @@ class TFPreTrainedModel(keras.Model, ModelCardMixin, PushToHubMixin):
 # --------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------
-def _choose_dtype(requested: Any, config: PretrainedConfig, reader: CheckpointReader) -> str | None:
-    return resolve_tf_dtype(requested_dtype_name(requested, config, reader))
-
-
 def _native_array(array: np.ndarray, layout: str, dtype: str) -> tf.Tensor:
     """A checkpoint tensor in the weight's layout and dtype, as a TF tensor.
 
@@ -655,7 +589,8 @@ def _resized_embedding(
 
 
 def _new_rows(weight: np.ndarray, count: int, mean_resizing: bool, config: PretrainedConfig) -> np.ndarray:
-    rows = new_embedding_rows(weight, count, mean_resizing, getattr(config, "initializer_range", 0.02), np.random.default_rng())
+    seed = int(tf.random.uniform((), maxval=2**31 - 1, dtype=tf.int64))  # governed by keras.utils.set_random_seed
+    rows = new_embedding_rows(weight, count, mean_resizing, getattr(config, "initializer_range", 0.02), np.random.default_rng(seed))
     return rows.astype(weight.dtype)
 
 

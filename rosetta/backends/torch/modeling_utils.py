@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
-import os
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -12,21 +10,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...convert.checkpoint import BFLOAT16, CheckpointReader
-from ...convert.loading import (
-    LoadingInfo,
-    open_canonical,
-    plan_loading,
-    report,
-    requested_dtype_name,
-    resolve_config,
-    write_pretrained,
-)
-from ...convert.model_card import ModelCardMixin
+from ...convert.checkpoint import BFLOAT16
+from ...convert.pretrained import PretrainedModelBase, constructor_keywords
 from ...core.configuration import PretrainedConfig
-from ...core.errors import ConfigError, InputError
-from ...core.hub import HubOptions, PushToHubMixin
-from ...core.weights import new_embedding_rows
+from ...core.errors import ConfigError
+from ...core.weights import new_embedding_rows, record_pruned_heads, resized_vocab_size
+from .pytorch_utils import place_on_devices
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "float64": torch.float64}
 
@@ -82,26 +71,15 @@ def init_empty_weights() -> Iterator[None]:
         _INITIALISE_WEIGHTS = True
 
 
-class PreTrainedModel(nn.Module, ModelCardMixin, PushToHubMixin):
-    config_class: ClassVar[type[PretrainedConfig]] = PretrainedConfig
-    base_model_prefix: ClassVar[str] = ""
-    main_input_name: ClassVar[str] = "input_ids"
-    # Canonical names that share storage with another weight (dropped on save, never "missing").
-    _tied_weights_keys: ClassVar[list[str]] = []
-    # Canonical names that always alias another weight of the model (e.g. an LM decoder's bias).
-    _shared_weights_keys: ClassVar[list[str]] = []
-    _keys_to_ignore_on_load_unexpected: ClassVar[list[str]] = []
-    _keys_to_ignore_on_load_missing: ClassVar[list[str]] = []
-    framework: ClassVar[str] = "pt"
+class PreTrainedModel(PretrainedModelBase, nn.Module):
+    framework: ClassVar[str] = "torch"
+    _attn_implementations: ClassVar[tuple[str, ...]] = ("sdpa", "eager")
 
     def __init__(self, config: PretrainedConfig, *args: Any, **kwargs: Any):
         super().__init__()
-        if not isinstance(config, PretrainedConfig):
-            raise ConfigError(
-                f"{type(self).__name__} expects a PretrainedConfig, got {type(config).__name__}. "
-                f"Build one with {self.config_class.__name__}(...) or load it with .from_pretrained(...)."
-            )
-        self.config = config
+        self.config = self._check_config(config)
+        if getattr(config, "_attn_implementation", None) is None:
+            self._set_attn_implementation(config, None)
 
     # -- construction ----------------------------------------------------------------------
     def post_init(self) -> None:
@@ -115,7 +93,7 @@ class PreTrainedModel(nn.Module, ModelCardMixin, PushToHubMixin):
     def _init_weights(self, module: nn.Module) -> None:
         """Normal(0, initializer_range) for linear and embedding weights, as BERT-family models do."""
         std = getattr(self.config, "initializer_range", 0.02)
-        if isinstance(module, nn.Linear):
+        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
             module.weight.data.normal_(mean=0.0, std=std)
             if module.bias is not None:
                 module.bias.data.zero_()
@@ -138,6 +116,10 @@ class PreTrainedModel(nn.Module, ModelCardMixin, PushToHubMixin):
     @property
     def dtype(self) -> torch.dtype:
         return next(p.dtype for p in self.parameters() if p.is_floating_point())
+
+    @property
+    def weights_dtype_name(self) -> str:
+        return str(self.dtype).removeprefix("torch.")
 
     def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
         skip = set()
@@ -175,13 +157,9 @@ class PreTrainedModel(nn.Module, ModelCardMixin, PushToHubMixin):
     ) -> nn.Embedding:
         """Grow or shrink the vocabulary; old rows kept, new rows drawn around the old rows' mean."""
         old = self.get_input_embeddings()
-        if new_num_tokens is None and pad_to_multiple_of is None:
+        new_num_tokens = resized_vocab_size(old.num_embeddings, new_num_tokens, pad_to_multiple_of)
+        if new_num_tokens is None:
             return old
-        new_num_tokens = old.num_embeddings if new_num_tokens is None else new_num_tokens
-        if pad_to_multiple_of is not None:
-            new_num_tokens = math.ceil(new_num_tokens / pad_to_multiple_of) * pad_to_multiple_of
-        if new_num_tokens < 1:
-            raise InputError(f"new_num_tokens must be positive, got {new_num_tokens}.")
         new = nn.Embedding(new_num_tokens, old.embedding_dim, padding_idx=old.padding_idx, device=old.weight.device, dtype=old.weight.dtype)
         keep = min(old.num_embeddings, new_num_tokens)
         with torch.no_grad():
@@ -214,78 +192,64 @@ class PreTrainedModel(nn.Module, ModelCardMixin, PushToHubMixin):
 
     # -- pruning -----------------------------------------------------------------------------
     def prune_heads(self, heads_to_prune: dict[int, list[int]]) -> None:
-        for layer, heads in heads_to_prune.items():
-            union = sorted(set(self.config.pruned_heads.get(int(layer), [])) | set(heads))
-            self.config.pruned_heads[int(layer)] = union
+        record_pruned_heads(self.config, heads_to_prune)
         self.base_model._prune_heads({int(k): list(v) for k, v in heads_to_prune.items()})
 
-    # -- loading -------------------------------------------------------------------------------
+    # -- the hooks of PretrainedModelBase -----------------------------------------------------------
     @classmethod
-    def from_config(cls, config: PretrainedConfig, **kwargs: Any) -> PreTrainedModel:
-        dtype = resolve_torch_dtype(kwargs.pop("torch_dtype", None))
-        model = cls(config, **kwargs)
+    def _resolve_dtype(cls, dtype: Any) -> torch.dtype | None:
+        return resolve_torch_dtype(dtype)
+
+    @classmethod
+    def _constructor_keywords(cls) -> set[str]:
+        return constructor_keywords(cls.__init__)
+
+    @classmethod
+    def _build_empty(cls, config: PretrainedConfig, dtype: Any, model_args: tuple, model_kwargs: dict[str, Any]) -> PreTrainedModel:
+        with init_empty_weights():
+            return cls(config, *model_args, **model_kwargs)
+
+    @classmethod
+    def _build_initialised(cls, config: PretrainedConfig, dtype: Any, model_args: tuple, model_kwargs: dict[str, Any]) -> PreTrainedModel:
+        model = cls(config, *model_args, **model_kwargs)
         return model.to(dtype) if dtype is not None else model
 
-    @classmethod
-    def from_pretrained(
-        cls,
-        pretrained_model_name_or_path: str | os.PathLike,
-        *model_args: Any,
-        config: PretrainedConfig | str | os.PathLike | None = None,
-        torch_dtype: Any = None,
-        ignore_mismatched_sizes: bool = False,
-        output_loading_info: bool = False,
-        **kwargs: Any,
-    ) -> PreTrainedModel | tuple[PreTrainedModel, dict[str, list]]:
-        """Build the model without initialising its weights, then fill them from the checkpoint.
+    def _weight_layouts(self) -> dict[str, tuple[tuple[int, ...], str]]:
+        kinds = {}
+        for prefix, module in self.named_modules():
+            kind = _MODULE_LAYOUTS.get(type(module))
+            if kind is not None:
+                kinds[f"{prefix}.weight" if prefix else "weight"] = kind
+        return {
+            name: (tuple(tensor.shape), self.layout_of(name, kinds.get(name, "identity")))
+            for name, tensor in self.state_dict(keep_vars=True).items()
+        }
 
-        Weights come from the memory-mapped file without a copy when their dtype is kept;
-        only weights the checkpoint lacks are initialised (and reported).
-        """
-        torch_dtype = kwargs.pop("dtype", torch_dtype)
-        options = HubOptions.pop_from(kwargs)
-        config = resolve_config(cls.config_class, pretrained_model_name_or_path, config, options, kwargs)
-        with open_canonical(pretrained_model_name_or_path, options) as reader:
-            dtype = _choose_dtype(torch_dtype, config, reader)
-            with init_empty_weights():
-                model = cls(config, *model_args)
-            info = model._load_from_reader(reader, dtype, ignore_mismatched_sizes, os.fspath(pretrained_model_name_or_path))
-        model.eval()
-        if output_loading_info:
-            return model, info.as_dict()
-        return model
+    def _assign(self, name: str, array: np.ndarray, layout: str, dtype: torch.dtype | None) -> None:
+        tensor = numpy_to_torch(array)  # canonical layout is torch's own: no transpose
+        dtype = dtype or torch.float32
+        if tensor.is_floating_point() and tensor.dtype != dtype:
+            tensor = tensor.to(dtype)
+        self._set_tensor(name, tensor)
 
-    def _load_from_reader(self, reader: CheckpointReader, dtype: torch.dtype, ignore_mismatched_sizes: bool, source: str) -> LoadingInfo:
-        state = self.state_dict(keep_vars=True)
-        expected = {k: tuple(v.shape) for k, v in state.items()}
-        plan = plan_loading(
-            expected,
-            {k: reader.shape(k) for k in reader},
-            base_model_prefix=self.base_model_prefix,
-            tied_keys=self._tied_keys_in_use(),
-            ignore_unexpected=self._keys_to_ignore_on_load_unexpected,
-            ignore_missing=self._keys_to_ignore_on_load_missing,
-            ignore_mismatched_sizes=ignore_mismatched_sizes,
-            model_name=type(self).__name__,
-            source=source,
-        )
-        aliases = set(self._tied_keys_in_use())
-        for key, ckpt_key in plan.sources.items():
-            if key in aliases:  # re-tied below, never loaded twice
-                continue
-            tensor = numpy_to_torch(reader[ckpt_key])
-            if tensor.is_floating_point() and tensor.dtype != dtype:
-                tensor = tensor.to(dtype)
-            self._set_tensor(key, tensor)
+    def _initialise_missing(self, names: Any, dtype: torch.dtype | None) -> None:
         self.tie_weights()
-        self._materialise_missing(dtype)
+        self._materialise_missing(dtype or torch.float32)
         self.tie_weights()
-        report(plan.info, type(self).__name__, source)
-        return plan.info
+        self.eval()
 
-    def _tied_keys_in_use(self) -> list[str]:
-        tied = self._tied_weights_keys if getattr(self.config, "tie_word_embeddings", True) else []
-        return [*tied, *self._shared_weights_keys]
+    def _to_native(self, value: Any) -> torch.Tensor:
+        return numpy_to_torch(np.asarray(value)).to(self.device)
+
+    def _to_numpy(self, value: Any) -> Any:
+        return torch_to_numpy(value) if isinstance(value, torch.Tensor) else value
+
+    def _call_for_numpy(self, native: dict[str, Any], **kwargs: Any) -> Any:
+        with torch.no_grad():
+            return self(**native, **kwargs)
+
+    def _place(self, device_map: Any) -> None:
+        place_on_devices(self, device_map)
 
     def _set_tensor(self, key: str, tensor: torch.Tensor) -> None:
         module_path, _, name = key.rpartition(".")
@@ -321,26 +285,8 @@ class PreTrainedModel(nn.Module, ModelCardMixin, PushToHubMixin):
         tied = set(self._tied_keys_in_use())
         return {k: torch_to_numpy(v) for k, v in self.state_dict().items() if k not in tied}
 
-    def save_pretrained(
-        self,
-        save_directory: str | os.PathLike,
-        *,
-        max_shard_size: int | str = "5GB",
-        is_main_process: bool = True,
-        state_dict: dict[str, torch.Tensor] | None = None,
-        safe_serialization: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        if state_dict is None:
-            tensors = self.canonical_state_dict()
-        else:
-            tied = set(self._tied_keys_in_use())
-            tensors = {k: torch_to_numpy(v) for k, v in state_dict.items() if k not in tied}
-        write_pretrained(
-            save_directory, self.config, type(self).__name__, str(self.dtype).removeprefix("torch."), tensors,
-            max_shard_size=max_shard_size, is_main_process=is_main_process, safe_serialization=safe_serialization,
-        )
 
+_MODULE_LAYOUTS = {nn.Linear: "linear", nn.Conv1d: "conv1d", nn.Conv2d: "conv2d", nn.Conv3d: "conv3d"}
 
 
 def _new_rows(weight: torch.Tensor, count: int, mean_resizing: bool, config: PretrainedConfig) -> torch.Tensor:
@@ -350,7 +296,3 @@ def _new_rows(weight: torch.Tensor, count: int, mean_resizing: bool, config: Pre
         weight.detach().float().cpu().numpy(), count, mean_resizing, getattr(config, "initializer_range", 0.02), rng
     )
     return torch.from_numpy(rows).to(device=weight.device, dtype=weight.dtype)
-
-
-def _choose_dtype(requested: Any, config: PretrainedConfig, reader: CheckpointReader) -> torch.dtype:
-    return resolve_torch_dtype(requested_dtype_name(requested, config, reader)) or torch.float32

@@ -1,4 +1,4 @@
-"""Small torch helpers shared by models: head pruning and attention masks."""
+"""Small torch helpers shared by models: head pruning, attention masks, device placement."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from ...core import weights
+from ...core.errors import InputError
 
 
 def find_pruneable_heads_and_indices(
@@ -59,3 +60,58 @@ def sdpa_attention_mask(attention_mask: torch.Tensor | None, dtype: torch.dtype)
     if not bool(attention_mask.any(dim=-1).all()):
         return extended_attention_mask(attention_mask, dtype)
     return attention_mask[:, None, None, :].bool()
+
+
+def _device(value: object, what: str) -> torch.device:
+    try:
+        device = torch.device(value) if not isinstance(value, int) else torch.device("cuda", value)
+    except (RuntimeError, TypeError) as err:
+        raise InputError(f"{what}: {value!r} is not a torch device (use 'cpu', 'cuda:0', an int or 'auto').") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"{what}: {value!r} asks for CUDA, which is not available here. Use 'cpu' or 'auto'.")
+    if device.type not in ("cpu", "cuda", "mps", "xpu"):
+        raise InputError(f"{what}: rosetta places weights on cpu or an accelerator, not on {device.type!r}.")
+    return device
+
+
+def auto_device() -> torch.device:
+    """'auto': the first accelerator if there is one, else the CPU (the whole model on one device)."""
+    if torch.cuda.is_available():
+        return torch.device("cuda", 0)
+    return torch.device("cpu")
+
+
+def place_on_devices(model: nn.Module, device_map: object) -> None:
+    """Honour `device_map` as the field writes it: a device ('cpu', 'cuda:1', 0, torch.device), 'auto',
+    or a dict module name -> device ('' for the whole model). With several devices, each placed module
+    moves its inputs to its own device (a forward pre-hook), so the forward runs across them."""
+    if isinstance(device_map, str) and device_map == "auto":
+        model.to(auto_device())
+        return
+    if not isinstance(device_map, dict):
+        model.to(_device(device_map, "device_map"))
+        return
+    modules = dict(model.named_modules())
+    unknown = [name for name in device_map if name not in modules]
+    if unknown:
+        raise InputError(f"device_map names modules {type(model).__name__} does not have: {unknown}.")
+    uncovered = [
+        name
+        for name, _ in model.named_parameters()
+        if not any(key == "" or name == key or name.startswith(key + ".") for key in device_map)
+    ]
+    if uncovered:
+        raise InputError(f"device_map leaves these weights without a device: {uncovered[:5]}{' ...' if len(uncovered) > 5 else ''}.")
+    for name in sorted(device_map, key=len):  # outer modules first, inner ones override
+        device = auto_device() if device_map[name] == "auto" else _device(device_map[name], f"device_map[{name!r}]")
+        modules[name].to(device)
+        if len({str(v) for v in device_map.values()}) > 1:
+            modules[name].register_forward_pre_hook(_inputs_to(device), with_kwargs=True)
+
+
+def _inputs_to(device: torch.device):
+    def hook(module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        move = lambda v: v.to(device) if isinstance(v, torch.Tensor) else v  # noqa: E731
+        return tuple(move(a) for a in args), {k: move(v) for k, v in kwargs.items()}
+
+    return hook

@@ -92,6 +92,7 @@ class RobertaSelfAttention(nn.Module):
         self.key = nn.Linear(config.hidden_size, self.all_head_size)
         self.value = nn.Linear(config.hidden_size, self.all_head_size)
         self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
+        self.eager = getattr(config, "_attn_implementation", None) == "eager"
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         batch, seq, _ = x.shape
@@ -108,7 +109,7 @@ class RobertaSelfAttention(nn.Module):
         key = self.split_heads(self.key(hidden_states))
         value = self.split_heads(self.value(hidden_states))
 
-        if output_attentions or head_mask is not None:
+        if output_attentions or head_mask is not None or self.eager:
             scores = query @ key.transpose(-1, -2) / math.sqrt(self.attention_head_size)
             if attention_mask is not None:
                 scores = scores + attention_mask
@@ -292,7 +293,8 @@ class RobertaModel(RobertaPreTrainedModel):
 
         embedding_output = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)
         dtype = embedding_output.dtype
-        if output_attentions or head_mask is not None:  # the eager path, which adds the mask to the scores
+        eager = output_attentions or head_mask is not None or getattr(self.config, "_attn_implementation", None) == "eager"
+        if eager:  # the eager path, which adds the mask to the scores
             mask = extended_attention_mask(attention_mask, dtype) if attention_mask is not None else None
         else:
             mask = sdpa_attention_mask(attention_mask, dtype)
