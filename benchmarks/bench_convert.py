@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import bert_base_checkpoint, print_table
+from benchmarks.common import bert_base_checkpoint, print_setup, print_table
 
 ROOT = Path(__file__).resolve().parents[1]
 REPEATS = 3
@@ -49,7 +49,10 @@ def bin_checkpoint(safetensors_folder: str) -> str:
         from safetensors.torch import load_file
 
         os.makedirs(folder, exist_ok=True)
-        torch.save(load_file(os.path.join(safetensors_folder, "model.safetensors")), os.path.join(folder, "pytorch_model.bin"))
+        torch.save(
+            load_file(os.path.join(safetensors_folder, "model.safetensors")),
+            os.path.join(folder, "pytorch_model.bin"),
+        )
         shutil.copyfile(os.path.join(safetensors_folder, "config.json"), os.path.join(folder, "config.json"))
     return folder
 
@@ -72,8 +75,12 @@ def timed_process(argv: list[str]) -> tuple[float, int]:
     """(wall seconds, peak RSS bytes) of a command, from its own rusage."""
     with tempfile.TemporaryDirectory() as tmp:
         result = os.path.join(tmp, "result")
-        run = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, result, *argv], capture_output=True, text=True,
-                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TOKENIZERS_PARALLELISM": "false"})
+        run = subprocess.run(
+            [sys.executable, "-S", "-c", LAUNCHER, result, *argv],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TOKENIZERS_PARALLELISM": "false"},
+        )
         if run.returncode != 0:
             raise RuntimeError(f"{' '.join(argv[:4])} failed:\n{run.stderr[-2000:]}")
         with open(result) as f:
@@ -107,8 +114,11 @@ def peer_python(kind: str) -> str | None:
         for root in (ROOT / ".bench-envs", Path("/tmp")):
             python = root / env / "bin" / "python"
             if python.exists():
-                probe = subprocess.run([str(python), "-c", "import transformers; print(transformers.__version__)"],
-                                       capture_output=True, text=True)
+                probe = subprocess.run(
+                    [str(python), "-c", "import transformers; print(transformers.__version__)"],
+                    capture_output=True,
+                    text=True,
+                )
                 if probe.stdout.strip() == "4.46.3":
                     return str(python)
     return None
@@ -120,16 +130,22 @@ def tiny_checkpoints(work: str) -> dict[str, str]:
     import torch
     import transformers
 
-    tiny = transformers.BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)
+    tiny = transformers.BertConfig(
+        vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37
+    )
     folders = {"safetensors": os.path.join(work, "tiny-st"), "bin": os.path.join(work, "tiny-bin")}
     transformers.BertModel(tiny).save_pretrained(folders["safetensors"])
     os.makedirs(folders["bin"])
     torch.save(transformers.BertModel(tiny).state_dict(), os.path.join(folders["bin"], "pytorch_model.bin"))
-    shutil.copyfile(os.path.join(folders["safetensors"], "config.json"), os.path.join(folders["bin"], "config.json"))
+    shutil.copyfile(
+        os.path.join(folders["safetensors"], "config.json"), os.path.join(folders["bin"], "config.json")
+    )
     return folders
 
 
-def bench_case(label: str, src: str, tiny: str, extra: tuple[str, ...], size: int, copy_rate: float, work: str) -> tuple:
+def bench_case(
+    label: str, src: str, tiny: str, extra: tuple[str, ...], size: int, copy_rate: float, work: str
+) -> tuple:
     wall, rss = median_run(rosetta_argv(src, *extra), os.path.join(work, "out"))
     startup, _ = median_run(rosetta_argv(tiny, *extra), os.path.join(work, "tiny-out"))
     rate = size / 1e9 / max(wall - startup, 1e-9)
@@ -142,10 +158,19 @@ def bench_peer(label: str, src: str, peer: str, size: int, work: str) -> tuple |
         print(f"(peer for {label} skipped: no transformers 4.46.3 side env; run benchmarks/setup_peers.sh)")
         return None
     wall, rss = median_run(lambda out: [python, "-c", PEER_CODE[peer], src, out], os.path.join(work, "peer"))
-    return (f"transformers 4.46 {label}", wall, float("nan"), float("nan"), rss / 1e6, float("nan"), float("nan"))
+    return (
+        f"transformers 4.46 {label}",
+        wall,
+        float("nan"),
+        float("nan"),
+        rss / 1e6,
+        float("nan"),
+        float("nan"),
+    )
 
 
 def main() -> None:
+    print_setup("rosetta convert")
     st_folder = bert_base_checkpoint()
     bin_folder = bin_checkpoint(st_folder)
     size = os.path.getsize(os.path.join(st_folder, "model.safetensors"))
@@ -164,12 +189,22 @@ def main() -> None:
                 rows.append(peer_row)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\ncheckpoint: BERT-base, {size / 1e6:.0f} MB float32; memory copy (numpy, 1 GB): {copy_rate:.2f} GB/s. "
-          "start-up = the same command on a 2-layer BERT (interpreter, imports, shape check)")
+    print(
+        f"\ncheckpoint: BERT-base, {size / 1e6:.0f} MB float32; memory copy (numpy, 1 GB): {copy_rate:.2f} GB/s. "
+        "start-up = the same command on a 2-layer BERT (interpreter, imports, shape check)"
+    )
     print_table(
         "rosetta convert, BERT-base (fresh process each, median of 3 warm runs)",
         rows,
-        ("conversion", "wall s", "start-up s", "data path s", "peak RSS MB", "GB/s (data path)", "x memory copy"),
+        (
+            "conversion",
+            "wall s",
+            "start-up s",
+            "data path s",
+            "peak RSS MB",
+            "GB/s (data path)",
+            "x memory copy",
+        ),
     )
 
 

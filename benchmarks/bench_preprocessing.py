@@ -14,7 +14,7 @@ import os
 import pathlib
 import random
 
-from benchmarks.common import paired_median_times, print_table
+from benchmarks.common import paired_median_times, print_setup, print_table
 
 N_SENTENCES = 10_000
 N_IMAGES = 32
@@ -49,16 +49,42 @@ def bench_tokenizers() -> list[tuple]:
     rows = []
     for label, kwargs in (
         ("lists, no padding", {}),
-        ("padded + truncated to 128, numpy", {"padding": True, "truncation": True, "max_length": 128, "return_tensors": "np"}),
-        ("padded, offsets + special-tokens mask", {"padding": True, "return_offsets_mapping": True, "return_special_tokens_mask": True}),
+        (
+            "padded + truncated to 128, numpy",
+            {"padding": True, "truncation": True, "max_length": 128, "return_tensors": "np"},
+        ),
+        (
+            "padded, offsets + special-tokens mask",
+            {"padding": True, "return_offsets_mapping": True, "return_special_tokens_mask": True},
+        ),
     ):
         times = paired_median_times(
-            {"ours": lambda k=kwargs: ours(texts, **k), "theirs": lambda k=kwargs: theirs(texts, **k)}, repeats=7, warmup=1
+            {"ours": lambda k=kwargs: ours(texts, **k), "theirs": lambda k=kwargs: theirs(texts, **k)},
+            repeats=7,
+            warmup=1,
         )
-        rows.append((f"tokenize {N_SENTENCES} sentences, {label}", N_SENTENCES / times["ours"], N_SENTENCES / times["theirs"], times["theirs"] / times["ours"]))
+        rows.append(
+            (
+                f"tokenize {N_SENTENCES} sentences, {label}",
+                N_SENTENCES / times["ours"],
+                N_SENTENCES / times["theirs"],
+                times["theirs"] / times["ours"],
+            )
+        )
     ids = ours(texts)["input_ids"]
-    times = paired_median_times({"ours": lambda: ours.batch_decode(ids), "theirs": lambda: theirs.batch_decode(ids)}, repeats=5, warmup=1)
-    rows.append((f"batch_decode {N_SENTENCES} sequences", N_SENTENCES / times["ours"], N_SENTENCES / times["theirs"], times["theirs"] / times["ours"]))
+    times = paired_median_times(
+        {"ours": lambda: ours.batch_decode(ids), "theirs": lambda: theirs.batch_decode(ids)},
+        repeats=5,
+        warmup=1,
+    )
+    rows.append(
+        (
+            f"batch_decode {N_SENTENCES} sequences",
+            N_SENTENCES / times["ours"],
+            N_SENTENCES / times["theirs"],
+            times["theirs"] / times["ours"],
+        )
+    )
     return rows
 
 
@@ -89,15 +115,26 @@ def bench_image_processors() -> list[tuple]:
         ("CLIP", CLIPImageProcessor(), CLIPImageProcessorPil()),
     ):
         times = paired_median_times(
-            {"ours": lambda p=ours: p(batch, return_tensors="np"), "theirs": lambda p=theirs: p(batch, return_tensors="np")},
+            {
+                "ours": lambda p=ours: p(batch, return_tensors="np"),
+                "theirs": lambda p=theirs: p(batch, return_tensors="np"),
+            },
             repeats=5,
             warmup=1,
         )
-        rows.append((f"{name} image processor, {N_IMAGES} images", N_IMAGES / times["ours"], N_IMAGES / times["theirs"], times["theirs"] / times["ours"]))
+        rows.append(
+            (
+                f"{name} image processor, {N_IMAGES} images",
+                N_IMAGES / times["ours"],
+                N_IMAGES / times["theirs"],
+                times["theirs"] / times["ours"],
+            )
+        )
     return rows
 
 
 def main() -> None:
+    print_setup("preprocessing")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
     header = ("case", "rosetta items/s", "transformers items/s", "throughput ratio")
     print_table("Tokenizer throughput (MiniLM WordPiece)", bench_tokenizers(), header)

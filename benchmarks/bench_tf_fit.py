@@ -6,12 +6,21 @@ import os
 import statistics
 
 from benchmarks.bench_frameworks import PEER_PYTHON, THREADS_ENV
-from benchmarks.common import print_table, run_isolated
+from benchmarks.common import print_setup, print_table, run_isolated
 
-CONFIG = dict(vocab_size=30522, hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024, num_labels=2)
+CONFIG = dict(
+    vocab_size=30522,
+    hidden_size=256,
+    num_hidden_layers=4,
+    num_attention_heads=4,
+    intermediate_size=1024,
+    num_labels=2,
+)
 STEPS, BATCH, SEQ = 30, 16, 64
 
-FIT = THREADS_ENV + """
+FIT = (
+    THREADS_ENV
+    + """
 import numpy as np, tensorflow as tf
 {imports}
 config = {config_cls}(**{config!r})
@@ -26,17 +35,39 @@ start, cpu_start = time.perf_counter(), time.process_time()
 model.fit(dataset, epochs=1, verbose=0)
 report(steps_per_second={steps} / (time.perf_counter() - start), steps_per_cpu_second={steps} / (time.process_time() - cpu_start))
 """
+)
 
 
 def _code(ours: bool) -> str:
     if ours:
-        imports, config_cls, model_cls, optimizer = "import keras, rosetta", "rosetta.BertConfig", "rosetta.TFBertForSequenceClassification", "keras.optimizers.Adam(3e-5)"
+        imports, config_cls, model_cls, optimizer = (
+            "import keras, rosetta",
+            "rosetta.BertConfig",
+            "rosetta.TFBertForSequenceClassification",
+            "keras.optimizers.Adam(3e-5)",
+        )
     else:
-        imports, config_cls, model_cls, optimizer = "import transformers, tf_keras", "transformers.BertConfig", "transformers.TFBertForSequenceClassification", "tf_keras.optimizers.Adam(3e-5)"
-    return FIT.format(imports=imports, config_cls=config_cls, model_cls=model_cls, config=CONFIG, n=STEPS * BATCH, seq=SEQ, batch=BATCH, optimizer=optimizer, steps=STEPS)
+        imports, config_cls, model_cls, optimizer = (
+            "import transformers, tf_keras",
+            "transformers.BertConfig",
+            "transformers.TFBertForSequenceClassification",
+            "tf_keras.optimizers.Adam(3e-5)",
+        )
+    return FIT.format(
+        imports=imports,
+        config_cls=config_cls,
+        model_cls=model_cls,
+        config=CONFIG,
+        n=STEPS * BATCH,
+        seq=SEQ,
+        batch=BATCH,
+        optimizer=optimizer,
+        steps=STEPS,
+    )
 
 
 def main(rounds: int = 3) -> None:
+    print_setup("Keras fit", {"tf": PEER_PYTHON["tf"]})
     if not os.path.exists(PEER_PYTHON["tf"]):
         print("peer environment missing: run `bash benchmarks/setup_peers.sh` (make bench does)")
         return
@@ -49,7 +80,11 @@ def main(rounds: int = 3) -> None:
     for metric in ("steps_per_second", "steps_per_cpu_second"):
         o, t = statistics.median(r[metric] for r in ours), statistics.median(r[metric] for r in theirs)
         rows.append((metric.replace("_", " "), o, t, o / t))
-    print_table(f"Keras fit, BERT hidden 256 x 4 layers, batch {BATCH}x{SEQ} (median of {rounds})", rows, ("metric", "rosetta", "transformers 4.46", "ratio (higher is better)"))
+    print_table(
+        f"Keras fit, BERT hidden 256 x 4 layers, batch {BATCH}x{SEQ} (median of {rounds})",
+        rows,
+        ("metric", "rosetta", "transformers 4.46", "ratio (higher is better)"),
+    )
 
 
 if __name__ == "__main__":

@@ -20,11 +20,16 @@ import tempfile
 import time
 from typing import Any
 
-from benchmarks.common import print_table
+from benchmarks.common import THREADS, print_setup, print_table
 
 SMALL_BERT = dict(
-    vocab_size=30522, hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024,
-    max_position_embeddings=512, num_labels=2,
+    vocab_size=30522,
+    hidden_size=256,
+    num_hidden_layers=4,
+    num_attention_heads=4,
+    intermediate_size=1024,
+    max_position_embeddings=512,
+    num_labels=2,
 )
 
 
@@ -43,7 +48,11 @@ def make_data(count: int, seq: int) -> list[dict]:
 
     rng = np.random.default_rng(0)
     return [
-        {"input_ids": rng.integers(1000, 29000, seq).tolist(), "attention_mask": [1] * seq, "labels": int(rng.integers(0, 2))}
+        {
+            "input_ids": rng.integers(1000, 29000, seq).tolist(),
+            "attention_mask": [1] * seq,
+            "labels": int(rng.integers(0, 2)),
+        }
         for _ in range(count)
     ]
 
@@ -51,7 +60,7 @@ def make_data(count: int, seq: int) -> list[dict]:
 def step_timer(base: type) -> Any:
     """A callback (of either library) that notes the CPU time at which each optimizer step ends.
 
-    CPU time of this process (one torch thread) counts the work done and not the time spent
+    CPU time of this process counts the work done and not the time spent
     descheduled by other processes, so it stays meaningful on a busy machine.
     """
 
@@ -66,7 +75,12 @@ def step_timer(base: type) -> Any:
 
 
 def train_once(
-    trainer_library: str, model_library: str, folder: str, data: list[dict], options: argparse.Namespace, output_dir: str
+    trainer_library: str,
+    model_library: str,
+    folder: str,
+    data: list[dict],
+    options: argparse.Namespace,
+    output_dir: str,
 ) -> tuple[float, float]:
     """(samples per wall-clock second over the whole `trainer.train()`, samples per CPU-second of the median step)."""
     import transformers
@@ -74,14 +88,27 @@ def train_once(
     import rosetta
 
     lib = rosetta if trainer_library == "rosetta" else transformers
-    model = (rosetta if model_library == "rosetta" else transformers).BertForSequenceClassification.from_pretrained(folder)
+    model = (
+        rosetta if model_library == "rosetta" else transformers
+    ).BertForSequenceClassification.from_pretrained(folder)
     args = lib.TrainingArguments(
-        output_dir=output_dir, per_device_train_batch_size=options.batch, max_steps=options.steps, learning_rate=5e-5,
-        weight_decay=0.01, warmup_steps=2, logging_steps=10, save_strategy="no", report_to="none", disable_tqdm=True,
-        use_cpu=True, seed=42,
+        output_dir=output_dir,
+        per_device_train_batch_size=options.batch,
+        max_steps=options.steps,
+        learning_rate=5e-5,
+        weight_decay=0.01,
+        warmup_steps=2,
+        logging_steps=10,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        use_cpu=True,
+        seed=42,
     )
     timer = step_timer(lib.TrainerCallback)
-    trainer = lib.Trainer(model, args, train_dataset=data, data_collator=lib.default_data_collator, callbacks=[timer])
+    trainer = lib.Trainer(
+        model, args, train_dataset=data, data_collator=lib.default_data_collator, callbacks=[timer]
+    )
     with contextlib.redirect_stdout(io.StringIO()):  # both print their logs when tqdm is off
         start = time.perf_counter()
         trainer.train()
@@ -104,12 +131,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--seq", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1, help="1 is fastest on a small, shared CPU")
+    parser.add_argument(
+        "--threads", type=int, default=THREADS, help="the same count for both Trainers (default %(default)s)"
+    )
     options = parser.parse_args(argv)
 
     import torch
     import transformers
+    import transformers.models.bert.modeling_bert  # noqa: F401  both sides' model classes, imported before timing
 
+    import rosetta.models.bert.modeling_bert  # noqa: F401
+
+    print_setup("Trainer throughput", threads=options.threads)
     torch.set_num_threads(options.threads)
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
@@ -119,7 +152,9 @@ def main(argv: list[str] | None = None) -> None:
         results: dict[str, list[tuple[float, float]]] = {name: [] for name in RUNS}
         for repeat in range(options.repeats + 1):  # the first round warms everything up and is not counted
             for name, (trainer_library, model_library) in RUNS.items():
-                speeds = train_once(trainer_library, model_library, folder, data, options, os.path.join(tmp, trainer_library))
+                speeds = train_once(
+                    trainer_library, model_library, folder, data, options, os.path.join(tmp, trainer_library)
+                )
                 if repeat:
                     results[name].append(speeds)
     whole = {name: statistics.median(s[0] for s in runs) for name, runs in results.items()}
@@ -128,8 +163,23 @@ def main(argv: list[str] | None = None) -> None:
     print_table(
         f"Trainer, BERT hidden 256 x 4 layers, batch {options.batch} x seq {options.seq}, {options.steps} steps, "
         f"CPU {options.threads} thread(s), median of {options.repeats}",
-        [(name, whole[name], whole[name] / whole[reference], steady[name], steady[name] / steady[reference]) for name in RUNS],
-        ("trainer + model", "samples/s (wall, whole train())", "ratio", "samples per CPU-second (median step)", "ratio"),
+        [
+            (
+                name,
+                whole[name],
+                whole[name] / whole[reference],
+                steady[name],
+                steady[name] / steady[reference],
+            )
+            for name in RUNS
+        ],
+        (
+            "trainer + model",
+            "samples/s (wall, whole train())",
+            "ratio",
+            "samples per CPU-second (median step)",
+            "ratio",
+        ),
     )
     for name, runs in results.items():
         print(f"{name}: whole {[round(s[0], 2) for s in runs]}, median step {[round(s[1], 2) for s in runs]}")

@@ -1,4 +1,13 @@
-"""Shared benchmark helpers: medians of repeated runs, subprocess memory, a BERT-base checkpoint."""
+"""Shared benchmark helpers: medians of repeated runs, subprocess memory, a BERT-base checkpoint, and the
+like-for-like rules every benchmark states and follows:
+
+- imports: both sides' model classes are imported before any timed region (the peer's
+  `transformers.models.bert.modeling_bert` as much as our `rosetta.models.bert.modeling_bert`);
+  import cost is measured only in the cold-start rows, from process start, for both sides;
+- threads: THREADS (2) for both sides, in torch, TensorFlow and XLA alike (`thread_env()`);
+- versions: `print_setup` prints ours and every peer's versions (and says when jax differs);
+- cold start: `cold_start_seconds` times a fresh process from its start to its first output.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +20,105 @@ import tempfile
 import time
 from collections.abc import Callable
 
+THREADS = 2
+
+
+def thread_env(threads: int = THREADS) -> dict[str, str]:
+    """Environment variables that give torch, TensorFlow and XLA `threads` compute threads."""
+    return {
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "TF_NUM_INTRAOP_THREADS": str(threads),
+        "TF_NUM_INTEROP_THREADS": "1",
+        "XLA_FLAGS": f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+
+
+# The same, as a line of Python for code run in another interpreter before any framework import.
+THREADS_PRELUDE = f"import os; os.environ.update({thread_env()!r})\n"
+
+_VERSIONED = (
+    "rosetta-models",
+    "rosetta",
+    "transformers",
+    "torch",
+    "tensorflow",
+    "tensorflow-cpu",
+    "keras",
+    "jax",
+    "flax",
+    "numpy",
+)
+_VERSIONS_CODE = """
+import json
+from importlib import metadata
+found = {}
+for name in NAMES:
+    try:
+        found[name] = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        pass
+print(json.dumps(found))
+"""
+
+
+def versions(python: str = sys.executable) -> dict[str, str]:
+    """Installed versions of the libraries that matter, in the interpreter `python` (no import of them)."""
+    out = subprocess.run(
+        [python, "-c", f"NAMES = {_VERSIONED!r}\n" + _VERSIONS_CODE], capture_output=True, text=True
+    )
+    return json.loads(out.stdout) if out.returncode == 0 and out.stdout.strip() else {}
+
+
+def print_setup(title: str, peers: dict[str, str] | None = None, threads: int = THREADS) -> None:
+    """What a benchmark compares: threads, the import rule, and every side's versions (jax mismatches said)."""
+    print(f"\n## {title}: setup\n")
+    print(f"- threads: {threads} on both sides (torch, TensorFlow, XLA)")
+    print(
+        "- imports: both sides' model classes imported before any timed region; cold-start rows include them"
+    )
+    ours = versions()
+    print(f"- ours ({sys.executable}): " + ", ".join(f"{k} {v}" for k, v in ours.items()))
+    for name, python in (peers or {}).items():
+        theirs = versions(python) if os.path.exists(python) else {}
+        if not theirs:
+            print(f"- peer {name}: not installed at {python}")
+            continue
+        print(f"- peer {name} ({python}): " + ", ".join(f"{k} {v}" for k, v in theirs.items()))
+        if "jax" in theirs and "jax" in ours and theirs["jax"] != ours["jax"]:
+            print(
+                f"  NOTE: the {name} peer runs jax {theirs['jax']}, ours jax {ours['jax']}: transformers 4.46's Flax "
+                "models do not run on our jax, so Flax timings compare two jax versions as well as two libraries."
+            )
+
+
+def cold_start_seconds(code: str, python: str = sys.executable, repeats: int = 5) -> float:
+    """Median wall time from starting a fresh `python -c code` to the first line it prints (imports included)."""
+    env = {**os.environ, **thread_env()}
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [python, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        first = proc.stdout.readline()
+        elapsed = time.perf_counter() - start
+        _, err = proc.communicate()
+        if proc.returncode != 0 or not first:
+            raise RuntimeError(f"cold-start subprocess failed:\n{err[-3000:]}")
+        times.append(elapsed)
+    return statistics.median(times)
+
+
 BERT_BASE = dict(
-    vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
-    max_position_embeddings=512, type_vocab_size=2,
+    vocab_size=30522,
+    hidden_size=768,
+    num_hidden_layers=12,
+    num_attention_heads=12,
+    intermediate_size=3072,
+    max_position_embeddings=512,
+    type_vocab_size=2,
 )
 
 
@@ -28,7 +133,9 @@ def median_time(fn: Callable[[], object], repeats: int = 10, warmup: int = 2) ->
     return statistics.median(times)
 
 
-def paired_median_times(fns: dict[str, Callable[[], object]], repeats: int = 10, warmup: int = 2) -> dict[str, float]:
+def paired_median_times(
+    fns: dict[str, Callable[[], object]], repeats: int = 10, warmup: int = 2
+) -> dict[str, float]:
     """Median time of each function, measured in alternation so background load hits all alike."""
     for fn in fns.values():
         for _ in range(warmup):
@@ -76,7 +183,9 @@ def report(**values):
     values['peak_rss_above_baseline'] = _status('VmHWM') - _baseline[0]
     print(json.dumps(values))
 """
-    out = subprocess.run([python, "-c", prelude + code], capture_output=True, text=True, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+    out = subprocess.run(
+        [python, "-c", prelude + code], capture_output=True, text=True, env={**os.environ, **thread_env()}
+    )
     if out.returncode != 0:
         raise RuntimeError(f"benchmark subprocess failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -6,7 +6,6 @@ framework is imported only when one of its classes is.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 __version__ = "0.1.0"
@@ -24,8 +23,11 @@ _CORE_NAMES: dict[str, str] = {
     "TFPreTrainedModel": "rosetta.backends.tf.modeling_tf_utils",
     "FlaxPreTrainedModel": "rosetta.backends.flax.modeling_flax_utils",
     "errors": "rosetta.core.errors",
+    "logging": "rosetta.logging",
 }
-# Filled by other parts of the library as they land (pipelines, trainer, preprocessors).
+_MODULE_NAMES = ("errors", "logging")  # names that are modules, not attributes of one
+
+# The rest of the public API outside the model packages: name -> module.
 _EXTRA_NAMES: dict[str, str] = {
     "pipeline": "rosetta.pipelines",
     "Trainer": "rosetta.backends.torch.trainer",
@@ -59,21 +61,20 @@ def _lookup(name: str) -> str | None:
 
     if name in registry.AUTO_MODEL_CLASSES:
         return "rosetta.core.registry"
-    from .core.registry import EXTRA_PREPROCESSORS
-
-    if name in EXTRA_PREPROCESSORS:
-        return EXTRA_PREPROCESSORS[name].rsplit(".", 1)[0]
     return registry.public_names().get(name)
 
 
 def __getattr__(name: str) -> Any:
+    """Import the module of a public name on first use (a missing framework says which extra to install)."""
     if name.startswith("__"):
         raise AttributeError(name)
     module = _lookup(name)
     if module is None:
         raise AttributeError(f"module 'rosetta' has no attribute {name!r}")
-    value = importlib.import_module(module)
-    if name != "errors":
+    from .core.registry import import_module
+
+    value = import_module(module, what=name)
+    if name not in _MODULE_NAMES:
         value = getattr(value, name)
     globals()[name] = value
     return value
@@ -82,4 +83,5 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     from .core import registry
 
-    return sorted(set(globals()) | set(_CORE_NAMES) | set(_EXTRA_NAMES) | set(registry.AUTO_MODEL_CLASSES) | set(registry.public_names()))
+    names = set(globals()) | set(_CORE_NAMES) | set(_EXTRA_NAMES) | set(registry.AUTO_MODEL_CLASSES)
+    return sorted(names | set(registry.public_names()))

@@ -34,7 +34,13 @@ os.environ.update(
     HF_HUB_DISABLE_TELEMETRY="1",
     HF_HUB_DISABLE_PROGRESS_BARS="1",
 )
-for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_OIDC_RESOURCE"):
+for _name in (
+    "HF_HUB_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+    "HF_HUB_CACHE",
+    "HUGGINGFACE_HUB_CACHE",
+    "HF_OIDC_RESOURCE",
+):
     os.environ.pop(_name, None)
 
 # Imports that may pull in huggingface_hub come only after the environment above.
@@ -78,14 +84,6 @@ def fresh_hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def tiny_bert_config() -> BertConfig:
     """A BERT config small enough for fast tests in every backend."""
-    from rosetta.models.bert.configuration_bert import BertConfig
+    from tests.parity import tiny_config
 
-    return BertConfig(
-        vocab_size=99,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=37,
-        max_position_embeddings=64,
-        type_vocab_size=2,
-    )
+    return tiny_config("bert")

@@ -52,14 +52,29 @@ CALLS = [
 # (call options, which PAIRS they apply to): "only_*" truncation needs the other text to fit.
 PAIR_CALLS = [
     ({}, [0, 1, 2, 3]),
-    ({"truncation": "only_second", "max_length": 40, "stride": 4, "return_overflowing_tokens": True, "return_offsets_mapping": True}, [0, 1, 2]),
+    (
+        {
+            "truncation": "only_second",
+            "max_length": 40,
+            "stride": 4,
+            "return_overflowing_tokens": True,
+            "return_offsets_mapping": True,
+        },
+        [0, 1, 2],
+    ),
     ({"truncation": "longest_first", "max_length": 24, "padding": "max_length"}, [0, 1, 2, 3]),
     ({"truncation": "only_first", "max_length": 60, "padding": True}, [0, 1, 3]),
 ]
 
 
 def as_lists(value: object) -> object:
-    return value.tolist() if hasattr(value, "tolist") else [as_lists(v) for v in value] if isinstance(value, (list, tuple)) else value
+    return (
+        value.tolist()
+        if hasattr(value, "tolist")
+        else [as_lists(v) for v in value]
+        if isinstance(value, (list, tuple))
+        else value
+    )
 
 
 def assert_same_encoding(ours, theirs, context: object = "") -> None:
@@ -72,21 +87,31 @@ def assert_same_encoding(ours, theirs, context: object = "") -> None:
             assert ours.tokens(index) == theirs.tokens(index), (context, index)
 
 
-def assert_parity(ours, theirs, texts=TEXTS, pairs=PAIRS, words=WORDS, calls=CALLS, pair_calls=PAIR_CALLS) -> None:
+def assert_parity(
+    ours, theirs, texts=TEXTS, pairs=PAIRS, words=WORDS, calls=CALLS, pair_calls=PAIR_CALLS
+) -> None:
     """Same outputs as transformers for each text, the batch, the pairs and pre-split words, and the same decoding."""
     for text in texts:
         assert_same_encoding(ours(text), theirs(text), text)
         assert ours.tokenize(text) == theirs.tokenize(text), text
         ids = theirs(text)["input_ids"]
         for skip in (False, True):
-            assert ours.decode(ids, skip_special_tokens=skip) == theirs.decode(ids, skip_special_tokens=skip), (text, skip)
+            assert ours.decode(ids, skip_special_tokens=skip) == theirs.decode(
+                ids, skip_special_tokens=skip
+            ), (text, skip)
     for kwargs in calls:
         assert_same_encoding(ours(texts, **kwargs), theirs(texts, **kwargs), kwargs)
     for kwargs, indices in pair_calls:
         firsts, seconds = [pairs[i][0] for i in indices], [pairs[i][1] for i in indices]
-        assert_same_encoding(ours(firsts, seconds, **kwargs), theirs(firsts, seconds, **kwargs), ("pairs", kwargs))
+        assert_same_encoding(
+            ours(firsts, seconds, **kwargs), theirs(firsts, seconds, **kwargs), ("pairs", kwargs)
+        )
     if words is not None:
-        assert_same_encoding(ours(words, is_split_into_words=True), theirs(words, is_split_into_words=True), "words")
+        assert_same_encoding(
+            ours(words, is_split_into_words=True), theirs(words, is_split_into_words=True), "words"
+        )
     batch = theirs(texts)["input_ids"]
     assert ours.batch_decode(batch) == theirs.batch_decode(batch)
-    assert ours.batch_decode(batch, skip_special_tokens=True) == theirs.batch_decode(batch, skip_special_tokens=True)
+    assert ours.batch_decode(batch, skip_special_tokens=True) == theirs.batch_decode(
+        batch, skip_special_tokens=True
+    )

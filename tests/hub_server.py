@@ -13,9 +13,11 @@ without an `Authorization` header can neither write nor see private repos.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import itertools
 import json
+import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,7 +26,9 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 USER = "user"  # the namespace of repos created without an organization
-GITATTRIBUTES = b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n*.bin filter=lfs diff=lfs merge=lfs -text\n"
+GITATTRIBUTES = (
+    b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n*.bin filter=lfs diff=lfs merge=lfs -text\n"
+)
 
 
 def git_blob_sha(data: bytes) -> str:
@@ -117,6 +121,7 @@ class HubServer:
         self._lock = threading.RLock()
         self._ids = itertools.count()
         self._httpd: ThreadingHTTPServer | None = None
+        self._connections: set[socket.socket] = set()  # open client connections (keep-alive)
 
     # -- lifecycle and inspection --------------------------------------------------------
     @property
@@ -132,10 +137,16 @@ class HubServer:
         return self
 
     def stop(self) -> None:
+        """Stop serving, and close the kept-alive connections too: a stopped Hub answers nothing."""
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
+        with self._lock:
+            for connection in self._connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+            self._connections.clear()
 
     def reset(self) -> None:
         """Forget every repo and request (only safe when no other test's repos are still in use)."""
@@ -157,8 +168,14 @@ class HubServer:
             self._add_commit(repo, "main", "initial commit", None, {".gitattributes": GITATTRIBUTES})
             return repo
 
-    def commit(self, repo: Repo, revision: str, message: str, changes: dict[str, bytes | None],
-               create_pr: bool = False) -> tuple[Commit, int | None]:
+    def commit(
+        self,
+        repo: Repo,
+        revision: str,
+        message: str,
+        changes: dict[str, bytes | None],
+        create_pr: bool = False,
+    ) -> tuple[Commit, int | None]:
         """Apply `changes` (path -> content, None deletes; a path ending in "/" deletes a folder)."""
         with self._lock:
             if revision not in repo.refs:
@@ -177,7 +194,9 @@ class HubServer:
             repo.pr_count += 1
             return self._add_commit(repo, f"refs/pr/{repo.pr_count}", message, head.oid, files), repo.pr_count
 
-    def _add_commit(self, repo: Repo, ref: str, message: str, parent: str | None, files: dict[str, bytes]) -> Commit:
+    def _add_commit(
+        self, repo: Repo, ref: str, message: str, parent: str | None, files: dict[str, bytes]
+    ) -> Commit:
         tree = sorted((path, git_blob_sha(data)) for path, data in files.items())
         seed = json.dumps([repo.repo_id, parent, message, tree, next(self._ids)]).encode()
         commit = Commit(hashlib.sha1(seed).hexdigest(), message, parent, files)
@@ -222,7 +241,9 @@ class HubServer:
                 return self._api_commit(request, f"{namespace}/{name}", revision)
             case "GET" | "HEAD", [namespace, name, "resolve", revision, *path] if path:
                 return self._resolve(request, f"{namespace}/{name}", revision, "/".join(path))
-        raise HubError(404, None, f"{request.method} /{'/'.join(request.parts)} is not implemented by the test hub")
+        raise HubError(
+            404, None, f"{request.method} /{'/'.join(request.parts)} is not implemented by the test hub"
+        )
 
     def _require_token(self, request: Request) -> None:
         if request.token is None:
@@ -237,31 +258,48 @@ class HubServer:
         private = payload.get("visibility") == "private" or bool(payload.get("private"))
         with self._lock:
             if repo_id in self.repos:
-                return Response.json({"error": "You already created this model repo", "url": f"{self.url}/{repo_id}"}, 409)
+                return Response.json(
+                    {"error": "You already created this model repo", "url": f"{self.url}/{repo_id}"}, 409
+                )
             self.create_repo(repo_id, private)
         return Response.json({"url": f"{self.url}/{repo_id}", "name": repo_id, "id": repo_id})
 
     def _api_info(self, request: Request, repo_id: str, revision: str) -> Response:
         repo = self._visible_repo(repo_id, request)
         commit = self._commit_at(repo, revision)
-        return Response.json({
-            "_id": repo_id, "id": repo_id, "modelId": repo_id, "author": repo_id.split("/")[0],
-            "sha": commit.oid, "lastModified": commit.date, "private": repo.private, "gated": False,
-            "disabled": False, "tags": [], "siblings": [{"rfilename": path} for path in sorted(commit.files)],
-        })
+        return Response.json(
+            {
+                "_id": repo_id,
+                "id": repo_id,
+                "modelId": repo_id,
+                "author": repo_id.split("/")[0],
+                "sha": commit.oid,
+                "lastModified": commit.date,
+                "private": repo.private,
+                "gated": False,
+                "disabled": False,
+                "tags": [],
+                "siblings": [{"rfilename": path} for path in sorted(commit.files)],
+            }
+        )
 
     def _api_tree(self, request: Request, repo_id: str, revision: str, folder: str) -> Response:
         files = self._commit_at(self._visible_repo(repo_id, request), revision).files
         prefix = f"{folder}/" if folder else ""
         inside = [path for path in sorted(files) if path.startswith(prefix)]
         folders = sorted({"/".join(p.split("/")[:i]) for p in inside for i in range(1, p.count("/") + 1)})
-        entries = [{"type": "directory", "path": d, "oid": git_blob_sha(d.encode()), "size": 0}
-                   for d in folders if d.startswith(prefix)]
-        entries += [{"type": "file", "path": p, "oid": git_blob_sha(files[p]), "size": len(files[p])} for p in inside]
+        entries = [
+            {"type": "directory", "path": d, "oid": git_blob_sha(d.encode()), "size": 0}
+            for d in folders
+            if d.startswith(prefix)
+        ]
+        entries += [
+            {"type": "file", "path": p, "oid": git_blob_sha(files[p]), "size": len(files[p])} for p in inside
+        ]
         if folder and not entries:
             raise HubError(404, "EntryNotFound", f"{folder} does not exist at {revision}")
         if request.query.get("recursive", "false").lower() != "true":
-            entries = [e for e in entries if "/" not in e["path"][len(prefix):]]
+            entries = [e for e in entries if "/" not in e["path"][len(prefix) :]]
         return Response.json(entries)
 
     def _api_refs(self, request: Request, repo_id: str) -> Response:
@@ -270,10 +308,14 @@ class HubServer:
         def info(name: str, ref: str) -> dict[str, str]:
             return {"name": name, "ref": ref, "targetCommit": repo.refs[name]}
 
-        return Response.json({
-            "branches": [info(b, f"refs/heads/{b}") for b in repo.branches], "converts": [], "tags": [],
-            "pullRequests": [info(pr, pr) for pr in repo.pull_requests],
-        })
+        return Response.json(
+            {
+                "branches": [info(b, f"refs/heads/{b}") for b in repo.branches],
+                "converts": [],
+                "tags": [],
+                "pullRequests": [info(pr, pr) for pr in repo.pull_requests],
+            }
+        )
 
     def _api_create_branch(self, request: Request, repo_id: str, branch: str) -> Response:
         self._require_token(request)
@@ -289,8 +331,12 @@ class HubServer:
         self._require_token(request)
         files = self._commit_at(self._visible_repo(repo_id, request), revision).files
         answers = [
-            {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False,
-             "oid": git_blob_sha(files[f["path"]]) if f["path"] in files else None}
+            {
+                "path": f["path"],
+                "uploadMode": "regular",
+                "shouldIgnore": False,
+                "oid": git_blob_sha(files[f["path"]]) if f["path"] in files else None,
+            }
             for f in request.json()["files"]
         ]
         return Response.json({"files": answers})
@@ -301,17 +347,28 @@ class HubServer:
         header, changes = _parse_ndjson_commit(request.body)
         create_pr = request.query.get("create_pr") == "1"
         commit, pr = self.commit(repo, revision, header.get("summary", ""), changes, create_pr=create_pr)
-        return Response.json({
-            "success": True, "commitOid": commit.oid, "commitUrl": f"{self.url}/{repo_id}/commit/{commit.oid}",
-            "hookOutput": "", "pullRequestUrl": f"{self.url}/{repo_id}/discussions/{pr}" if pr else None,
-        })
+        return Response.json(
+            {
+                "success": True,
+                "commitOid": commit.oid,
+                "commitUrl": f"{self.url}/{repo_id}/commit/{commit.oid}",
+                "hookOutput": "",
+                "pullRequestUrl": f"{self.url}/{repo_id}/discussions/{pr}" if pr else None,
+            }
+        )
 
     def _resolve(self, request: Request, repo_id: str, revision: str, path: str) -> Response:
         commit = self._commit_at(self._visible_repo(repo_id, request), revision)
         if path not in commit.files:
-            raise HubError(404, "EntryNotFound", f"{path} does not exist at {revision}", {"X-Repo-Commit": commit.oid})
+            raise HubError(
+                404, "EntryNotFound", f"{path} does not exist at {revision}", {"X-Repo-Commit": commit.oid}
+            )
         data = commit.files[path]
-        headers = {"X-Repo-Commit": commit.oid, "ETag": f'"{git_blob_sha(data)}"', "Content-Type": "application/octet-stream"}
+        headers = {
+            "X-Repo-Commit": commit.oid,
+            "ETag": f'"{git_blob_sha(data)}"',
+            "Content-Type": "application/octet-stream",
+        }
         return Response(200, data, headers)
 
 
@@ -328,18 +385,35 @@ def _parse_ndjson_commit(body: bytes) -> tuple[dict[str, Any], dict[str, bytes |
             header = value
         elif key == "file":
             content = value["content"]
-            changes[value["path"]] = base64.b64decode(content) if value.get("encoding") == "base64" else content.encode()
+            changes[value["path"]] = (
+                base64.b64decode(content) if value.get("encoding") == "base64" else content.encode()
+            )
         elif key == "deletedFile":
             changes[value["path"]] = None
         elif key == "deletedFolder":
             changes[value["path"].rstrip("/") + "/"] = None
         else:
-            raise HubError(400, None, f"{key!r} operations are not supported by the test hub (no LFS, no Xet)")
+            raise HubError(
+                400, None, f"{key!r} operations are not supported by the test hub (no LFS, no Xet)"
+            )
     return header, changes
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the client pools connections
+
+    def setup(self) -> None:
+        super().setup()
+        hub: HubServer = self.server.hub  # type: ignore[attr-defined]
+        with hub._lock:
+            hub._connections.add(self.connection)
+
+    def finish(self) -> None:
+        hub: HubServer = self.server.hub  # type: ignore[attr-defined]
+        with hub._lock:
+            hub._connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
 
     def do_GET(self) -> None:
         self._serve("GET")

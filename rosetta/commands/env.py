@@ -6,12 +6,20 @@ import argparse
 import importlib.metadata
 import platform
 
+from ..core.frameworks import FRAMEWORKS
 
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
+# Distributions that install a module under another name.
+_DISTRIBUTIONS = {"tensorflow": ("tensorflow", "tensorflow-cpu")}
+_LIBRARIES = ("transformers", "huggingface_hub", "tokenizers")
+
+
+def _version(module: str) -> str | None:
+    for dist in _DISTRIBUTIONS.get(module, (module,)):
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 def _devices(framework: str) -> str:
@@ -19,39 +27,30 @@ def _devices(framework: str) -> str:
         if framework == "torch":
             import torch
 
-            gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-            return ", ".join(["cpu", *gpus])
-        if framework == "tensorflow":
+            return ", ".join(
+                ["cpu", *(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))]
+            )
+        if framework == "tf":
             import tensorflow as tf
 
             return ", ".join(d.name for d in tf.config.list_logical_devices())
-        if framework == "jax":
-            import jax
+        import jax
 
-            return ", ".join(str(d) for d in jax.devices())
+        return ", ".join(str(d) for d in jax.devices())
     except Exception as err:  # noqa: BLE001 - a broken framework is reported, not fatal
         return f"unavailable ({type(err).__name__}: {err})"
-    return ""
 
 
 def collect() -> dict[str, str]:
     from .. import __version__
 
     info = {"rosetta": __version__, "python": platform.python_version(), "platform": platform.platform()}
-    for label, dists in {
-        "torch": ("torch",),
-        "tensorflow": ("tensorflow", "tensorflow-cpu"),
-        "keras": ("keras",),
-        "jax": ("jax",),
-        "flax": ("flax",),
-        "transformers": ("transformers",),
-        "huggingface_hub": ("huggingface_hub",),
-        "tokenizers": ("tokenizers",),
-    }.items():
-        version = next((v for v in map(_version, dists) if v), None)
-        info[label] = version or "not installed"
-        if version and label in ("torch", "tensorflow", "jax"):
-            info[f"{label} devices"] = _devices(label)
+    for key, framework in FRAMEWORKS.items():
+        versions = {module: _version(module) for module in framework.modules}
+        info.update({module: version or "not installed" for module, version in versions.items()})
+        if all(versions.values()):
+            info[f"{framework.display_name} devices"] = _devices(key)
+    info.update({library: _version(library) or "not installed" for library in _LIBRARIES})
     return info
 
 
@@ -63,6 +62,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(subparsers) -> None:
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("env", help="versions of rosetta, Python, each framework and its devices")
     parser.set_defaults(func=run)

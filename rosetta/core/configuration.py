@@ -33,12 +33,58 @@ _COMMON_FIELDS: dict[str, tuple[Any, tuple[type, ...]]] = {
 }
 _PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 
+# The field's standard names for sizes: each must be a positive int wherever a config has it (directly or
+# through `attribute_map`). Checked when a config is created or read, before any model allocates from it.
+SIZE_FIELDS: tuple[str, ...] = (
+    "vocab_size",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "intermediate_size",
+    "max_position_embeddings",
+    "type_vocab_size",
+    "head_dim",
+    "num_experts",
+    "num_experts_per_tok",
+    "image_size",
+    "patch_size",
+    "num_channels",
+    "num_mel_bins",
+    "max_source_positions",
+    "max_target_positions",
+    "encoder_layers",
+    "decoder_layers",
+    "encoder_attention_heads",
+    "decoder_attention_heads",
+    "encoder_ffn_dim",
+    "decoder_ffn_dim",
+    "d_model",
+    "projection_dim",
+)
+
 
 def _type_name(types: tuple[type, ...]) -> str:
     return " or ".join("null" if t is type(None) else t.__name__ for t in types)
 
 
-class PretrainedConfig(PushToHubMixin):
+class _ValidatedOnCreation(type):
+    """Checks every config once its whole `__init__` chain has run (subclasses set fields after super()).
+
+    Sizes are checked on every creation; the head layout when the config is read (`from_dict`,
+    `from_pretrained`), since code may build a config field by field as transformers allows.
+    """
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        source = kwargs.pop("_config_source", None)
+        config = super().__call__(*args, **kwargs)
+        config._check_sizes(f" in {source}" if source else "")
+        if source is not None:  # read from a file or dict: the head layout must be one a model can build
+            config._check_head_counts(f" in {source}")
+        return config
+
+
+class PretrainedConfig(PushToHubMixin, metaclass=_ValidatedOnCreation):
     """Base class of every model config.
 
     Subclasses declare their own fields as keyword arguments of `__init__` (with defaults)
@@ -103,6 +149,61 @@ class PretrainedConfig(PushToHubMixin):
     def use_return_dict(self) -> bool:
         return self.return_dict
 
+    # -- validation --------------------------------------------------------------------------
+    def validate(self, source: str | None = None) -> None:
+        """Refuse sizes a model cannot be built from: zero, negative or non-int sizes, impossible head counts.
+
+        Runs when a config is created or read (`source` names the file in the message). An upper bound is
+        not checked here: a config too large for its checkpoint is refused by comparing shapes on loading.
+        """
+        where = f" in {source}" if source else ""
+        self._check_sizes(where)
+        self._check_head_counts(where)
+
+    def _check_sizes(self, where: str) -> None:
+        declared_none = self._fields_defaulting_to_none()
+        for name in SIZE_FIELDS:
+            value = getattr(self, name, None)
+            if value is None and (name in declared_none or not self._has_field(name)):
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(
+                    f"Field {self._field_label(name)}{where} must be a positive integer, got {value!r}. "
+                    "Fix the value in the config."
+                )
+
+    def _check_head_counts(self, where: str) -> None:
+        hidden, heads = getattr(self, "hidden_size", None), getattr(self, "num_attention_heads", None)
+        kv_heads = getattr(self, "num_key_value_heads", None)
+        if hidden and heads and getattr(self, "head_dim", None) is None and hidden % heads:
+            raise ConfigError(
+                f"Field {self._field_label('hidden_size')}{where} ({hidden}) is not a multiple of "
+                f"{self._field_label('num_attention_heads')} ({heads}): each head needs hidden_size / "
+                "num_attention_heads dimensions. Fix one of them, or set head_dim."
+            )
+        if heads and kv_heads and heads % kv_heads:
+            raise ConfigError(
+                f"Field {self._field_label('num_attention_heads')}{where} ({heads}) is not a multiple of "
+                f"{self._field_label('num_key_value_heads')} ({kv_heads}): query heads are shared out among "
+                "the key/value heads in equal groups. Fix one of them."
+            )
+
+    def _has_field(self, name: str) -> bool:
+        return type(self).attribute_map.get(name, name) in self.__dict__
+
+    def _field_label(self, name: str) -> str:
+        stored = type(self).attribute_map.get(name, name)
+        return repr(name) if stored == name else f"{name!r} ({stored!r})"
+
+    @classmethod
+    def _fields_defaulting_to_none(cls) -> set[str]:
+        names = set()
+        for klass in cls.__mro__:
+            if "__init__" in vars(klass) and klass is not object:
+                params = inspect.signature(klass.__init__).parameters.items()
+                names |= {name for name, param in params if param.default is None}
+        return names | {alias for alias, name in cls.attribute_map.items() if name in names}
+
     # -- serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         out = {k: copy.deepcopy(v) for k, v in self.__dict__.items() if not k.startswith("_")}
@@ -134,7 +235,7 @@ class PretrainedConfig(PushToHubMixin):
     def from_dict(cls, config_dict: dict[str, Any], *, source: str = "the config dict", **overrides: Any):
         values = {**config_dict, **overrides}
         cls._check_types(values, source)
-        return cls(**values)
+        return cls(**values, _config_source=source)
 
     @classmethod
     def from_json_file(cls, path: str | os.PathLike, **overrides: Any):
@@ -148,20 +249,28 @@ class PretrainedConfig(PushToHubMixin):
         path = resolve_file(pretrained_model_name_or_path, CONFIG_NAME, options)
         config_dict = load_json(path)
         model_type = config_dict.get("model_type")
-        if cls.model_type and model_type and model_type != cls.model_type:
-            from .registry import config_class_for
-
-            if not issubclass(config_class_for(model_type, source=path), cls):
-                raise ConfigError(
-                    f"{path} holds a {model_type!r} config, not a {cls.model_type!r} one. "
-                    f"Use AutoConfig, or the config class of {model_type!r}."
-                )
+        if cls.model_type and model_type and not cls._family_has(model_type):
+            raise ConfigError(
+                f"{path} holds a {model_type!r} config, not a {cls.model_type!r} one. "
+                f"Use AutoConfig, or the config class of {model_type!r}."
+            )
         if return_unused_kwargs:
             known = set(inspect.signature(cls.__init__).parameters) | set(_COMMON_FIELDS) | {"num_labels"}
             overrides = {k: v for k, v in kwargs.items() if k in known or k in config_dict}
             unused = {k: v for k, v in kwargs.items() if k not in overrides}
             return cls.from_dict(config_dict, source=path, **overrides), unused
         return cls.from_dict(config_dict, source=path, **kwargs)
+
+    @classmethod
+    def _family_has(cls, model_type: str) -> bool:
+        """Whether `cls` or one of its subclasses (a derived model's config) is the config of `model_type`."""
+        family = [cls]
+        while family:
+            klass = family.pop()
+            if klass.model_type == model_type:
+                return True
+            family.extend(klass.__subclasses__())
+        return False
 
     @classmethod
     def _check_types(cls, values: dict[str, Any], source: str) -> None:
@@ -196,7 +305,9 @@ def load_json(path: str | os.PathLike) -> dict[str, Any]:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
     except json.JSONDecodeError as err:
-        raise ConfigError(f"{os.fspath(path)} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}.") from err
+        raise ConfigError(
+            f"{os.fspath(path)} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}."
+        ) from err
     if not isinstance(data, dict):
         raise ConfigError(f"{os.fspath(path)} must hold a JSON object, got {type(data).__name__}.")
     return data

@@ -33,7 +33,7 @@ class UnknownModelTypeError(RosettaError, ValueError):
         origin = f" (read from {where})" if where else ""
         super().__init__(
             f"Unknown model_type {model_type!r}{origin}. Supported model types: "
-            f"{', '.join(self.supported)}. Set `model_type` in config.json to one of them."
+            f"{', '.join(self.supported)}. This rosetta cannot load it: use a checkpoint of a supported architecture, or a rosetta version that has this one."
         )
 
 
@@ -80,10 +80,13 @@ class ConversionError(RosettaError, ValueError):
     """A weight could not be mapped between the canonical and a framework's layout."""
 
 
-class FrameworkNotAvailableError(RosettaError, ImportError):
-    """A framework-specific class was used but that framework is not installed."""
+class MissingFrameworkError(RosettaError, ImportError):
+    """A class of a framework that is not installed was used; the message names the extra that installs it."""
 
-    def __init__(self, framework: str, extra: str, what: str):
-        super().__init__(
-            f"{what} needs {framework}, which is not installed. Install it with `pip install rosetta[{extra}]`."
-        )
+
+class PathNotFoundError(RosettaError, FileNotFoundError):
+    """A local path that was given (it looks like a path, not a Hub repo id) does not exist."""
+
+
+class HubUnreachableError(RosettaError, ConnectionError):
+    """The Hub could not be reached and the file needed is not in the local cache."""

@@ -1,7 +1,7 @@
 """The one table of frameworks: every other place that names a framework reads it from here.
 
 A framework has one key (`torch`, `tf`, `flax`) used everywhere in rosetta's own code, and the
-spellings the field uses around it: the class prefix (`TFBertModel`), the `return_tensors`
+spellings the field uses around it: the class prefix (`TF...`, `Flax...`), the `return_tensors`
 value (`pt`), the name people read (`PyTorch`), the extra that installs it, the modules it
 needs and its Hub tag. `framework_key` accepts any of those spellings.
 """
@@ -12,6 +12,9 @@ import importlib.util
 from dataclasses import dataclass
 
 from .errors import ConfigError
+
+# The distribution on the package index (`rosetta` there is another project); the import name is `rosetta`.
+DISTRIBUTION_NAME = "rosetta-models"
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ def available_frameworks() -> list[str]:
 
 
 def framework_of_class_name(class_name: str) -> str:
-    """'TFBertModel' -> 'tf', 'FlaxBertModel' -> 'flax', 'BertModel' -> 'torch'."""
+    """'TFAutoModel' -> 'tf', 'FlaxAutoModel' -> 'flax', 'AutoModel' -> 'torch'."""
     for key in ("tf", "flax"):
         prefix = FRAMEWORKS[key].class_prefix
         if class_name.startswith(prefix) and class_name[len(prefix) : len(prefix) + 1].isupper():
@@ -68,7 +71,7 @@ def framework_of_class_name(class_name: str) -> str:
     return "torch"
 
 
-def missing_framework_message(key: str, distribution: str = "rosetta") -> str:
+def missing_framework_message(key: str, distribution: str = DISTRIBUTION_NAME) -> str:
     fw = FRAMEWORKS[key]
     return (
         f"{fw.display_name} is not installed, and this needs it. "

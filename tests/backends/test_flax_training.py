@@ -15,7 +15,7 @@ optax = pytest.importorskip("optax")
 
 from flax.traverse_util import flatten_dict  # noqa: E402
 
-from rosetta import BertConfig, FlaxBertForSequenceClassification  # noqa: E402
+from rosetta import FlaxBertForSequenceClassification  # noqa: E402
 from rosetta.backends.flax.training import (  # noqa: E402
     TrainState,
     create_learning_rate_fn,
@@ -26,8 +26,8 @@ from rosetta.backends.flax.training import (  # noqa: E402
     train_step,
 )
 from rosetta.core.errors import InputError  # noqa: E402
+from tests.parity import tiny_config  # noqa: E402
 
-TINY = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37, max_position_embeddings=64)
 NO_DROPOUT = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 SEQ = 8
 
@@ -36,10 +36,16 @@ def toy_batch(size: int, seed: int) -> dict[str, np.ndarray]:
     """A separable task: label 1 sequences draw their tokens from [10, 50), label 0 from [50, 90)."""
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 2, size)
-    input_ids = np.where(labels[:, None] == 1, rng.integers(10, 50, (size, SEQ)), rng.integers(50, 90, (size, SEQ)))
+    input_ids = np.where(
+        labels[:, None] == 1, rng.integers(10, 50, (size, SEQ)), rng.integers(50, 90, (size, SEQ))
+    )
     attention_mask = np.ones((size, SEQ), dtype=np.int32)
     attention_mask[0, SEQ - 3 :] = 0
-    return {"input_ids": input_ids.astype(np.int32), "attention_mask": attention_mask, "labels": labels.astype(np.int32)}
+    return {
+        "input_ids": input_ids.astype(np.int32),
+        "attention_mask": attention_mask,
+        "labels": labels.astype(np.int32),
+    }
 
 
 def counting(apply_fn):
@@ -59,23 +65,35 @@ def trained():
 
     Dropout only before the classifier: one dropout site compiles much faster than BERT's ten.
     """
-    model = FlaxBertForSequenceClassification(BertConfig(**TINY, **NO_DROPOUT, classifier_dropout=0.1))
+    model = FlaxBertForSequenceClassification(tiny_config(**NO_DROPOUT, classifier_dropout=0.1))
     held_out = toy_batch(64, seed=1000)
     loss_before = float(model(**held_out).loss)
     batches = [toy_batch(16, seed) for seed in range(15)]
     output = fit(
-        model, batches, epochs=3, learning_rate=3e-3, weight_decay=0.01, warmup_steps=5, logging_steps=5, eval_batches=[held_out]
+        model,
+        batches,
+        epochs=3,
+        learning_rate=3e-3,
+        weight_decay=0.01,
+        warmup_steps=5,
+        logging_steps=5,
+        eval_batches=[held_out],
     )
     return model, output, held_out, loss_before
 
 
 @pytest.fixture(scope="module")
 def no_dropout_model():
-    return FlaxBertForSequenceClassification(BertConfig(**TINY, **NO_DROPOUT))
+    return FlaxBertForSequenceClassification(tiny_config(**NO_DROPOUT))
 
 
 def sgd_state(model, gradient_accumulation_steps: int) -> TrainState:
-    state = create_train_state(model, optimizer=optax.sgd(0.5), max_grad_norm=None, gradient_accumulation_steps=gradient_accumulation_steps)
+    state = create_train_state(
+        model,
+        optimizer=optax.sgd(0.5),
+        max_grad_norm=None,
+        gradient_accumulation_steps=gradient_accumulation_steps,
+    )
     return state.replace(apply_fn=counting(state.apply_fn))
 
 
@@ -154,7 +172,9 @@ def test_two_micro_batches_of_4_make_one_step_of_8(plain, accumulating):
     np.testing.assert_allclose(micro_metrics["loss"], whole_metrics["loss"], atol=1e-6)
     np.testing.assert_allclose(micro_metrics["grad_norm"], whole_metrics["grad_norm"], rtol=1e-5)
     for path, value in flatten_dict(whole.params).items():
-        np.testing.assert_allclose(flatten_dict(micro.params)[path], value, atol=1e-5, rtol=0, err_msg="/".join(path))
+        np.testing.assert_allclose(
+            flatten_dict(micro.params)[path], value, atol=1e-5, rtol=0, err_msg="/".join(path)
+        )
 
 
 # -- mistakes (refused while tracing: nothing is compiled) --------------------------------------------------
@@ -176,7 +196,10 @@ def test_fit_refuses_several_epochs_of_a_one_pass_iterator(no_dropout_model):
 
 def test_a_batch_with_unknown_keys_is_refused(no_dropout_model):
     with pytest.raises(InputError, match=r"\['label'\]"):
-        train_step(create_train_state(no_dropout_model), {"input_ids": np.ones((8, SEQ), np.int32), "label": np.zeros(8, np.int32)})
+        train_step(
+            create_train_state(no_dropout_model),
+            {"input_ids": np.ones((8, SEQ), np.int32), "label": np.zeros(8, np.int32)},
+        )
 
 
 # -- compilation ----------------------------------------------------------------------------------------
@@ -203,4 +226,3 @@ def test_learning_rate_warms_up_then_decays_linearly():
     np.testing.assert_allclose([schedule(step) for step in range(8)], [0, 0.5, 1, 0.75, 0.5, 0.25, 0, 0])
     constant = create_learning_rate_fn(1.0, warmup_steps=2)
     np.testing.assert_allclose([constant(step) for step in range(4)], [0, 0.5, 1, 1])
-

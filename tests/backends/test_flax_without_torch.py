@@ -7,14 +7,17 @@ import sys
 
 import pytest
 
-SCRIPT = """
+from tests.parity import tiny_config_dict
+
+SCRIPT = f"""CONFIG = {tiny_config_dict()!r}
+
 import sys, tempfile
 for name in ("torch", "tensorflow", "keras"):
     sys.modules[name] = None  # any import of them now fails
 import numpy as np
 from rosetta import BertConfig, FlaxAutoModelForMaskedLM, FlaxBertForMaskedLM
 
-config = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)
+config = BertConfig(**CONFIG)
 model = FlaxBertForMaskedLM(config)
 with tempfile.TemporaryDirectory() as folder:
     model.save_pretrained(folder)

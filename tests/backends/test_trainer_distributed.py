@@ -25,14 +25,36 @@ SCRIPT = ROOT / "tests" / "backends" / "scripts" / "train_ddp.py"
 
 
 def launch(output_dir: Path, processes: int, *extra: str) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    if torch.cuda.device_count() < 2:  # one process per GPU (nccl), or all on CPU (gloo) for a like-for-like comparison
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    if (
+        torch.cuda.device_count() < 2
+    ):  # one process per GPU (nccl), or all on CPU (gloo) for a like-for-like comparison
         env["CUDA_VISIBLE_DEVICES"] = ""
     batch = str(8 // processes)
-    command = [sys.executable, str(SCRIPT), "--output_dir", str(output_dir), "--per_device_train_batch_size", batch, *extra]
+    command = [
+        sys.executable,
+        str(SCRIPT),
+        "--output_dir",
+        str(output_dir),
+        "--per_device_train_batch_size",
+        batch,
+        *extra,
+    ]
     if processes > 1:
-        command[1:2] = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}", str(SCRIPT)]
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        command[1:2] = [
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={processes}",
+            str(SCRIPT),
+        ]
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def finish(process: subprocess.Popen) -> None:
@@ -82,9 +104,22 @@ def test_ddp_evaluation_gathers_every_example_once_in_order(runs):
 
 def test_only_rank_zero_saves_and_each_rank_keeps_its_rng(runs):
     out = runs["ddp"]
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint-3", "checkpoint-6", "final", "result.json", "resumed"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoint-3",
+        "checkpoint-6",
+        "final",
+        "result.json",
+        "resumed",
+    ]
     files = {p.name for p in (out / "checkpoint-6").iterdir()}
-    assert {"model.safetensors", "optimizer.pt", "scheduler.pt", "trainer_state.json", "rng_state_0.pth", "rng_state_1.pth"} <= files
+    assert {
+        "model.safetensors",
+        "optimizer.pt",
+        "scheduler.pt",
+        "trainer_state.json",
+        "rng_state_0.pth",
+        "rng_state_1.pth",
+    } <= files
     assert "rng_state.pth" not in files
 
 

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from rosetta.core.errors import MissingFileError, RepositoryNotFoundError
+from rosetta.core import hub
+from rosetta.core.errors import (
+    HubUnreachableError,
+    MissingFileError,
+    PathNotFoundError,
+    RepositoryNotFoundError,
+)
 from rosetta.core.hub import HubOptions, resolve_file
 from rosetta.models.bert.configuration_bert import BertConfig
+from tests.hub_server import HubServer
+
+FAST_S = 10.0  # huggingface_hub alone retries a dead endpoint for 20+ s per file
 
 
 def _pushed_config(hub_server, config: BertConfig, name: str = "repo", **push_kwargs) -> str:
@@ -28,7 +42,9 @@ def test_push_config_and_load_it_back_into_an_empty_cache(hub_server, fresh_hf_c
     assert "config.json" in repo.files()
     loaded = BertConfig.from_pretrained(repo_id)
     assert loaded == tiny_bert_config
-    assert (fresh_hf_cache / f"models--{repo_id.replace('/', '--')}" / "snapshots" / info.oid / "config.json").exists()
+    assert (
+        fresh_hf_cache / f"models--{repo_id.replace('/', '--')}" / "snapshots" / info.oid / "config.json"
+    ).exists()
 
 
 def test_revision_pins_a_commit_or_a_branch(hub_server, fresh_hf_cache, tiny_bert_config):
@@ -48,7 +64,9 @@ def test_revision_pins_a_commit_or_a_branch(hub_server, fresh_hf_cache, tiny_ber
 
 
 @pytest.mark.parametrize("how", ["HF_HUB_OFFLINE", "huggingface_hub offline constant", "local_files_only"])
-def test_offline_mode_serves_from_the_cache_only(how, hub_server, fresh_hf_cache, tiny_bert_config, monkeypatch):
+def test_offline_mode_serves_from_the_cache_only(
+    how, hub_server, fresh_hf_cache, tiny_bert_config, monkeypatch
+):
     downloaded = _pushed_config(hub_server, tiny_bert_config)
     never_downloaded = _pushed_config(hub_server, tiny_bert_config)
     BertConfig.from_pretrained(downloaded)
@@ -78,7 +96,9 @@ def test_a_missing_repo_or_revision_raises_repository_not_found(
 ):
     with pytest.raises(RepositoryNotFoundError, match="user/no-such-repo"):
         BertConfig.from_pretrained("user/no-such-repo")
-    with pytest.raises(RepositoryNotFoundError, match="not a local folder"):
+    with pytest.raises(
+        PathNotFoundError, match="does not exist"
+    ):  # a path, not a repo id: the Hub is not asked
         BertConfig.from_pretrained(tmp_path / "no" / "such" / "folder")
 
     repo_id = _pushed_config(hub_server, tiny_bert_config)
@@ -87,7 +107,9 @@ def test_a_missing_repo_or_revision_raises_repository_not_found(
     assert isinstance(err.value, OSError)  # what code written against transformers catches
 
 
-def test_a_missing_file_names_the_file_the_repo_and_the_revision(hub_server, fresh_hf_cache, tiny_bert_config):
+def test_a_missing_file_names_the_file_the_repo_and_the_revision(
+    hub_server, fresh_hf_cache, tiny_bert_config
+):
     repo_id = _pushed_config(hub_server, tiny_bert_config)
     sha = hub_server.repo(repo_id).refs["main"]
 
@@ -142,7 +164,10 @@ def test_the_model_card_is_pushed_once_and_an_existing_card_is_kept(hub_server, 
 
     config = _ConfigWithCard(**tiny_bert_config.to_dict())
     repo_id = _pushed_config(hub_server, config)
-    assert hub_server.repo(repo_id).files()["README.md"] == f"---\nlibrary_name: rosetta\n---\n# {repo_id}\n".encode()
+    assert (
+        hub_server.repo(repo_id).files()["README.md"]
+        == f"---\nlibrary_name: rosetta\n---\n# {repo_id}\n".encode()
+    )
 
     HfApi().upload_file(path_or_fileobj=b"# my own card\n", path_in_repo="README.md", repo_id=repo_id)
     config.hidden_act = "relu"
@@ -181,7 +206,7 @@ def test_push_a_torch_model_and_load_it_back(hub_server, fresh_hf_cache, tiny_be
     model = BertModel(tiny_bert_config).eval()
     repo_id = hub_server.new_repo_id("tiny-bert")
 
-    model.push_to_hub(repo_id)
+    model.push_to_hub(repo_id, verify=True)  # verification on push is opt-in
 
     files = hub_server.repo(repo_id).files()
     assert {"config.json", "model.safetensors", "README.md"} <= set(files)
@@ -218,6 +243,110 @@ def test_push_from_torch_load_in_flax_from_an_empty_cache(hub_server, fresh_hf_c
     input_ids = np.array([[2, 15, 40, 7, 0], [3, 98, 1, 0, 0]])
     attention_mask = (input_ids != 0).astype(np.int64)
     with torch.no_grad():
-        expected = model(torch.from_numpy(input_ids), attention_mask=torch.from_numpy(attention_mask)).last_hidden_state.numpy()
+        expected = model(
+            torch.from_numpy(input_ids), attention_mask=torch.from_numpy(attention_mask)
+        ).last_hidden_state.numpy()
     actual = np.asarray(flax_model(input_ids, attention_mask=attention_mask).last_hidden_state)
     np.testing.assert_allclose(actual, expected, atol=2e-5)
+
+
+def _closed_port_endpoint() -> str:
+    with socket.socket() as sock:  # bound, never listening, then released: nothing answers there
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.fixture
+def endpoint(monkeypatch):
+    """Point our Hub calls at another endpoint for one test."""
+    import huggingface_hub.constants
+
+    def point_at(url: str) -> None:
+        monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", url)
+        template = url + "/{repo_id}/resolve/{revision}/{filename}"  # derived from HF_ENDPOINT at import
+        monkeypatch.setattr(huggingface_hub.constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
+
+    return point_at
+
+
+@pytest.mark.parametrize(
+    "path", ["./no-such-folder", "../no/such", "/no/such/folder", "a/b/c", "~/nothing", "bad name!", "x\\y"]
+)
+def test_a_local_looking_path_that_does_not_exist_fails_at_once(path, hub_server, fresh_hf_cache):
+    requests_before = len(hub_server.requests)
+    with pytest.raises(PathNotFoundError) as err:
+        BertConfig.from_pretrained(path)
+    assert repr(path) in str(err.value) and "does not exist" in str(err.value)
+    assert isinstance(err.value, FileNotFoundError)
+    assert hub_server.requests[requests_before:] == []  # the Hub was never asked
+
+
+def test_a_closed_port_is_reported_unreachable_within_seconds(endpoint, fresh_hf_cache):
+    url = _closed_port_endpoint()
+    endpoint(url)
+    start = time.monotonic()
+    with pytest.raises(HubUnreachableError) as err:
+        BertConfig.from_pretrained("does-not-exist")
+    assert time.monotonic() - start < FAST_S
+    message = str(err.value)
+    assert (
+        "'does-not-exist' is not a local folder" in message
+        and url in message
+        and "HF_HUB_OFFLINE=1" in message
+    )
+    with pytest.raises(HubUnreachableError):  # optional files too: "unknown" is not "absent"
+        resolve_file("user/some-repo", "model.safetensors", required=False)
+
+
+def test_push_to_an_unreachable_hub_fails_within_seconds(endpoint, tiny_bert_config):
+    endpoint(_closed_port_endpoint())
+    start = time.monotonic()
+    with pytest.raises(HubUnreachableError, match="Cannot push to 'user/anything'.*nothing was uploaded"):
+        tiny_bert_config.push_to_hub("user/anything")
+    assert time.monotonic() - start < FAST_S
+
+
+def test_a_stopped_hub_serves_the_cache_and_names_what_it_cannot_fetch(
+    endpoint, fresh_hf_cache, tiny_bert_config, monkeypatch
+):
+    server = HubServer().start()
+    endpoint(server.url)
+    repo_id = server.new_repo_id("repo")
+    server.create_repo(repo_id)
+    server.commit(
+        server.repo(repo_id), "main", "add", {"config.json": tiny_bert_config.to_json_string().encode()}
+    )
+    assert BertConfig.from_pretrained(repo_id) == tiny_bert_config
+    assert resolve_file(repo_id, "model.safetensors", required=False) is None  # a 404 the cache remembers
+    server.stop()
+    monkeypatch.setattr(hub, "_probes", {})  # forget that it answered a moment ago
+
+    start = time.monotonic()
+    assert BertConfig.from_pretrained(repo_id) == tiny_bert_config  # from the cache
+    assert resolve_file(repo_id, "model.safetensors", required=False) is None  # known absent, no error
+    with pytest.raises(HubUnreachableError, match=r"could not be reached to fetch 'tokenizer\.json'"):
+        resolve_file(repo_id, "tokenizer.json")
+    assert time.monotonic() - start < FAST_S
+
+
+def test_hf_hub_offline_never_probes_the_endpoint(endpoint, fresh_hf_cache, monkeypatch):
+    endpoint(_closed_port_endpoint())
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(MissingFileError, match="Offline mode"):
+        BertConfig.from_pretrained("user/never-downloaded")
+
+
+def test_the_cli_says_a_missing_local_path_does_not_exist(tmp_path):
+    env = {**os.environ, "HF_ENDPOINT": _closed_port_endpoint()}
+    start = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "rosetta", "convert", "./does-not-exist", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "'./does-not-exist' does not exist" in result.stderr
+    assert "Retry" not in result.stderr and time.monotonic() - start < 60

@@ -15,7 +15,12 @@ from rosetta.data import (
 )
 from tests.assets import minilm
 
-SENTENCES = ["A man is eating food.", "Hello world", "The quick brown fox jumps over the lazy dog near the river bank.", "Hi"]
+SENTENCES = [
+    "A man is eating food.",
+    "Hello world",
+    "The quick brown fox jumps over the lazy dog near the river bank.",
+    "Hi",
+]
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +52,10 @@ def as_numpy(batch):
 # -- default_data_collator -----------------------------------------------------------------------------
 def test_default_collator_labels_dtypes_and_dropped_fields():
     torch = pytest.importorskip("torch")
-    features = [{"input_ids": [1, 2, 3], "label": 1, "text": "a", "extra": None, "pixel": np.ones(2)},
-                {"input_ids": [4, 5, 6], "label": 0, "text": "b", "extra": None, "pixel": np.zeros(2)}]
+    features = [
+        {"input_ids": [1, 2, 3], "label": 1, "text": "a", "extra": None, "pixel": np.ones(2)},
+        {"input_ids": [4, 5, 6], "label": 0, "text": "b", "extra": None, "pixel": np.zeros(2)},
+    ]
     batch = default_data_collator(features)
     assert set(batch) == {"input_ids", "labels", "pixel"}
     assert batch["labels"].dtype == torch.int64 and batch["input_ids"].dtype == torch.int64
@@ -77,7 +84,9 @@ def test_collators_return_every_framework(return_tensors, tokenizer):
     plain = [{"input_ids": r["input_ids"]} for r in rows]
     tagged = [{**r, "labels": [1] * len(r["input_ids"])} for r in plain]
     batches = [
-        DefaultDataCollator(return_tensors)([{"input_ids": [1, 2], "label": 0}, {"input_ids": [3, 4], "label": 1}]),
+        DefaultDataCollator(return_tensors)(
+            [{"input_ids": [1, 2], "label": 0}, {"input_ids": [3, 4], "label": 1}]
+        ),
         DataCollatorWithPadding(tokenizer, return_tensors=return_tensors)(rows),
         DataCollatorForTokenClassification(tokenizer, return_tensors=return_tensors)(tagged),
         DataCollatorForLanguageModeling(tokenizer, return_tensors=return_tensors, seed=0)(plain),
@@ -94,8 +103,12 @@ def test_padding_collator_matches_transformers(tokenizer, hf_tokenizer, pad_to_m
     pytest.importorskip("torch")
     import transformers
 
-    ours = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)(examples(tokenizer, [1, 0, 1, 1]))
-    theirs = transformers.DataCollatorWithPadding(hf_tokenizer, pad_to_multiple_of=pad_to_multiple_of)(examples(hf_tokenizer, [1, 0, 1, 1]))
+    ours = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)(
+        examples(tokenizer, [1, 0, 1, 1])
+    )
+    theirs = transformers.DataCollatorWithPadding(hf_tokenizer, pad_to_multiple_of=pad_to_multiple_of)(
+        examples(hf_tokenizer, [1, 0, 1, 1])
+    )
     assert set(ours) == set(theirs) and "labels" in ours
     for key in ours:
         assert ours[key].tolist() == theirs[key].tolist(), key
@@ -115,7 +128,9 @@ def test_token_classification_collator_matches_transformers(tokenizer, hf_tokeni
     theirs = transformers.DataCollatorForTokenClassification(hf_tokenizer)(with_labels(hf_tokenizer))
     for key in theirs:
         assert ours[key].tolist() == theirs[key].tolist(), key
-    assert ours["labels"][3].tolist()[3:] == [-100] * (ours["labels"].shape[1] - 3)  # "Hi": [CLS] hi [SEP] + padding
+    assert ours["labels"][3].tolist()[3:] == [-100] * (
+        ours["labels"].shape[1] - 3
+    )  # "Hi": [CLS] hi [SEP] + padding
 
 
 def test_token_classification_left_padding_and_no_labels():
@@ -133,7 +148,9 @@ def test_token_classification_left_padding_and_no_labels():
     )
     assert batch["input_ids"].tolist() == [[5, 6, 7], [0, 0, 8]]
     assert batch["labels"].tolist() == [[1, 2, 3], [-100, -100, 4]]
-    unlabeled = DataCollatorForTokenClassification(LeftPadder(), return_tensors="np")([{"input_ids": [5]}, {"input_ids": [6, 7]}])
+    unlabeled = DataCollatorForTokenClassification(LeftPadder(), return_tensors="np")(
+        [{"input_ids": [5]}, {"input_ids": [6, 7]}]
+    )
     assert set(unlabeled) == {"input_ids"}
 
 
@@ -166,8 +183,12 @@ def test_mlm_masking_statistics(tokenizer):
 def test_mlm_randomness_is_reproducible(tokenizer):
     first = _mlm_batch(tokenizer, DataCollatorForLanguageModeling(tokenizer, return_tensors="np", seed=3))[1]
     second = _mlm_batch(tokenizer, DataCollatorForLanguageModeling(tokenizer, return_tensors="np", seed=3))[1]
-    assert np.array_equal(first["input_ids"], second["input_ids"]) and np.array_equal(first["labels"], second["labels"])
-    global_rng = DataCollatorForLanguageModeling(tokenizer, return_tensors="np")  # numpy's global RNG (set_seed)
+    assert np.array_equal(first["input_ids"], second["input_ids"]) and np.array_equal(
+        first["labels"], second["labels"]
+    )
+    global_rng = DataCollatorForLanguageModeling(
+        tokenizer, return_tensors="np"
+    )  # numpy's global RNG (set_seed)
     np.random.seed(7)
     a = _mlm_batch(tokenizer, global_rng)[1]
     np.random.seed(7)
@@ -176,18 +197,32 @@ def test_mlm_randomness_is_reproducible(tokenizer):
 
 
 def test_mlm_uses_the_special_tokens_mask_when_given(tokenizer):
-    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=1.0, mask_replace_prob=1.0, random_replace_prob=0.0, return_tensors="np")
-    rows = [{"input_ids": [101, 2000, 2001, 102], "special_tokens_mask": [1, 1, 0, 1]}]  # 2000 declared special
+    collator = DataCollatorForLanguageModeling(
+        tokenizer, mlm_probability=1.0, mask_replace_prob=1.0, random_replace_prob=0.0, return_tensors="np"
+    )
+    rows = [
+        {"input_ids": [101, 2000, 2001, 102], "special_tokens_mask": [1, 1, 0, 1]}
+    ]  # 2000 declared special
     batch = collator(rows)
     assert "special_tokens_mask" not in batch
-    assert batch["input_ids"].tolist() == [[101, 2000, 103, 102]] and batch["labels"].tolist() == [[-100, -100, 2001, -100]]
+    assert batch["input_ids"].tolist() == [[101, 2000, 103, 102]] and batch["labels"].tolist() == [
+        [-100, -100, 2001, -100]
+    ]
 
 
 def test_causal_lm_labels_and_plain_id_lists(tokenizer):
-    collator = DataCollatorForLanguageModeling(tokenizer, mlm=False, return_tensors="np", pad_to_multiple_of=4)
+    collator = DataCollatorForLanguageModeling(
+        tokenizer, mlm=False, return_tensors="np", pad_to_multiple_of=4
+    )
     batch = collator([[101, 7592, 102], [101, 7592, 2088, 2003, 102]])  # lists of ids, no dicts
-    assert batch["input_ids"].tolist() == [[101, 7592, 102, 0, 0, 0, 0, 0], [101, 7592, 2088, 2003, 102, 0, 0, 0]]
-    assert batch["labels"].tolist() == [[101, 7592, 102] + [-100] * 5, [101, 7592, 2088, 2003, 102] + [-100] * 3]
+    assert batch["input_ids"].tolist() == [
+        [101, 7592, 102, 0, 0, 0, 0, 0],
+        [101, 7592, 2088, 2003, 102, 0, 0, 0],
+    ]
+    assert batch["labels"].tolist() == [
+        [101, 7592, 102] + [-100] * 5,
+        [101, 7592, 2088, 2003, 102] + [-100] * 3,
+    ]
 
 
 def test_mlm_needs_a_mask_token_and_sane_probabilities():
@@ -216,4 +251,7 @@ def test_mlm_matches_transformers_masking_rates(tokenizer, hf_tokenizer):
     ours = DataCollatorForLanguageModeling(tokenizer, seed=0)(rows)
     rate = lambda batch: (batch["labels"] != -100).float().mean().item()  # noqa: E731
     assert abs(rate(ours) - rate(theirs)) < 0.02
-    assert ours["input_ids"].dtype == theirs["input_ids"].dtype and ours["labels"].dtype == theirs["labels"].dtype
+    assert (
+        ours["input_ids"].dtype == theirs["input_ids"].dtype
+        and ours["labels"].dtype == theirs["labels"].dtype
+    )

@@ -42,13 +42,18 @@ def test_write_then_check_through_the_cli(roberta: Path, capsys: pytest.CaptureF
 def test_check_catches_a_hand_edit(roberta: Path, capsys: pytest.CaptureFixture):
     write([roberta])
     modeling = roberta.parent / "modeling_roberta.py"
-    modeling.write_text(modeling.read_text().replace("self.padding_idx = config.pad_token_id", "self.padding_idx = 0"))
+    modeling.write_text(
+        modeling.read_text().replace("self.padding_idx = config.pad_token_id", "self.padding_idx = 0")
+    )
     problems = check([roberta])
     assert [(p.file, p.reason) for p in problems] == [("modeling_roberta.py", "differs")]
     code, out, err = run_cli(capsys, "--check", str(roberta))
     assert code == 1
     assert "--- " in out and "+++ " in out
-    assert "-        self.padding_idx = 0\n" in out and "+        self.padding_idx = config.pad_token_id\n" in out
+    assert (
+        "-        self.padding_idx = 0\n" in out
+        and "+        self.padding_idx = config.pad_token_id\n" in out
+    )
     assert "python -m rosetta modular " in err and str(Path("models") / "roberta") in err
 
 
@@ -64,7 +69,9 @@ def test_check_catches_a_missing_file(roberta: Path, capsys: pytest.CaptureFixtu
 
 def test_check_catches_a_stale_generated_file(roberta: Path):
     write([roberta])
-    roberta.write_text(roberta.read_text().split("class TFRobertaEmbeddings")[0])  # no TF or Flax classes left
+    roberta.write_text(
+        roberta.read_text().split("class TFRobertaEmbeddings")[0]
+    )  # no TF or Flax classes left
     stale = [(p.file, p.reason) for p in check([roberta]) if p.reason == "stale"]
     assert stale == [("modeling_tf_roberta.py", "stale"), ("modeling_flax_roberta.py", "stale")]
     assert sorted(generate(roberta)) == ["configuration_roberta.py", "modeling_roberta.py"]
@@ -123,7 +130,34 @@ def test_python_dash_m_entry_point(tmp_path: Path):
 
 
 def test_sources_are_found_under_a_tree(models: Path, roberta: Path):
-    other = add_modular(models, "camembert", "from ..bert.modeling_bert import BertModel\n\n\nclass CamembertModel(BertModel):\n    pass\n")
+    other = add_modular(
+        models,
+        "camembert",
+        "from ..bert.modeling_bert import BertModel\n\n\nclass CamembertModel(BertModel):\n    pass\n",
+    )
     assert modular_paths.find_modular_files([models]) == sorted([roberta, other])
     write([models])
     assert check([models]) == []
+
+
+def test_check_catches_a_generated_file_left_after_its_source_is_deleted(
+    roberta: Path, capsys: pytest.CaptureFixture
+):
+    write([roberta])
+    roberta.unlink()
+    problems = check([roberta.parent.parent])
+    assert sorted((p.file, p.reason) for p in problems) == sorted(
+        (name, "orphaned")
+        for name in (
+            "configuration_roberta.py",
+            "modeling_roberta.py",
+            "modeling_tf_roberta.py",
+            "modeling_flax_roberta.py",
+        )
+    )
+    assert "modular_roberta.py, which does not exist" in problems[0].message
+    code, out, err = run_cli(capsys, "--check", str(roberta.parent))
+    assert code == 1 and "modeling_roberta.py is generated from modular_roberta.py" in out
+    assert "To regenerate" not in err  # regenerating cannot bring the source back
+    (roberta.parent / "modeling_roberta.py").write_text("# written by hand now\n")
+    assert "modeling_roberta.py" not in [p.file for p in check([roberta.parent])]

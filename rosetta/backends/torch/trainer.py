@@ -16,37 +16,26 @@ batches, dropout masks and updates as the run that was never interrupted.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import itertools
 import logging
 import math
 import operator
 import os
 import re
-import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import (
-    BatchSampler,
-    DataLoader,
-    Dataset,
-    DistributedSampler,
-    IterableDataset,
-    Sampler,
-    SequentialSampler,
-)
+from torch.utils.data import DataLoader, Dataset, IterableDataset
 
-from ...core.errors import CheckpointError, ConfigError, InputError, MissingFileError
-from ...core.io import atomic_write_text
+from ...core.errors import ConfigError, InputError, MissingFileError
 from ...data.data_collator import DataCollatorWithPadding, default_data_collator
-from .modeling_utils import numpy_to_torch, torch_to_numpy
+from . import trainer_checkpoint as ckpt
 from .trainer_callback import (
     REPORT_CALLBACKS,
     CallbackHandler,
@@ -57,6 +46,20 @@ from .trainer_callback import (
     TrainerControl,
     TrainerState,
 )
+from .trainer_checkpoint import TRAINER_STATE_NAME, TRAINING_ARGS_NAME, CheckpointRotation
+from .trainer_data import (
+    LoaderSettings,
+    RemoveColumnsCollator,
+    batch_size_of,
+    find_labels,
+    has_length,
+    inference_dataloader,
+    interleave,
+    is_hf_dataset,
+    remove_unused_columns,
+    signature_columns,
+    train_dataloader,
+)
 from .trainer_utils import (
     PREFIX_CHECKPOINT_DIR,
     EvalLoopOutput,
@@ -64,6 +67,7 @@ from .trainer_utils import (
     IntervalStrategy,
     PredictionOutput,
     TrainOutput,
+    checkpoint_step,
     concat_padded,
     denumpify,
     get_last_checkpoint,
@@ -71,7 +75,6 @@ from .trainer_utils import (
     get_scheduler,
     set_rng_state,
     set_seed,
-    sorted_checkpoints,
     speed_metrics,
     to_numpy,
 )
@@ -79,99 +82,8 @@ from .training_args import TrainingArguments
 
 logger = logging.getLogger(__name__)
 
-TRAINER_STATE_NAME = "trainer_state.json"
-TRAINING_ARGS_NAME = "training_args.json"
-OPTIMIZER_NAME = "optimizer.pt"
-SCHEDULER_NAME = "scheduler.pt"
-SCALER_NAME = "scaler.pt"
 # Parameter names that never get weight decay (as in transformers): biases and normalisation weights.
 _NO_DECAY = re.compile(r"bias|layernorm|rmsnorm|(?:^|\.)norm(?:$|\.)|_norm(?:$|\.)")
-
-
-def has_length(dataset: Any) -> bool:
-    try:
-        return len(dataset) is not None
-    except (TypeError, NotImplementedError):
-        return False
-
-
-def is_hf_dataset(dataset: Any) -> bool:
-    """A `datasets.Dataset` (recognised without importing the library)."""
-    return type(dataset).__module__.startswith("datasets.") and hasattr(dataset, "remove_columns")
-
-
-def find_labels(model: nn.Module) -> list[str]:
-    """The label arguments of the model's forward: `labels`, or start/end positions for question answering."""
-    params = inspect.signature(type(model).forward).parameters
-    if "QuestionAnswering" in type(model).__name__:
-        return [p for p in params if "label" in p or p in ("start_positions", "end_positions")]
-    return [p for p in params if "label" in p]
-
-
-class RemoveColumnsCollator:
-    """Drop the fields the model's forward does not take, then collate (for datasets that are not `datasets.Dataset`)."""
-
-    def __init__(self, data_collator: Callable, signature_columns: list[str]):
-        self.data_collator = data_collator
-        self.signature_columns = set(signature_columns)
-
-    def __call__(self, features: list[Any]) -> Any:
-        if features and isinstance(features[0], Mapping):
-            features = [{k: v for k, v in f.items() if k in self.signature_columns} for f in features]
-        return self.data_collator(features)
-
-
-class SkipBatchSampler(Sampler):
-    """The batches of `batch_sampler` after the first `skip`; skipped batches are never loaded or collated."""
-
-    def __init__(self, batch_sampler: Sampler, skip: int):
-        self.batch_sampler = batch_sampler
-        self.skip = skip
-
-    def __iter__(self) -> Iterator[list[int]]:
-        return itertools.islice(iter(self.batch_sampler), self.skip, None)
-
-    def __len__(self) -> int:
-        return max(0, len(self.batch_sampler) - self.skip)
-
-
-def _batch_size(inputs: Any) -> int:
-    if isinstance(inputs, Mapping):
-        for value in inputs.values():
-            if isinstance(value, torch.Tensor) and value.dim() > 0:
-                return value.shape[0]
-    return 1
-
-
-class ShardSampler(Sampler):
-    """Rank r of W evaluates examples r, r + W, r + 2W, ...: every example exactly once, none repeated.
-
-    (DistributedSampler repeats examples to even out the shards, which would bias the loss.)
-    """
-
-    def __init__(self, num_examples: int, num_replicas: int, rank: int):
-        self.indices = range(rank, num_examples, num_replicas)
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-
-def _interleave(per_rank: list[Any], world: int) -> Any:
-    """Undo ShardSampler's round-robin split: each rank's examples back in dataset order.
-
-    `per_rank` leaves out ranks that had no example (always the last ones).
-    """
-    if isinstance(per_rank[0], (tuple, list)):
-        return type(per_rank[0])(_interleave([r[i] for r in per_rank], world) for i in range(len(per_rank[0])))
-    total = sum(len(r) for r in per_rank)
-    positions = np.concatenate([np.arange(rank, total, world) for rank in range(len(per_rank))])
-    stacked = concat_padded(per_rank)  # rank-major, padded to one width
-    ordered = np.empty_like(stacked)
-    ordered[positions] = stacked
-    return ordered
 
 
 class Trainer:
@@ -204,7 +116,10 @@ class Trainer:
         processing_class: Any = None,
         compute_metrics: Callable[[EvalPrediction], dict[str, float]] | None = None,
         callbacks: list[TrainerCallback | type[TrainerCallback]] | None = None,
-        optimizers: tuple[torch.optim.Optimizer | None, torch.optim.lr_scheduler.LRScheduler | None] = (None, None),
+        optimizers: tuple[torch.optim.Optimizer | None, torch.optim.lr_scheduler.LRScheduler | None] = (
+            None,
+            None,
+        ),
         preprocess_logits_for_metrics: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     ):
         if model is None:
@@ -215,7 +130,11 @@ class Trainer:
         self.model_wrapped: nn.Module = self.model
         self.processing_class = processing_class
         if data_collator is None:
-            data_collator = DataCollatorWithPadding(processing_class) if hasattr(processing_class, "pad") else default_data_collator
+            data_collator = (
+                DataCollatorWithPadding(processing_class)
+                if hasattr(processing_class, "pad")
+                else default_data_collator
+            )
         self.data_collator = data_collator
         self.train_dataset = train_dataset
         self.eval_dataset = eval_dataset
@@ -223,7 +142,9 @@ class Trainer:
         self.preprocess_logits_for_metrics = preprocess_logits_for_metrics
         self.optimizer, self.lr_scheduler = optimizers
         self._created_lr_scheduler = False
-        self.label_names = self.args.label_names if self.args.label_names is not None else find_labels(self.model)
+        self.label_names = (
+            self.args.label_names if self.args.label_names is not None else find_labels(self.model)
+        )
         self.scaler = torch.amp.GradScaler("cuda") if self.args.fp16 else None
         if self.args.eval_strategy is not IntervalStrategy.NO and eval_dataset is None:
             raise ConfigError(
@@ -232,10 +153,15 @@ class Trainer:
             )
         reporters = [REPORT_CALLBACKS[name] for name in self.args.report_to]
         self.callback_handler = CallbackHandler(
-            [DefaultFlowCallback, *reporters, *(callbacks or [])], self.model, processing_class, self.optimizer, self.lr_scheduler
+            [DefaultFlowCallback, *reporters, *(callbacks or [])],
+            self.model,
+            processing_class,
+            self.optimizer,
+            self.lr_scheduler,
         )
         self.add_callback(PrinterCallback if self.args.disable_tqdm else ProgressCallback)
         self.state = self._new_state()
+        self._checkpoint_rotation: CheckpointRotation | None = None
         self.control = TrainerControl()
         self.current_gradient_accumulation_steps = 1
         self.control = self.callback_handler.on_init_end(self.args, self.state, self.control)
@@ -258,7 +184,10 @@ class Trainer:
         return self.args.local_process_index == 0
 
     def _new_state(self) -> TrainerState:
-        return TrainerState(is_local_process_zero=self.is_local_process_zero(), is_world_process_zero=self.is_world_process_zero())
+        return TrainerState(
+            is_local_process_zero=self.is_local_process_zero(),
+            is_world_process_zero=self.is_world_process_zero(),
+        )
 
     def _barrier(self) -> None:
         if self.args.world_size > 1:
@@ -274,7 +203,9 @@ class Trainer:
     def _wrap_model(self) -> nn.Module:
         if self.args.world_size > 1 and not isinstance(self.model_wrapped, DistributedDataParallel):
             device = self.args.device
-            ids = {"device_ids": [device.index], "output_device": device.index} if device.type == "cuda" else {}
+            ids = (
+                {"device_ids": [device.index], "output_device": device.index} if device.type == "cuda" else {}
+            )
             self.model_wrapped = DistributedDataParallel(
                 self.model, find_unused_parameters=bool(self.args.ddp_find_unused_parameters), **ids
             )
@@ -282,53 +213,40 @@ class Trainer:
 
     # -- data ----------------------------------------------------------------------------------------------
     def _signature_columns(self) -> list[str]:
-        params = inspect.signature(self.model.forward).parameters
-        return list(dict.fromkeys([*params, "label", "label_ids", *self.label_names]))
+        return signature_columns(self.model, self.label_names)
 
     def _remove_unused_columns(self, dataset: Any, description: str) -> Any:
-        if not self.args.remove_unused_columns or not is_hf_dataset(dataset):
+        if not self.args.remove_unused_columns:
             return dataset
-        columns = self._signature_columns()
-        ignored = [c for c in dataset.column_names if c not in columns]
-        if ignored:
-            logger.info("Columns of the %s set not taken by %s.forward, dropped: %s.", description, type(self.model).__name__, ", ".join(ignored))
-            dataset = dataset.remove_columns(ignored)
-        if not dataset.column_names:
-            raise InputError(
-                f"No column of the {description} set is an argument of {type(self.model).__name__}.forward "
-                f"(it takes {', '.join(columns)}). Rename the columns, or set remove_unused_columns=False."
-            )
-        return dataset
+        return remove_unused_columns(dataset, self.model, self._signature_columns(), description)
 
     def _collator(self, dataset: Any) -> Callable:
         if self.args.remove_unused_columns and not is_hf_dataset(dataset):
             return RemoveColumnsCollator(self.data_collator, self._signature_columns())
         return self.data_collator
 
-    def _loader_kwargs(self, dataset: Any, seed: int) -> dict[str, Any]:
-        return {
-            "collate_fn": self._collator(dataset),
-            "num_workers": self.args.dataloader_num_workers,
-            "pin_memory": self.args.dataloader_pin_memory and self.args.device.type == "cuda",
-            # A private generator: iterating a DataLoader never draws from the global torch RNG.
-            "generator": torch.Generator().manual_seed(seed),
-        }
+    def _loader_settings(self) -> LoaderSettings:
+        args = self.args
+        return LoaderSettings(
+            world_size=args.world_size,
+            process_index=args.process_index,
+            num_workers=args.dataloader_num_workers,
+            pin_memory=args.dataloader_pin_memory and args.device.type == "cuda",
+            drop_last=args.dataloader_drop_last,
+        )
 
     def _train_dataloader(self, dataset: Any, epoch: int, skip_batches: int = 0) -> DataLoader:
         args = self.args
         seed = args.data_seed if args.data_seed is not None else args.seed
-        kwargs = self._loader_kwargs(dataset, seed + epoch)
-        if isinstance(dataset, IterableDataset):
-            return DataLoader(dataset, batch_size=args.train_batch_size, drop_last=args.dataloader_drop_last, **kwargs)
-        sampler = DistributedSampler(
-            dataset, num_replicas=args.world_size, rank=args.process_index, shuffle=True, seed=seed,
-            drop_last=args.dataloader_drop_last,
+        return train_dataloader(
+            dataset,
+            self._loader_settings(),
+            self._collator(dataset),
+            args.train_batch_size,
+            seed,
+            epoch,
+            skip_batches,
         )
-        sampler.set_epoch(epoch)
-        batches: Sampler = BatchSampler(sampler, args.train_batch_size, drop_last=args.dataloader_drop_last)
-        if skip_batches:
-            batches = SkipBatchSampler(batches, skip_batches)
-        return DataLoader(dataset, batch_sampler=batches, **kwargs)
 
     def get_train_dataloader(self) -> DataLoader:
         """The training DataLoader of the first epoch (each rank's shard under torchrun)."""
@@ -337,16 +255,11 @@ class Trainer:
         return self._train_dataloader(self._remove_unused_columns(self.train_dataset, "training"), epoch=0)
 
     def _inference_dataloader(self, dataset: Any, description: str) -> DataLoader:
-        args = self.args
         dataset = self._remove_unused_columns(dataset, description)
-        kwargs = self._loader_kwargs(dataset, args.seed)
-        if isinstance(dataset, IterableDataset):
-            return DataLoader(dataset, batch_size=args.eval_batch_size, **kwargs)
-        if args.world_size > 1:
-            sampler: Sampler = ShardSampler(len(dataset), args.world_size, args.process_index)
-        else:
-            sampler = SequentialSampler(dataset)
-        return DataLoader(dataset, sampler=sampler, batch_size=args.eval_batch_size, drop_last=args.dataloader_drop_last, **kwargs)
+        settings = self._loader_settings()
+        return inference_dataloader(
+            dataset, settings, self._collator(dataset), self.args.eval_batch_size, self.args.seed
+        )
 
     def get_eval_dataloader(self, eval_dataset: Any = None) -> DataLoader:
         dataset = eval_dataset if eval_dataset is not None else self.eval_dataset
@@ -362,7 +275,8 @@ class Trainer:
         """Names of the parameters that get weight decay: all but biases and normalisation weights."""
         norm_modules = {name for name, module in model.named_modules() if isinstance(module, nn.LayerNorm)}
         return [
-            name for name, _ in model.named_parameters()
+            name
+            for name, _ in model.named_parameters()
             if name.rpartition(".")[0] not in norm_modules and not _NO_DECAY.search(name.lower())
         ]
 
@@ -378,7 +292,11 @@ class Trainer:
             ]
             extra = {"fused": True} if args.optim == "adamw_torch_fused" else {}
             self.optimizer = torch.optim.AdamW(
-                groups, lr=args.learning_rate, betas=(args.adam_beta1, args.adam_beta2), eps=args.adam_epsilon, **extra
+                groups,
+                lr=args.learning_rate,
+                betas=(args.adam_beta1, args.adam_beta2),
+                eps=args.adam_epsilon,
+                **extra,
             )
         return self.optimizer
 
@@ -386,8 +304,10 @@ class Trainer:
         if self.lr_scheduler is None:
             self._created_lr_scheduler = True
             self.lr_scheduler = get_scheduler(
-                self.args.lr_scheduler_type, optimizer or self.optimizer,
-                num_warmup_steps=self.args.get_warmup_steps(num_training_steps), num_training_steps=num_training_steps,
+                self.args.lr_scheduler_type,
+                optimizer or self.optimizer,
+                num_warmup_steps=self.args.get_warmup_steps(num_training_steps),
+                num_training_steps=num_training_steps,
             )
         return self.lr_scheduler
 
@@ -419,7 +339,11 @@ class Trainer:
         return contextlib.nullcontext()
 
     def compute_loss(
-        self, model: nn.Module, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
+        self,
+        model: nn.Module,
+        inputs: dict[str, Any],
+        return_outputs: bool = False,
+        num_items_in_batch: Any = None,
     ) -> torch.Tensor | tuple[torch.Tensor, Any]:
         """The model's own loss on the batch (override to train with another one)."""
         outputs = model(**inputs)
@@ -434,7 +358,9 @@ class Trainer:
             loss = outputs[0]
         return (loss, outputs) if return_outputs else loss
 
-    def training_step(self, model: nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None) -> torch.Tensor:
+    def training_step(
+        self, model: nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None
+    ) -> torch.Tensor:
         """Forward and backward on one micro-batch; returns the loss share it adds to this update."""
         model.train()
         inputs = self._prepare_inputs(inputs)
@@ -483,10 +409,17 @@ class Trainer:
             per_epoch = max(batches // gas + int(batches % gas > 0), 1)
             if args.max_steps > 0:
                 return per_epoch, args.max_steps, math.ceil(args.max_steps / per_epoch), batches
-            return per_epoch, math.ceil(args.num_train_epochs * per_epoch), math.ceil(args.num_train_epochs), batches
+            return (
+                per_epoch,
+                math.ceil(args.num_train_epochs * per_epoch),
+                math.ceil(args.num_train_epochs),
+                batches,
+            )
         if args.max_steps > 0:
             return args.max_steps, args.max_steps, sys.maxsize, args.max_steps * gas
-        raise InputError("The training set has no length (an iterable dataset): set max_steps to say how long to train.")
+        raise InputError(
+            "The training set has no length (an iterable dataset): set max_steps to say how long to train."
+        )
 
     def _resolve_checkpoint(self, resume_from_checkpoint: str | os.PathLike | bool | None) -> str | None:
         if resume_from_checkpoint is None or resume_from_checkpoint is False:
@@ -494,16 +427,24 @@ class Trainer:
         if resume_from_checkpoint is True:
             found = get_last_checkpoint(self.args.output_dir)
             if found is None:
-                raise MissingFileError(f"{PREFIX_CHECKPOINT_DIR}-* folder", f"the output directory {os.path.abspath(self.args.output_dir)}",
-                                       hint="Train once with a save_strategy to write checkpoints, or pass the path of one.")
+                raise MissingFileError(
+                    f"{PREFIX_CHECKPOINT_DIR}-* folder",
+                    f"the output directory {os.path.abspath(self.args.output_dir)}",
+                    hint="Train once with a save_strategy to write checkpoints, or pass the path of one.",
+                )
             return found
         path = os.fspath(resume_from_checkpoint)
         if not os.path.isdir(path):
-            raise MissingFileError(os.path.basename(path) or path, os.path.abspath(os.path.dirname(path) or "."),
-                                   hint="resume_from_checkpoint takes a checkpoint folder, or True for the newest one in output_dir.")
+            raise MissingFileError(
+                os.path.basename(path) or path,
+                os.path.abspath(os.path.dirname(path) or "."),
+                hint="resume_from_checkpoint takes a checkpoint folder, or True for the newest one in output_dir.",
+            )
         return path
 
-    def train(self, resume_from_checkpoint: str | os.PathLike | bool | None = None, **kwargs: Any) -> TrainOutput:
+    def train(
+        self, resume_from_checkpoint: str | os.PathLike | bool | None = None, **kwargs: Any
+    ) -> TrainOutput:
         """Train on `train_dataset`; `resume_from_checkpoint` is a checkpoint folder or True (the newest in output_dir)."""
         if kwargs:
             raise InputError(f"train() got unexpected arguments: {', '.join(sorted(kwargs))}.")
@@ -513,12 +454,19 @@ class Trainer:
             raise InputError("Trainer needs a train_dataset to train.")
         dataset = self._remove_unused_columns(self.train_dataset, "training")
         if isinstance(dataset, IterableDataset) and args.world_size > 1:
-            raise ConfigError("Distributed training needs a map-style dataset (with __len__ and __getitem__) to shard it.")
-        per_epoch, max_steps, num_epochs, batches_per_epoch = self._training_lengths(self._train_dataloader(dataset, 0))
-        if self._created_lr_scheduler:  # a second train() gets a fresh schedule (the optimizer keeps its state)
+            raise ConfigError(
+                "Distributed training needs a map-style dataset (with __len__ and __getitem__) to shard it."
+            )
+        per_epoch, max_steps, num_epochs, batches_per_epoch = self._training_lengths(
+            self._train_dataloader(dataset, 0)
+        )
+        if (
+            self._created_lr_scheduler
+        ):  # a second train() gets a fresh schedule (the optimizer keeps its state)
             self.lr_scheduler, self._created_lr_scheduler = None, False
         self.create_optimizer_and_scheduler(max_steps)
         self.state = self._new_state()
+        self._checkpoint_rotation = CheckpointRotation(args.output_dir, args.save_total_limit)
         self.state.max_steps, self.state.num_train_epochs = max_steps, num_epochs
         self.state.train_batch_size = args.train_batch_size
         self.state.compute_steps(args, max_steps)
@@ -532,8 +480,12 @@ class Trainer:
         self.callback_handler.model = self.model
         logger.info(
             "Training: %s examples, %d epochs, batch %d per device x %d processes x %d accumulation, %d steps.",
-            len(dataset) if has_length(dataset) else "?", num_epochs, args.train_batch_size, args.world_size,
-            args.gradient_accumulation_steps, max_steps,
+            len(dataset) if has_length(dataset) else "?",
+            num_epochs,
+            args.train_batch_size,
+            args.world_size,
+            args.gradient_accumulation_steps,
+            max_steps,
         )
         self._tr_loss = torch.zeros((), device=args.device)
         self._total_loss_scalar = 0.0
@@ -553,15 +505,25 @@ class Trainer:
             resume_rng = checkpoint if epoch == epochs_trained else None
             steps = self._train_epoch(model, loader, epoch, per_epoch, batches_per_epoch, skipped, resume_rng)
             if steps == 0 and skipped == 0:
-                logger.warning("The training set gave no batch in epoch %d; stopping at step %d.", epoch, self.state.global_step)
+                logger.warning(
+                    "The training set gave no batch in epoch %d; stopping at step %d.",
+                    epoch,
+                    self.state.global_step,
+                )
                 self.control.should_training_stop = True
             self.control = self.callback_handler.on_epoch_end(args, self.state, self.control)
             self._maybe_log_save_evaluate(model)
         return self._finish_training(start_step, start_time)
 
     def _train_epoch(
-        self, model: nn.Module, loader: DataLoader, epoch: int, per_epoch: int, batches_per_epoch: int,
-        skipped: int, resume_rng: str | None,
+        self,
+        model: nn.Module,
+        loader: DataLoader,
+        epoch: int,
+        per_epoch: int,
+        batches_per_epoch: int,
+        skipped: int,
+        resume_rng: str | None,
     ) -> int:
         """One pass over the loader, grouped into optimizer steps; returns the number of steps taken."""
         args = self.args
@@ -585,7 +547,7 @@ class Trainer:
                 no_sync = isinstance(model, DistributedDataParallel) and not last
                 with model.no_sync() if no_sync else contextlib.nullcontext():
                     self._tr_loss += self.training_step(model, inputs)
-                self._samples_seen += _batch_size(inputs)
+                self._samples_seen += batch_size_of(inputs)
                 if not last:
                     self.control = self.callback_handler.on_substep_end(args, self.state, self.control)
             self._optimizer_step(model)
@@ -606,11 +568,18 @@ class Trainer:
         train_loss = self._total_loss_scalar / max(steps, 1)
         if self.args.load_best_model_at_end and self.state.best_model_checkpoint is not None:
             if os.path.isdir(self.state.best_model_checkpoint):
-                logger.info("Loading the best model, from %s (%s = %s).", self.state.best_model_checkpoint,
-                            self.args.metric_for_best_model, self.state.best_metric)
-                self._load_model_weights(self.state.best_model_checkpoint)
+                logger.info(
+                    "Loading the best model, from %s (%s = %s).",
+                    self.state.best_model_checkpoint,
+                    self.args.metric_for_best_model,
+                    self.state.best_metric,
+                )
+                ckpt.load_model_weights(self.model, self.state.best_model_checkpoint)
             else:
-                logger.warning("The best checkpoint %s is gone; keeping the last weights.", self.state.best_model_checkpoint)
+                logger.warning(
+                    "The best checkpoint %s is gone; keeping the last weights.",
+                    self.state.best_model_checkpoint,
+                )
         metrics = speed_metrics("train", runtime, self._samples_seen * self.args.world_size, steps)
         metrics["train_loss"] = train_loss
         self.log(metrics)
@@ -622,7 +591,9 @@ class Trainer:
         if self.control.should_log and state.global_step > self._globalstep_last_logged:
             loss = self._mean_across_processes(self._tr_loss).item()
             self._tr_loss.zero_()
-            logs: dict[str, float] = {"loss": round(loss / (state.global_step - self._globalstep_last_logged), 4)}
+            logs: dict[str, float] = {
+                "loss": round(loss / (state.global_step - self._globalstep_last_logged), 4)
+            }
             if self._grad_norm is not None:
                 logs["grad_norm"] = float(self._grad_norm)
             logs["learning_rate"] = self._learning_rate
@@ -660,16 +631,8 @@ class Trainer:
 
     # -- checkpoints ---------------------------------------------------------------------------------------
     def _save(self, output_dir: str) -> None:
-        """Write the model (canonical safetensors) and the processing class to `output_dir`."""
-        os.makedirs(output_dir, exist_ok=True)
-        if hasattr(self.model, "save_pretrained"):
-            self.model.save_pretrained(output_dir)
-        else:
-            from ...convert.checkpoint import save_safetensors
-
-            save_safetensors({k: torch_to_numpy(v) for k, v in self.model.state_dict().items()}, output_dir)
-        if self.processing_class is not None and hasattr(self.processing_class, "save_pretrained"):
-            self.processing_class.save_pretrained(output_dir)
+        """Write the model (`save_pretrained`) and the processing class to `output_dir`."""
+        ckpt.save_model_folder(self.model, self.processing_class, output_dir)
 
     def save_model(self, output_dir: str | os.PathLike | None = None) -> None:
         """Save the model and processing class for `from_pretrained` (rank 0 only; safe to call on every rank)."""
@@ -698,103 +661,86 @@ class Trainer:
                     setattr(callback, attribute, value)
 
     def _save_checkpoint(self) -> str:
-        """Write `checkpoint-N` atomically: everything goes to `tmp-checkpoint-N`, renamed once complete."""
+        """Write `checkpoint-N` atomically: everything goes to `tmp-checkpoint-N`, fsynced, renamed once complete."""
         args, state = self.args, self.state
-        name = f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
-        final, tmp = os.path.join(args.output_dir, name), os.path.join(args.output_dir, f"tmp-{name}")
+        final, tmp = ckpt.checkpoint_paths(args.output_dir, state.global_step)
         if state.best_global_step == state.global_step:
             state.best_model_checkpoint = final
         state.stateful_callbacks = self._callback_states()
         main = self.is_world_process_zero()
         if main:
-            shutil.rmtree(tmp, ignore_errors=True)
-            os.makedirs(tmp)
+            ckpt.start_checkpoint(tmp)
         self._barrier()
         if not args.save_only_model:
-            rng_name = "rng_state.pth" if args.world_size == 1 else f"rng_state_{args.process_index}.pth"
-            torch.save(get_rng_state(), os.path.join(tmp, rng_name))
+            torch.save(
+                get_rng_state(), os.path.join(tmp, ckpt.rng_file_name(args.world_size, args.process_index))
+            )
         if main:
             self._save(tmp)
             if not args.save_only_model:
-                torch.save(self.optimizer.state_dict(), os.path.join(tmp, OPTIMIZER_NAME))
-                torch.save(self.lr_scheduler.state_dict(), os.path.join(tmp, SCHEDULER_NAME))
-                if self.scaler is not None:
-                    torch.save(self.scaler.state_dict(), os.path.join(tmp, SCALER_NAME))
-            atomic_write_text(os.path.join(tmp, TRAINING_ARGS_NAME), args.to_json_string())
+                ckpt.save_training_states(tmp, self.optimizer, self.lr_scheduler, self.scaler)
+            ckpt.save_json(tmp, TRAINING_ARGS_NAME, args.to_json_string())
             state.save_to_json(os.path.join(tmp, TRAINER_STATE_NAME))
         self._barrier()
         if main:
-            if os.path.isdir(final):
-                shutil.rmtree(final)
-            os.replace(tmp, final)
+            ckpt.publish_checkpoint(tmp, final)
+            self._rotation().record(final)
             self._rotate_checkpoints()
         self._barrier()
         return final
 
+    def _rotation(self) -> CheckpointRotation:
+        if self._checkpoint_rotation is None:
+            self._checkpoint_rotation = CheckpointRotation(self.args.output_dir, self.args.save_total_limit)
+        return self._checkpoint_rotation
+
     def _rotate_checkpoints(self) -> None:
-        """Keep the newest `save_total_limit` checkpoints, and the best one besides the newest."""
-        limit = self.args.save_total_limit
-        if limit is None:
-            return
-        checkpoints = sorted_checkpoints(self.args.output_dir)
-        best = self.state.best_model_checkpoint
-        best = os.path.normpath(best) if best else None
-        normalised = [os.path.normpath(c) for c in checkpoints]
-        if best in normalised and best != normalised[-1]:
-            index = normalised.index(best)
-            checkpoints.insert(len(checkpoints) - 1, checkpoints.pop(index))  # just before the newest: kept
-            limit = max(limit, 2)
-        for old in checkpoints[: max(0, len(checkpoints) - limit)]:
-            logger.info("Deleting %s (save_total_limit=%d).", old, self.args.save_total_limit)
-            shutil.rmtree(old, ignore_errors=True)
+        """Keep this run's newest `save_total_limit` checkpoints, and the best one besides the newest.
 
-    def _load_model_weights(self, folder: str) -> None:
-        """Copy a checkpoint's weights into the model in place (the optimizer keeps its parameters)."""
-        from ...convert.checkpoint import load_checkpoint
-
-        with load_checkpoint(folder) as reader:
-            result = self.model.load_state_dict({k: numpy_to_torch(reader[k]) for k in reader}, strict=False)
-        tied = set(self.model._tied_keys_in_use()) if hasattr(self.model, "_tied_keys_in_use") else set()
-        missing = [k for k in result.missing_keys if k not in tied]
-        if missing or result.unexpected_keys:
-            raise CheckpointError(
-                f"The weights in {folder} do not fit {type(self.model).__name__}: missing {missing or 'none'}, "
-                f"unexpected {result.unexpected_keys or 'none'}. Resume with the model the checkpoint was trained from."
-            )
+        Checkpoints an earlier run left in output_dir are not this run's to delete (logged once).
+        """
+        self._rotation().rotate(self.state.best_model_checkpoint)
 
     def _load_checkpoint(self, folder: str) -> None:
-        state_file = os.path.join(folder, TRAINER_STATE_NAME)
-        if not os.path.isfile(state_file):
-            raise MissingFileError(TRAINER_STATE_NAME, folder, hint="Is this a checkpoint folder written by Trainer?")
-        self._load_model_weights(folder)
-        optimizer_file, scheduler_file = os.path.join(folder, OPTIMIZER_NAME), os.path.join(folder, SCHEDULER_NAME)
-        if os.path.isfile(optimizer_file) and os.path.isfile(scheduler_file):
-            # weights_only=True: tensors and plain values only, nothing from the file is executed.
-            self.optimizer.load_state_dict(torch.load(optimizer_file, map_location=self.args.device, weights_only=True))
-            self.lr_scheduler.load_state_dict(torch.load(scheduler_file, weights_only=True))
-            scaler_file = os.path.join(folder, SCALER_NAME)
-            if self.scaler is not None and os.path.isfile(scaler_file):
-                self.scaler.load_state_dict(torch.load(scaler_file, weights_only=True))
-        else:
-            logger.warning("%s has no optimizer/scheduler state (save_only_model?); they start afresh.", folder)
+        state_file = ckpt.require_checkpoint(folder)
+        ckpt.load_model_weights(self.model, folder)
+        device = self.args.device
+        if not ckpt.load_training_states(folder, self.optimizer, self.lr_scheduler, self.scaler, device):
+            logger.warning(
+                "%s has no optimizer/scheduler state (save_only_model?); they start afresh.", folder
+            )
         saved = TrainerState.load_from_json(state_file)
-        saved.is_local_process_zero, saved.is_world_process_zero = self.state.is_local_process_zero, self.state.is_world_process_zero
+        saved.is_local_process_zero = self.state.is_local_process_zero
+        saved.is_world_process_zero = self.state.is_world_process_zero
         saved.max_steps, saved.num_train_epochs = self.state.max_steps, self.state.num_train_epochs
-        saved.logging_steps, saved.eval_steps, saved.save_steps = self.state.logging_steps, self.state.eval_steps, self.state.save_steps
+        saved.logging_steps, saved.eval_steps = self.state.logging_steps, self.state.eval_steps
+        saved.save_steps = self.state.save_steps
         if saved.train_batch_size not in (None, self.args.train_batch_size):
-            logger.warning("The checkpoint was trained with batch size %s, this run uses %s.", saved.train_batch_size, self.args.train_batch_size)
+            logger.warning(
+                "The checkpoint was trained with batch size %s, this run uses %s.",
+                saved.train_batch_size,
+                self.args.train_batch_size,
+            )
         if saved.best_model_checkpoint is not None and not os.path.isdir(saved.best_model_checkpoint):
             saved.best_model_checkpoint = None
         self.state = saved
         self._restore_callback_states()
+        if os.path.normpath(os.path.dirname(os.path.abspath(folder))) == os.path.normpath(
+            os.path.abspath(self.args.output_dir)
+        ):
+            self._rotation().adopt_up_to(checkpoint_step(folder) or 0)
 
     def _load_rng_state(self, folder: str) -> None:
-        name = "rng_state.pth" if self.args.world_size == 1 else f"rng_state_{self.args.process_index}.pth"
-        path = os.path.join(folder, name)
-        if not os.path.isfile(path):
-            logger.warning("%s has no %s: the resumed run will not repeat the random draws of the original.", folder, name)
+        name = ckpt.rng_file_name(self.args.world_size, self.args.process_index)
+        state = ckpt.load_rng_file(folder, name)
+        if state is None:
+            logger.warning(
+                "%s has no %s: the resumed run will not repeat the random draws of the original.",
+                folder,
+                name,
+            )
             return
-        set_rng_state(torch.load(path, weights_only=True))
+        set_rng_state(state)
 
     # -- evaluation and prediction -----------------------------------------------------------------------
     def evaluate(
@@ -809,31 +755,59 @@ class Trainer:
             return metrics
         loader = self.get_eval_dataloader(dataset)
         start = time.time()
-        output = self.evaluation_loop(loader, "Evaluation", ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix)
+        output = self.evaluation_loop(
+            loader, "Evaluation", ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix
+        )
         batch = self.args.eval_batch_size * self.args.world_size
-        output.metrics.update(speed_metrics(metric_key_prefix, time.time() - start, output.num_samples, math.ceil(output.num_samples / batch)))
+        output.metrics.update(
+            speed_metrics(
+                metric_key_prefix,
+                time.time() - start,
+                output.num_samples,
+                math.ceil(output.num_samples / batch),
+            )
+        )
         self.log(output.metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, output.metrics)
         return output.metrics
 
-    def predict(self, test_dataset: Any, ignore_keys: list[str] | None = None, metric_key_prefix: str = "test") -> PredictionOutput:
+    def predict(
+        self, test_dataset: Any, ignore_keys: list[str] | None = None, metric_key_prefix: str = "test"
+    ) -> PredictionOutput:
         """Predictions (logits) and labels for every example, in order, with metrics when labels are given."""
         loader = self.get_test_dataloader(test_dataset)
         start = time.time()
-        output = self.evaluation_loop(loader, "Prediction", ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix)
+        output = self.evaluation_loop(
+            loader, "Prediction", ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix
+        )
         batch = self.args.eval_batch_size * self.args.world_size
-        output.metrics.update(speed_metrics(metric_key_prefix, time.time() - start, output.num_samples, math.ceil(output.num_samples / batch)))
+        output.metrics.update(
+            speed_metrics(
+                metric_key_prefix,
+                time.time() - start,
+                output.num_samples,
+                math.ceil(output.num_samples / batch),
+            )
+        )
         self.control = self.callback_handler.on_predict(self.args, self.state, self.control, output.metrics)
-        return PredictionOutput(predictions=output.predictions, label_ids=output.label_ids, metrics=output.metrics)
+        return PredictionOutput(
+            predictions=output.predictions, label_ids=output.label_ids, metrics=output.metrics
+        )
 
     def prediction_step(
-        self, model: nn.Module, inputs: dict[str, Any], prediction_loss_only: bool, ignore_keys: list[str] | None = None
+        self,
+        model: nn.Module,
+        inputs: dict[str, Any],
+        prediction_loss_only: bool,
+        ignore_keys: list[str] | None = None,
     ) -> tuple[torch.Tensor | None, Any, Any]:
         """(loss, logits, labels) of one batch; logits are every output but the loss and `ignore_keys`."""
         has_labels = bool(self.label_names) and all(inputs.get(k) is not None for k in self.label_names)
         inputs = self._prepare_inputs(inputs)
         if ignore_keys is None:
-            ignore_keys = list(getattr(getattr(self.model, "config", None), "keys_to_ignore_at_inference", None) or [])
+            ignore_keys = list(
+                getattr(getattr(self.model, "config", None), "keys_to_ignore_at_inference", None) or []
+            )
         labels = None
         if has_labels:
             labels = tuple(inputs[k].detach() for k in self.label_names)
@@ -854,8 +828,12 @@ class Trainer:
         return loss, (logits[0] if len(logits) == 1 else logits), labels
 
     def evaluation_loop(
-        self, dataloader: DataLoader, description: str, prediction_loss_only: bool | None = None,
-        ignore_keys: list[str] | None = None, metric_key_prefix: str = "eval",
+        self,
+        dataloader: DataLoader,
+        description: str,
+        prediction_loss_only: bool | None = None,
+        ignore_keys: list[str] | None = None,
+        metric_key_prefix: str = "eval",
     ) -> EvalLoopOutput:
         """Run `prediction_step` over the loader, gather every rank's share, and compute the metrics."""
         args = self.args
@@ -864,10 +842,15 @@ class Trainer:
         model = self.model
         model.eval()
         self.callback_handler.eval_dataloader = dataloader
-        logger.debug("%s: %s batches of %d.", description, len(dataloader) if has_length(dataloader) else "?", args.eval_batch_size)
+        logger.debug(
+            "%s: %s batches of %d.",
+            description,
+            len(dataloader) if has_length(dataloader) else "?",
+            args.eval_batch_size,
+        )
         losses, predictions, labels, seen = [], [], [], 0
         for inputs in dataloader:
-            size = _batch_size(inputs)
+            size = batch_size_of(inputs)
             seen += size
             loss, logits, label = self.prediction_step(model, inputs, prediction_loss_only, ignore_keys)
             if loss is not None:
@@ -879,18 +862,28 @@ class Trainer:
             if label is not None:
                 labels.append(to_numpy(label))
             self.control = self.callback_handler.on_prediction_step(args, self.state, self.control)
-        all_losses, all_preds, all_labels = concat_padded(losses), concat_padded(predictions), concat_padded(labels)
+        all_losses, all_preds, all_labels = (
+            concat_padded(losses),
+            concat_padded(predictions),
+            concat_padded(labels),
+        )
         num_samples = seen
         if args.world_size > 1:
-            all_losses, all_preds, all_labels, num_samples = self._gather((all_losses, all_preds, all_labels, seen))
+            all_losses, all_preds, all_labels, num_samples = self._gather(
+                (all_losses, all_preds, all_labels, seen)
+            )
         metrics: dict[str, Any] = {}
         if self.compute_metrics is not None and all_preds is not None and all_labels is not None:
-            metrics = denumpify(self.compute_metrics(EvalPrediction(predictions=all_preds, label_ids=all_labels)))
+            metrics = denumpify(
+                self.compute_metrics(EvalPrediction(predictions=all_preds, label_ids=all_labels))
+            )
         if all_losses is not None:
             metrics["loss"] = float(all_losses.mean())
         prefix = f"{metric_key_prefix}_"
         metrics = {k if k.startswith(prefix) else prefix + k: v for k, v in metrics.items()}
-        return EvalLoopOutput(predictions=all_preds, label_ids=all_labels, metrics=metrics, num_samples=num_samples)
+        return EvalLoopOutput(
+            predictions=all_preds, label_ids=all_labels, metrics=metrics, num_samples=num_samples
+        )
 
     def _gather(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
         """Every rank's (losses, predictions, labels, count), merged back into dataset order."""
@@ -900,5 +893,7 @@ class Trainer:
         merged = []
         for i in range(len(values) - 1):
             parts = [rank[i] for rank in filled]
-            merged.append(_interleave(parts, len(gathered)) if parts and all(p is not None for p in parts) else None)
+            merged.append(
+                interleave(parts, len(gathered)) if parts and all(p is not None for p in parts) else None
+            )
         return (*merged, sum(rank[-1] for rank in gathered))

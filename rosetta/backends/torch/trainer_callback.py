@@ -62,7 +62,9 @@ class TrainerState:
         for name in ("logging", "eval", "save"):
             value = getattr(args, f"{name}_steps")
             if value is not None:
-                setattr(self, f"{name}_steps", max(1, int(value) if value >= 1 else math.ceil(max_steps * value)))
+                setattr(
+                    self, f"{name}_steps", max(1, int(value) if value >= 1 else math.ceil(max_steps * value))
+                )
 
 
 @dataclass
@@ -196,10 +198,16 @@ class CallbackHandler(TrainerCallback):
     def call_event(self, event: str, args, state, control, **kwargs) -> TrainerControl:
         for callback in self.callbacks:
             result = getattr(callback, event)(
-                args, state, control,
-                model=self.model, processing_class=self.processing_class, optimizer=self.optimizer,
-                lr_scheduler=self.lr_scheduler, train_dataloader=self.train_dataloader,
-                eval_dataloader=self.eval_dataloader, **kwargs,
+                args,
+                state,
+                control,
+                model=self.model,
+                processing_class=self.processing_class,
+                optimizer=self.optimizer,
+                lr_scheduler=self.lr_scheduler,
+                train_dataloader=self.train_dataloader,
+                eval_dataloader=self.eval_dataloader,
+                **kwargs,
             )
             if result is not None:
                 control = result
@@ -215,13 +223,21 @@ class DefaultFlowCallback(TrainerCallback):
             control.should_log = True
         if args.logging_strategy is IntervalStrategy.STEPS and step % state.logging_steps == 0:
             control.should_log = True
-        if args.eval_strategy is IntervalStrategy.STEPS and step % state.eval_steps == 0 and args.eval_delay <= step:
+        if (
+            args.eval_strategy is IntervalStrategy.STEPS
+            and step % state.eval_steps == 0
+            and args.eval_delay <= step
+        ):
             control.should_evaluate = True
         if args.save_strategy is IntervalStrategy.STEPS and step % state.save_steps == 0:
             control.should_save = True
         if step >= state.max_steps:
             control.should_training_stop = True
-            if args.eval_strategy is IntervalStrategy.STEPS and step % state.eval_steps != 0 and args.eval_delay <= step:
+            if (
+                args.eval_strategy is IntervalStrategy.STEPS
+                and step % state.eval_steps != 0
+                and args.eval_delay <= step
+            ):
                 control.should_evaluate = True
             if args.save_strategy is IntervalStrategy.STEPS:
                 control.should_save = True
@@ -238,7 +254,9 @@ class DefaultFlowCallback(TrainerCallback):
 
 
 def _format_logs(logs: dict[str, Any]) -> dict[str, Any]:
-    return {k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in logs.items() if k != "total_flos"}
+    return {
+        k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in logs.items() if k != "total_flos"
+    }
 
 
 class ProgressCallback(TrainerCallback):
@@ -260,10 +278,16 @@ class ProgressCallback(TrainerCallback):
         self.current_step = state.global_step
 
     def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):
-        if not state.is_world_process_zero or eval_dataloader is None or not hasattr(eval_dataloader, "__len__"):
+        if (
+            not state.is_world_process_zero
+            or eval_dataloader is None
+            or not hasattr(eval_dataloader, "__len__")
+        ):
             return
         if self.prediction_bar is None:
-            self.prediction_bar = tqdm(total=len(eval_dataloader), leave=self.training_bar is None, dynamic_ncols=True)
+            self.prediction_bar = tqdm(
+                total=len(eval_dataloader), leave=self.training_bar is None, dynamic_ncols=True
+            )
         self.prediction_bar.update(1)
 
     def _close_prediction_bar(self) -> None:
@@ -314,20 +338,29 @@ class EarlyStoppingCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         if args.metric_for_best_model is None:
-            raise ConfigError("EarlyStoppingCallback needs metric_for_best_model (or load_best_model_at_end=True).")
+            raise ConfigError(
+                "EarlyStoppingCallback needs metric_for_best_model (or load_best_model_at_end=True)."
+            )
         if args.eval_strategy is IntervalStrategy.NO:
-            raise ConfigError("EarlyStoppingCallback needs evaluation: set eval_strategy to 'steps' or 'epoch'.")
+            raise ConfigError(
+                "EarlyStoppingCallback needs evaluation: set eval_strategy to 'steps' or 'epoch'."
+            )
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         name = args.metric_for_best_model
         key = name if name.startswith("eval_") else f"eval_{name}"
         value = (metrics or {}).get(key)
         if value is None:
-            logger.warning("Early stopping needs %r among the evaluation metrics, which has %s.", key, sorted(metrics or {}))
+            logger.warning(
+                "Early stopping needs %r among the evaluation metrics, which has %s.",
+                key,
+                sorted(metrics or {}),
+            )
             return
         better = np.greater if args.greater_is_better else np.less
         if state.best_metric is None or (
-            better(value, state.best_metric) and abs(value - state.best_metric) > self.early_stopping_threshold
+            better(value, state.best_metric)
+            and abs(value - state.best_metric) > self.early_stopping_threshold
         ):
             self.early_stopping_patience_counter = 0
         else:
@@ -363,7 +396,13 @@ class TensorBoardCallback(TrainerCallback):
             return
         for key, value in (logs or {}).items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                tag = key if "/" in key else key.replace("eval_", "eval/", 1) if key.startswith("eval_") else f"train/{key}"
+                tag = (
+                    key
+                    if "/" in key
+                    else key.replace("eval_", "eval/", 1)
+                    if key.startswith("eval_")
+                    else f"train/{key}"
+                )
                 self.writer.add_scalar(tag, value, state.global_step)
         self.writer.flush()
 

@@ -137,7 +137,10 @@ def _cosine(step: int, *, num_warmup_steps: int, num_training_steps: int, num_cy
 
 
 def get_scheduler(
-    name: str | SchedulerType, optimizer: Optimizer, num_warmup_steps: int = 0, num_training_steps: int | None = None
+    name: str | SchedulerType,
+    optimizer: Optimizer,
+    num_warmup_steps: int = 0,
+    num_training_steps: int | None = None,
 ) -> LambdaLR:
     """The learning-rate schedule `name` (linear, cosine, constant, constant_with_warmup), as transformers builds it."""
     try:
@@ -149,12 +152,15 @@ def get_scheduler(
     if kind is SchedulerType.CONSTANT:
         return LambdaLR(optimizer, _constant)
     if kind is SchedulerType.CONSTANT_WITH_WARMUP:
-        return LambdaLR(optimizer, functools.partial(_constant_with_warmup, num_warmup_steps=num_warmup_steps))
+        return LambdaLR(
+            optimizer, functools.partial(_constant_with_warmup, num_warmup_steps=num_warmup_steps)
+        )
     if num_training_steps is None:
         raise ConfigError(f"The {kind.value} schedule needs num_training_steps.")
     schedule = _linear if kind is SchedulerType.LINEAR else _cosine
     return LambdaLR(
-        optimizer, functools.partial(schedule, num_warmup_steps=num_warmup_steps, num_training_steps=num_training_steps)
+        optimizer,
+        functools.partial(schedule, num_warmup_steps=num_warmup_steps, num_training_steps=num_training_steps),
     )
 
 
@@ -201,7 +207,9 @@ def concat_padded(arrays: list[Any], padding_index: int = -100) -> Any:
     if not arrays:
         return None
     if isinstance(arrays[0], (tuple, list)):
-        return type(arrays[0])(concat_padded([a[i] for a in arrays], padding_index) for i in range(len(arrays[0])))
+        return type(arrays[0])(
+            concat_padded([a[i] for a in arrays], padding_index) for i in range(len(arrays[0]))
+        )
     arrays = [np.asarray(a) for a in arrays]
     if arrays[0].ndim < 2 or all(a.shape[1:] == arrays[0].shape[1:] for a in arrays):
         return np.concatenate(arrays, axis=0)
@@ -214,7 +222,9 @@ def concat_padded(arrays: list[Any], padding_index: int = -100) -> Any:
     return np.concatenate(padded, axis=0)
 
 
-def speed_metrics(prefix: str, runtime: float, num_samples: int | None = None, num_steps: int | None = None) -> dict[str, float]:
+def speed_metrics(
+    prefix: str, runtime: float, num_samples: int | None = None, num_steps: int | None = None
+) -> dict[str, float]:
     """{prefix}_runtime, and samples/s and steps/s when the counts are known."""
     metrics = {f"{prefix}_runtime": round(runtime, 4)}
     if runtime > 0 and num_samples is not None:

@@ -21,7 +21,9 @@ from .trainer_utils import IntervalStrategy, SchedulerType
 
 _REPORT_TARGETS = ("none", "tensorboard", "all")
 # As transformers: the fused AdamW kernel (one kernel for all parameters, CPU and GPU) where torch has it.
-_DEFAULT_OPTIM = "adamw_torch_fused" if Version(torch.__version__.split("+")[0]) >= Version("2.8") else "adamw_torch"
+_DEFAULT_OPTIM = (
+    "adamw_torch_fused" if Version(torch.__version__.split("+")[0]) >= Version("2.8") else "adamw_torch"
+)
 
 
 def _default_logging_dir(output_dir: str) -> str:
@@ -104,7 +106,9 @@ class TrainingArguments:
             self.lr_scheduler_type = SchedulerType(self.lr_scheduler_type)
         except ValueError:
             choices = ", ".join(s.value for s in SchedulerType)
-            raise ConfigError(f"Unknown lr_scheduler_type {self.lr_scheduler_type!r}; use one of {choices}.") from None
+            raise ConfigError(
+                f"Unknown lr_scheduler_type {self.lr_scheduler_type!r}; use one of {choices}."
+            ) from None
         if self.eval_strategy is IntervalStrategy.STEPS and self.eval_steps is None:
             self.eval_steps = self.logging_steps
         self._check_numbers()
@@ -127,26 +131,44 @@ class TrainingArguments:
             raise ConfigError(f"warmup_ratio must be in [0, 1], got {self.warmup_ratio}.")
         if self.warmup_steps < 0:
             raise ConfigError(f"warmup_steps must be >= 0, got {self.warmup_steps}.")
-        for name in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
+        for name in (
+            "per_device_train_batch_size",
+            "per_device_eval_batch_size",
+            "gradient_accumulation_steps",
+        ):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}.")
         if self.max_steps <= 0 and self.num_train_epochs <= 0:
-            raise ConfigError("Set num_train_epochs > 0 or max_steps > 0: as given, training would do nothing.")
+            raise ConfigError(
+                "Set num_train_epochs > 0 or max_steps > 0: as given, training would do nothing."
+            )
         if self.max_grad_norm is not None and self.max_grad_norm < 0:
-            raise ConfigError(f"max_grad_norm must be >= 0 (0 or None turns clipping off), got {self.max_grad_norm}.")
+            raise ConfigError(
+                f"max_grad_norm must be >= 0 (0 or None turns clipping off), got {self.max_grad_norm}."
+            )
         if self.save_total_limit is not None and self.save_total_limit < 1:
-            raise ConfigError(f"save_total_limit must be >= 1 or None (keep all), got {self.save_total_limit}.")
+            raise ConfigError(
+                f"save_total_limit must be >= 1 or None (keep all), got {self.save_total_limit}."
+            )
         if self.dataloader_num_workers < 0:
             raise ConfigError(f"dataloader_num_workers must be >= 0, got {self.dataloader_num_workers}.")
-        for name, strategy in (("logging", self.logging_strategy), ("save", self.save_strategy), ("eval", self.eval_strategy)):
+        for name, strategy in (
+            ("logging", self.logging_strategy),
+            ("save", self.save_strategy),
+            ("eval", self.eval_strategy),
+        ):
             steps = getattr(self, f"{name}_steps")
-            if strategy is IntervalStrategy.STEPS and not (steps > 0 and (steps < 1 or float(steps).is_integer())):
+            if strategy is IntervalStrategy.STEPS and not (
+                steps > 0 and (steps < 1 or float(steps).is_integer())
+            ):
                 raise ConfigError(
                     f"{name}_steps must be a positive whole number (or a ratio of the training steps in (0, 1)) "
                     f"when {name}_strategy='steps', got {steps}."
                 )
         if self.optim not in ("adamw_torch", "adamw_torch_fused"):
-            raise ConfigError(f"optim={self.optim!r} is not supported; use 'adamw_torch' or 'adamw_torch_fused'.")
+            raise ConfigError(
+                f"optim={self.optim!r} is not supported; use 'adamw_torch' or 'adamw_torch_fused'."
+            )
 
     def _check_precision(self) -> None:
         if self.fp16 and self.bf16:
@@ -156,19 +178,30 @@ class TrainingArguments:
                 "fp16=True needs a CUDA GPU (float16 autocast with loss scaling is CUDA-only). "
                 "On CPU use bf16=True, or train in fp32."
             )
-        if self.bf16 and not self.use_cpu and torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
-            raise ConfigError("bf16=True needs a GPU with bfloat16 support (Ampere or newer); use fp16=True instead.")
+        if (
+            self.bf16
+            and not self.use_cpu
+            and torch.cuda.is_available()
+            and not torch.cuda.is_bf16_supported()
+        ):
+            raise ConfigError(
+                "bf16=True needs a GPU with bfloat16 support (Ampere or newer); use fp16=True instead."
+            )
 
     def _check_best_model(self) -> None:
         if self.load_best_model_at_end:
             if self.eval_strategy is IntervalStrategy.NO:
-                raise ConfigError("load_best_model_at_end=True needs evaluation: set eval_strategy to 'steps' or 'epoch'.")
+                raise ConfigError(
+                    "load_best_model_at_end=True needs evaluation: set eval_strategy to 'steps' or 'epoch'."
+                )
             if self.eval_strategy is not self.save_strategy:
                 raise ConfigError(
                     "load_best_model_at_end=True requires the save and eval strategies to match, but found "
                     f"eval_strategy={self.eval_strategy.value!r} and save_strategy={self.save_strategy.value!r}."
                 )
-            if self.eval_strategy is IntervalStrategy.STEPS and not _is_multiple(self.save_steps, self.eval_steps):
+            if self.eval_strategy is IntervalStrategy.STEPS and not _is_multiple(
+                self.save_steps, self.eval_steps
+            ):
                 raise ConfigError(
                     "load_best_model_at_end=True requires save_steps to be a round multiple of eval_steps, "
                     f"but save_steps={self.save_steps} and eval_steps={self.eval_steps}."
@@ -180,7 +213,9 @@ class TrainingArguments:
 
     @staticmethod
     def _resolve_report_to(report_to: str | list[str] | None) -> list[str]:
-        targets = ["none"] if report_to is None else [report_to] if isinstance(report_to, str) else list(report_to)
+        targets = (
+            ["none"] if report_to is None else [report_to] if isinstance(report_to, str) else list(report_to)
+        )
         unknown = [t for t in targets if t not in _REPORT_TARGETS]
         if unknown:
             raise ConfigError(f"report_to={unknown} is not supported; use 'none', 'tensorboard' or 'all'.")
@@ -261,7 +296,9 @@ class TrainingArguments:
 
     def get_warmup_steps(self, num_training_steps: int) -> int:
         """warmup_steps when set, else warmup_ratio of the training steps (rounded up)."""
-        return self.warmup_steps if self.warmup_steps > 0 else math.ceil(num_training_steps * self.warmup_ratio)
+        return (
+            self.warmup_steps if self.warmup_steps > 0 else math.ceil(num_training_steps * self.warmup_ratio)
+        )
 
     # -- serialisation --------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

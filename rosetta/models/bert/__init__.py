@@ -11,6 +11,7 @@ _HEADS = {
     "question-answering": "ForQuestionAnswering",
 }
 
+MODEL_TYPE = "bert"
 CONFIG = "BertConfig"
 TOKENIZER = "BertTokenizer"
 MODELS = {
@@ -24,4 +25,16 @@ IMPORT_STRUCTURE = {
     "modeling_bert": ["BertPreTrainedModel", *MODELS["torch"].values()],
     "modeling_tf_bert": ["TFBertPreTrainedModel", *MODELS["tf"].values()],
     "modeling_flax_bert": ["FlaxBertPreTrainedModel", *MODELS["flax"].values()],
+}
+# transformers 4.x TF/Flax names the generic rules do not give (read by rosetta.core.registry.legacy_naming).
+LEGACY_NAMING = {
+    "main_layer": "bert",
+    "tf_scopes": {
+        "cls.predictions": "mlm___cls/predictions",
+        "cls.seq_relationship": "nsp___cls/seq_relationship",
+    },
+    "tf_leaves": {"embeddings.word_embeddings": "weight"},
+    "aliases": {"cls.predictions.decoder.bias": "cls.predictions.bias"},
+    "tied": ["cls.predictions.decoder.weight"],
+    "tf_shared": {"mlm___cls": "bert/embeddings/"},  # the LM head holds the embeddings layer
 }

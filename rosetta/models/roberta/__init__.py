@@ -12,6 +12,7 @@ _HEADS = {
     "question-answering": "ForQuestionAnswering",
 }
 
+MODEL_TYPE = "roberta"
 CONFIG = "RobertaConfig"
 TOKENIZER = "RobertaTokenizer"
 MODELS = {
@@ -25,4 +26,12 @@ IMPORT_STRUCTURE = {
     "modeling_roberta": ["RobertaPreTrainedModel", *MODELS["torch"].values()],
     "modeling_tf_roberta": ["TFRobertaPreTrainedModel", *MODELS["tf"].values()],
     "modeling_flax_roberta": ["FlaxRobertaPreTrainedModel", *MODELS["flax"].values()],
+}
+# transformers 4.x TF/Flax names the generic rules do not give (read by rosetta.core.registry.legacy_naming).
+LEGACY_NAMING = {
+    "main_layer": "roberta",
+    "tf_leaves": {"embeddings.word_embeddings": "weight"},
+    "aliases": {"lm_head.decoder.bias": "lm_head.bias"},
+    "tied": ["lm_head.decoder.weight"],
+    "tf_shared": {"lm_head": "roberta/embeddings/"},
 }

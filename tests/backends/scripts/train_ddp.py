@@ -18,26 +18,39 @@ import os
 import numpy as np
 import torch
 
-from rosetta import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
+from rosetta import BertForSequenceClassification, Trainer, TrainingArguments
+from tests.parity import tiny_config  # the repository root is on PYTHONPATH (see test_trainer_distributed.py)
 
 
 def accuracy(prediction) -> dict[str, float]:
     return {"accuracy": float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())}
 
 
-def train(output_dir: str, batch_size: int, max_steps: int, init_seed: int = 0, resume: str | None = None) -> None:
+def train(
+    output_dir: str, batch_size: int, max_steps: int, init_seed: int = 0, resume: str | None = None
+) -> None:
     torch.manual_seed(init_seed)
-    config = BertConfig(
-        vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-        max_position_embeddings=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+    model = BertForSequenceClassification(
+        tiny_config(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     )
-    model = BertForSequenceClassification(config)
     rng = np.random.default_rng(0)
-    data = [{"input_ids": rng.integers(5, 99, 8).tolist(), "labels": int(rng.integers(0, 2))} for _ in range(32)]
+    data = [
+        {"input_ids": rng.integers(5, 99, 8).tolist(), "labels": int(rng.integers(0, 2))} for _ in range(32)
+    ]
     args = TrainingArguments(
-        output_dir=output_dir, per_device_train_batch_size=batch_size, per_device_eval_batch_size=4,
-        max_steps=max_steps, learning_rate=1e-3, weight_decay=0.01, warmup_steps=1, logging_steps=1,
-        eval_strategy="steps", eval_steps=3, save_strategy="steps", save_steps=3, disable_tqdm=True,
+        output_dir=output_dir,
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=4,
+        max_steps=max_steps,
+        learning_rate=1e-3,
+        weight_decay=0.01,
+        warmup_steps=1,
+        logging_steps=1,
+        eval_strategy="steps",
+        eval_steps=3,
+        save_strategy="steps",
+        save_steps=3,
+        disable_tqdm=True,
     )
     # 11 evaluation examples: the two ranks get 6 and 5, and the gathered result keeps dataset order.
     trainer = Trainer(model, args, train_dataset=data, eval_dataset=data[:11], compute_metrics=accuracy)
@@ -61,7 +74,9 @@ def main() -> None:
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--per_device_train_batch_size", type=int, default=8)
     parser.add_argument("--max_steps", type=int, default=6)
-    parser.add_argument("--resume_check", action="store_true", help="then resume a fresh Trainer from checkpoint-3")
+    parser.add_argument(
+        "--resume_check", action="store_true", help="then resume a fresh Trainer from checkpoint-3"
+    )
     cli = parser.parse_args()
     torch.set_num_threads(1)
     train(cli.output_dir, cli.per_device_train_batch_size, cli.max_steps)

@@ -79,15 +79,34 @@ def test_adding_tokens_returns_how_many_are_new():
         "flaxify": BASE_VOCAB + 1,
         SPECIAL_TOKEN: BASE_VOCAB + 2,
     }
-    assert SPECIAL_TOKEN in tokenizer.additional_special_tokens and SPECIAL_TOKEN in tokenizer.all_special_tokens
+    assert (
+        SPECIAL_TOKEN in tokenizer.additional_special_tokens and SPECIAL_TOKEN in tokenizer.all_special_tokens
+    )
 
 
 def test_new_tokens_encode_as_single_new_ids(tokenizer, inputs):
     tokens = tokenizer.convert_ids_to_tokens(inputs["input_ids"][0].tolist())
     # lower cased like the rest of the text (the added words are normalised), never split into ## pieces
-    assert tokens == ["[CLS]", "the", "rosettastone", "will", "flaxify", SPECIAL_TOKEN, "models", ".", "[SEP]"]
-    assert tokenizer.convert_tokens_to_ids([*NEW_TOKENS, SPECIAL_TOKEN]) == [BASE_VOCAB, BASE_VOCAB + 1, BASE_VOCAB + 2]
-    assert tokenizer.decode(inputs["input_ids"][0], skip_special_tokens=True) == "the rosettastone will flaxify models."
+    assert tokens == [
+        "[CLS]",
+        "the",
+        "rosettastone",
+        "will",
+        "flaxify",
+        SPECIAL_TOKEN,
+        "models",
+        ".",
+        "[SEP]",
+    ]
+    assert tokenizer.convert_tokens_to_ids([*NEW_TOKENS, SPECIAL_TOKEN]) == [
+        BASE_VOCAB,
+        BASE_VOCAB + 1,
+        BASE_VOCAB + 2,
+    ]
+    assert (
+        tokenizer.decode(inputs["input_ids"][0], skip_special_tokens=True)
+        == "the rosettastone will flaxify models."
+    )
 
 
 # -- resizing in every backend ----------------------------------------------------------------------------
@@ -98,7 +117,9 @@ def test_resize_keeps_the_old_rows_and_grows_to_the_tokenizer(backend, tokenizer
     assert before.shape == (BASE_VOCAB, 384)
     assert after.shape == (len(tokenizer), 384)
     np.testing.assert_array_equal(after[:BASE_VOCAB], before)
-    assert np.all(np.isfinite(after[BASE_VOCAB:])) and not np.array_equal(after[BASE_VOCAB], after[BASE_VOCAB + 1])
+    assert np.all(np.isfinite(after[BASE_VOCAB:])) and not np.array_equal(
+        after[BASE_VOCAB], after[BASE_VOCAB + 1]
+    )
     assert model.config.vocab_size == len(tokenizer)
 
 
@@ -127,7 +148,9 @@ def test_tokenizer_and_model_round_trip_through_one_folder(saved_by, tokenizer, 
         np.testing.assert_array_equal(reloaded_inputs[key], value)
 
     for backend in BACKENDS:
-        reloaded, info = rosetta_class(backend, "BertForMaskedLM").from_pretrained(tmp_path, output_loading_info=True)
+        reloaded, info = rosetta_class(backend, "BertForMaskedLM").from_pretrained(
+            tmp_path, output_loading_info=True
+        )
         assert info["missing_keys"] == [] and info["unexpected_keys"] == [], (backend, info)
         assert reloaded.config.vocab_size == len(reloaded_tokenizer)
         assert_close(run(backend, reloaded, reloaded_inputs), expected, TOL, keys=["logits"])

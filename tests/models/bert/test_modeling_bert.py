@@ -14,6 +14,10 @@ from tests.parity import (
     rosetta_class,
     run,
     save_transformers_models,
+    task_of,
+    tiny_config_dict,
+    tiny_inputs,
+    tiny_labels,
 )
 
 HEADS = [
@@ -26,49 +30,32 @@ HEADS = [
     "BertForTokenClassification",
     "BertForQuestionAnswering",
 ]
-TINY = dict(
-    vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-    max_position_embeddings=64, type_vocab_size=2, num_labels=3,
-)
+TINY = tiny_config_dict("bert", num_labels=3)
 TOL = 2e-5
 
 
-def make_inputs(head: str, batch: int = 2, seq: int = 7, seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    shape = (batch, 3, seq) if head == "BertForMultipleChoice" else (batch, seq)
-    attention_mask = np.ones(shape, dtype=np.int64)
-    attention_mask[..., 1, seq - 2 :] = 0 if head != "BertForMultipleChoice" else 0
-    attention_mask[1, ..., seq - 3 :] = 0
-    return {
-        "input_ids": rng.integers(1, TINY["vocab_size"], shape, dtype=np.int64),
-        "attention_mask": attention_mask,
-        "token_type_ids": rng.integers(0, 2, shape, dtype=np.int64),
-    }
+def make_inputs(head: str) -> dict[str, np.ndarray]:
+    return tiny_inputs(task_of(head), "bert")
 
 
-def make_labels(head: str, batch: int = 2, seq: int = 7, seed: int = 1) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return {
-        "BertForPreTraining": {"labels": rng.integers(0, 99, (batch, seq)), "next_sentence_label": rng.integers(0, 2, (batch,))},
-        "BertForMaskedLM": {"labels": rng.integers(0, 99, (batch, seq))},
-        "BertForNextSentencePrediction": {"labels": rng.integers(0, 2, (batch,))},
-        "BertForSequenceClassification": {"labels": rng.integers(0, 3, (batch,))},
-        "BertForMultipleChoice": {"labels": rng.integers(0, 3, (batch,))},
-        "BertForTokenClassification": {"labels": rng.integers(0, 3, (batch, seq))},
-        "BertForQuestionAnswering": {"start_positions": rng.integers(0, seq, (batch,)), "end_positions": rng.integers(0, seq, (batch,))},
-    }.get(head, {})
+def make_labels(head: str) -> dict[str, np.ndarray]:
+    return tiny_labels(task_of(head))
 
 
 @pytest.fixture(scope="module")
 def hf_checkpoints(tmp_path_factory):
-    return save_transformers_models(tmp_path_factory, "BertConfig", HEADS, TINY, qa_head="BertForQuestionAnswering")
+    return save_transformers_models(
+        tmp_path_factory, "BertConfig", HEADS, TINY, qa_head="BertForQuestionAnswering"
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("head", HEADS)
 def test_matches_transformers(backend, head, hf_checkpoints):
     folder, reference = hf_checkpoints[head]
-    check_matches_transformers(backend, head, folder, reference, make_inputs(head), make_labels(head), TOLERANCE[backend])
+    check_matches_transformers(
+        backend, head, folder, reference, make_inputs(head), make_labels(head), TOLERANCE[backend]
+    )
 
 
 def test_head_mask_in_every_backend(hf_checkpoints):
@@ -99,7 +86,10 @@ def test_tuple_outputs(backend, hf_checkpoints):
     as_dict = run(backend, model, {**inputs, **make_labels("BertForSequenceClassification")})
     from tests.parity import to_backend, to_numpy
 
-    args = {k: to_backend(backend, v) for k, v in {**inputs, **make_labels("BertForSequenceClassification")}.items()}
+    args = {
+        k: to_backend(backend, v)
+        for k, v in {**inputs, **make_labels("BertForSequenceClassification")}.items()
+    }
     as_tuple = model(**args, return_dict=False)
     assert isinstance(as_tuple, tuple) and len(as_tuple) == 2
     np.testing.assert_array_equal(to_numpy(as_tuple[0]), as_dict["loss"])

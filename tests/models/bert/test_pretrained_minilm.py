@@ -10,7 +10,10 @@ from tests.parity import BACKENDS, assert_close, hf_class, rosetta_class, run
 
 # "A man is eating food." and a padded second sentence, as WordPiece ids of the checkpoint's vocabulary.
 INPUT_IDS = np.array(
-    [[101, 1037, 2158, 2003, 5983, 2833, 1012, 102, 0, 0], [101, 1037, 2158, 2003, 5983, 1037, 3538, 1997, 7852, 102]],
+    [
+        [101, 1037, 2158, 2003, 5983, 2833, 1012, 102, 0, 0],
+        [101, 1037, 2158, 2003, 5983, 1037, 3538, 1997, 7852, 102],
+    ],
     dtype=np.int64,
 )
 ATTENTION_MASK = (INPUT_IDS != 0).astype(np.int64)
@@ -20,14 +23,18 @@ TOL = 1e-4
 @pytest.fixture(scope="module")
 def reference():
     model = hf_class("BertModel").from_pretrained(minilm(), attn_implementation="eager").eval()
-    return run("hf", model, {"input_ids": INPUT_IDS, "attention_mask": ATTENTION_MASK}, output_hidden_states=True)
+    return run(
+        "hf", model, {"input_ids": INPUT_IDS, "attention_mask": ATTENTION_MASK}, output_hidden_states=True
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_minilm_matches_transformers(backend, reference):
     model, info = rosetta_class(backend, "BertModel").from_pretrained(minilm(), output_loading_info=True)
     assert info["missing_keys"] == [] and info["unexpected_keys"] == []
-    outputs = run(backend, model, {"input_ids": INPUT_IDS, "attention_mask": ATTENTION_MASK}, output_hidden_states=True)
+    outputs = run(
+        backend, model, {"input_ids": INPUT_IDS, "attention_mask": ATTENTION_MASK}, output_hidden_states=True
+    )
     assert_close(outputs, reference, TOL, keys=["last_hidden_state", "pooler_output", "hidden_states"])
 
 

@@ -36,7 +36,9 @@ def test_normalisation_options(folders, options):
     json_folder, vocab = folders
     theirs = transformers.BertTokenizer(vocab=str(vocab / "vocab.txt"), **options)
     from_vocab = BertTokenizer(vocab_file=str(vocab / "vocab.txt"), **options)
-    from_json = BertTokenizer.from_pretrained(json_folder, **options)  # overrides the tokenizer.json normaliser
+    from_json = BertTokenizer.from_pretrained(
+        json_folder, **options
+    )  # overrides the tokenizer.json normaliser
     for text in TEXTS:
         assert from_vocab.tokenize(text) == theirs.tokenize(text), (options, text)
         assert from_json(text)["input_ids"] == theirs(text)["input_ids"], (options, text)
@@ -46,9 +48,15 @@ def test_normalisation_options(folders, options):
 
 def test_tokenizer_json_and_vocab_txt_agree(folders):
     json_folder, vocab_folder = folders
-    from_json, from_vocab = BertTokenizer.from_pretrained(json_folder), BertTokenizer.from_pretrained(vocab_folder)
+    from_json, from_vocab = (
+        BertTokenizer.from_pretrained(json_folder),
+        BertTokenizer.from_pretrained(vocab_folder),
+    )
     assert from_vocab.model_max_length == 512 and from_vocab.do_lower_case is True
-    assert_same_encoding(from_vocab(TEXTS, padding=True, return_offsets_mapping=True), from_json(TEXTS, padding=True, return_offsets_mapping=True))
+    assert_same_encoding(
+        from_vocab(TEXTS, padding=True, return_offsets_mapping=True),
+        from_json(TEXTS, padding=True, return_offsets_mapping=True),
+    )
 
 
 def test_vocab_only_folder_round_trips_through_transformers(folders, tmp_path):
@@ -58,4 +66,7 @@ def test_vocab_only_folder_round_trips_through_transformers(folders, tmp_path):
     ours.save_pretrained(tmp_path)
     theirs = transformers.AutoTokenizer.from_pretrained(tmp_path)
     assert theirs("Héllo World")["input_ids"] == ours("Héllo World")["input_ids"]
-    assert theirs.do_lower_case is False and ours.tokenize("Héllo world") == ["[UNK]", "world"]  # uncased vocab
+    assert theirs.do_lower_case is False and ours.tokenize("Héllo world") == [
+        "[UNK]",
+        "world",
+    ]  # uncased vocab

@@ -18,7 +18,10 @@ def test_known_ids(folder):
     tokenizer = CLIPTokenizer.from_pretrained(folder)
     assert tokenizer("a photo of a cat")["input_ids"] == [49406, 320, 1125, 539, 320, 2368, 49407]
     assert len(tokenizer) == 49408 and tokenizer.model_max_length == 77
-    assert tokenizer.decode([49406, 320, 1125, 539, 320, 2368, 49407], skip_special_tokens=True) == "a photo of a cat"
+    assert (
+        tokenizer.decode([49406, 320, 1125, 539, 320, 2368, 49407], skip_special_tokens=True)
+        == "a photo of a cat"
+    )
 
 
 def test_parity_with_transformers(folder):
@@ -33,7 +36,10 @@ def test_round_trips_with_transformers(folder, tmp_path):
     ours.save_pretrained(tmp_path / "rosetta")
     theirs = transformers.AutoTokenizer.from_pretrained(tmp_path / "rosetta")
     assert type(theirs).__name__ == "CLIPTokenizer"
-    assert_same_encoding(ours(TEXTS, padding="max_length", truncation=True), theirs(TEXTS, padding="max_length", truncation=True))
+    assert_same_encoding(
+        ours(TEXTS, padding="max_length", truncation=True),
+        theirs(TEXTS, padding="max_length", truncation=True),
+    )
     theirs.save_pretrained(tmp_path / "transformers")
     back = CLIPTokenizer.from_pretrained(tmp_path / "transformers")
     assert_same_encoding(back(TEXTS, padding=True), theirs(TEXTS, padding=True))

@@ -17,7 +17,10 @@ def folders(tmp_path_factory):
 
 def _pair(folder, **kwargs):
     transformers = pytest.importorskip("transformers")
-    ours, theirs = GPT2Tokenizer.from_pretrained(folder, **kwargs), transformers.GPT2Tokenizer.from_pretrained(folder, **kwargs)
+    ours, theirs = (
+        GPT2Tokenizer.from_pretrained(folder, **kwargs),
+        transformers.GPT2Tokenizer.from_pretrained(folder, **kwargs),
+    )
     ours.pad_token = theirs.pad_token = "<|endoftext|>"
     return ours, theirs
 
@@ -26,7 +29,10 @@ def test_known_ids(folders):
     tokenizer = GPT2Tokenizer.from_pretrained(folders[0])
     assert tokenizer("Hello world")["input_ids"] == [15496, 995]
     assert tokenizer(" Hello world")["input_ids"] == [18435, 995]
-    assert GPT2Tokenizer.from_pretrained(folders[0], add_prefix_space=True)("Hello world")["input_ids"] == [18435, 995]
+    assert GPT2Tokenizer.from_pretrained(folders[0], add_prefix_space=True)("Hello world")["input_ids"] == [
+        18435,
+        995,
+    ]
     assert len(tokenizer) == tokenizer.vocab_size == 50257 and tokenizer.eos_token_id == 50256
     assert tokenizer.pad_token is None and tokenizer.model_max_length == 1024
 

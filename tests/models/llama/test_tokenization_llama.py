@@ -19,7 +19,9 @@ def test_byte_fallback_and_bos(folder):
     ids = tokenizer("héllo 😀")["input_ids"]
     assert ids[0] == tokenizer.bos_token_id == 1
     tokens = tokenizer.convert_ids_to_tokens(ids)
-    assert "<0xF0>" in tokens and "<0x9F>" in tokens  # the emoji is not in the vocabulary: its UTF-8 bytes are
+    assert (
+        "<0xF0>" in tokens and "<0x9F>" in tokens
+    )  # the emoji is not in the vocabulary: its UTF-8 bytes are
     assert tokenizer.decode(ids, skip_special_tokens=True) == "héllo 😀"
     assert tokenizer.padding_side == "left"
 

@@ -14,6 +14,10 @@ from tests.parity import (
     rosetta_class,
     run,
     save_transformers_models,
+    task_of,
+    tiny_config_dict,
+    tiny_inputs,
+    tiny_labels,
 )
 
 HEADS = [
@@ -24,44 +28,32 @@ HEADS = [
     "RobertaForTokenClassification",
     "RobertaForQuestionAnswering",
 ]
-TINY = dict(
-    vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-    max_position_embeddings=66, type_vocab_size=1, num_labels=3, pad_token_id=1, bos_token_id=0, eos_token_id=2,
-)
+TINY = tiny_config_dict("roberta", num_labels=3)
 TOL = 2e-5
 
 
-def make_inputs(head: str, batch: int = 2, seq: int = 7, seed: int = 0) -> dict[str, np.ndarray]:
-    """Ids with right padding (pad id 1), so padding-aware position ids are exercised."""
-    rng = np.random.default_rng(seed)
-    shape = (batch, 3, seq) if head == "RobertaForMultipleChoice" else (batch, seq)
-    input_ids = rng.integers(3, TINY["vocab_size"], shape, dtype=np.int64)
-    input_ids[..., 0] = 0
-    input_ids[1, ..., seq - 3 :] = 1
-    return {"input_ids": input_ids, "attention_mask": (input_ids != 1).astype(np.int64)}
+def make_inputs(head: str) -> dict[str, np.ndarray]:
+    return tiny_inputs(task_of(head), "roberta")
 
 
-def make_labels(head: str, batch: int = 2, seq: int = 7, seed: int = 1) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return {
-        "RobertaForMaskedLM": {"labels": rng.integers(0, 99, (batch, seq))},
-        "RobertaForSequenceClassification": {"labels": rng.integers(0, 3, (batch,))},
-        "RobertaForMultipleChoice": {"labels": rng.integers(0, 3, (batch,))},
-        "RobertaForTokenClassification": {"labels": rng.integers(0, 3, (batch, seq))},
-        "RobertaForQuestionAnswering": {"start_positions": rng.integers(0, seq, (batch,)), "end_positions": rng.integers(0, seq, (batch,))},
-    }.get(head, {})
+def make_labels(head: str) -> dict[str, np.ndarray]:
+    return tiny_labels(task_of(head))
 
 
 @pytest.fixture(scope="module")
 def hf_checkpoints(tmp_path_factory):
-    return save_transformers_models(tmp_path_factory, "RobertaConfig", HEADS, TINY, qa_head="RobertaForQuestionAnswering")
+    return save_transformers_models(
+        tmp_path_factory, "RobertaConfig", HEADS, TINY, qa_head="RobertaForQuestionAnswering"
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("head", HEADS)
 def test_matches_transformers(backend, head, hf_checkpoints):
     folder, reference = hf_checkpoints[head]
-    check_matches_transformers(backend, head, folder, reference, make_inputs(head), make_labels(head), TOLERANCE[backend])
+    check_matches_transformers(
+        backend, head, folder, reference, make_inputs(head), make_labels(head), TOLERANCE[backend]
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -71,7 +63,9 @@ def test_inputs_embeds_positions(backend, hf_checkpoints):
     model = rosetta_class(backend, "RobertaModel").from_pretrained(folder)
     input_ids = make_inputs("RobertaModel")["input_ids"][:1, :5]
     embeds = reference.embeddings.word_embeddings.weight.detach().numpy()[input_ids]
-    assert_close(run(backend, model, {"inputs_embeds": embeds}), run("hf", reference, {"inputs_embeds": embeds}), TOL)
+    assert_close(
+        run(backend, model, {"inputs_embeds": embeds}), run("hf", reference, {"inputs_embeds": embeds}), TOL
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -98,7 +92,12 @@ def test_generated_files_are_standalone():
     import pathlib
 
     folder = pathlib.Path(__file__).resolve().parents[3] / "rosetta" / "models" / "roberta"
-    for name in ("configuration_roberta.py", "modeling_roberta.py", "modeling_tf_roberta.py", "modeling_flax_roberta.py"):
+    for name in (
+        "configuration_roberta.py",
+        "modeling_roberta.py",
+        "modeling_tf_roberta.py",
+        "modeling_flax_roberta.py",
+    ):
         text = (folder / name).read_text()
         assert text.startswith("# This file was generated from rosetta/models/roberta/modular_roberta.py")
         assert "bert." not in text.replace("roberta.", "") and "from ..bert" not in text

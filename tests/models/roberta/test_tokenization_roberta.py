@@ -16,7 +16,10 @@ def folder(tmp_path_factory):
 
 def test_parity_with_transformers(folder):
     transformers = pytest.importorskip("transformers")
-    ours, theirs = RobertaTokenizer.from_pretrained(folder), transformers.RobertaTokenizer.from_pretrained(folder)
+    ours, theirs = (
+        RobertaTokenizer.from_pretrained(folder),
+        transformers.RobertaTokenizer.from_pretrained(folder),
+    )
     assert (ours.cls_token_id, ours.pad_token_id, ours.sep_token_id, ours.unk_token_id) == (0, 1, 2, 3)
     assert ours.mask_token_id == len(ours) - 1 == 50260
     assert_parity(ours, theirs, words=None)

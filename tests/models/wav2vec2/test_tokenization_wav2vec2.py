@@ -23,7 +23,9 @@ def folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def pair(folder):
     transformers = pytest.importorskip("transformers")
-    return Wav2Vec2CTCTokenizer.from_pretrained(folder), transformers.Wav2Vec2CTCTokenizer.from_pretrained(folder)
+    return Wav2Vec2CTCTokenizer.from_pretrained(folder), transformers.Wav2Vec2CTCTokenizer.from_pretrained(
+        folder
+    )
 
 
 def test_encoding_matches_transformers(pair):
@@ -31,7 +33,10 @@ def test_encoding_matches_transformers(pair):
     for text in TEXTS:
         assert ours(text)["input_ids"] == theirs(text)["input_ids"], text
     batch, reference = ours(TEXTS, padding=True), theirs(TEXTS, padding=True)
-    assert batch["input_ids"] == reference["input_ids"] and batch["attention_mask"] == reference["attention_mask"]
+    assert (
+        batch["input_ids"] == reference["input_ids"]
+        and batch["attention_mask"] == reference["attention_mask"]
+    )
     assert len(ours) == len(theirs) == len(CTC_VOCAB) and ours.word_delimiter_token_id == 4
 
 
@@ -39,7 +44,9 @@ def test_ctc_decoding_matches_transformers(pair):
     ours, theirs = pair
     for ids in PREDICTIONS:
         for skip in (False, True):
-            assert ours.decode(ids, skip_special_tokens=skip) == theirs.decode(ids, skip_special_tokens=skip), (ids, skip)
+            assert ours.decode(ids, skip_special_tokens=skip) == theirs.decode(
+                ids, skip_special_tokens=skip
+            ), (ids, skip)
     assert ours.decode(PREDICTIONS[0]) == "HHO FORL</s>"
     assert ours.batch_decode(PREDICTIONS) == theirs.batch_decode(PREDICTIONS)
 
@@ -49,7 +56,9 @@ def test_do_lower_case(folder):
     ours = Wav2Vec2CTCTokenizer.from_pretrained(folder, do_lower_case=True)
     theirs = transformers.Wav2Vec2CTCTokenizer.from_pretrained(folder, do_lower_case=True)
     assert ours("hello world")["input_ids"] == theirs("hello world")["input_ids"]
-    assert ours.decode(PREDICTIONS[1], skip_special_tokens=True) == theirs.decode(PREDICTIONS[1], skip_special_tokens=True)
+    assert ours.decode(PREDICTIONS[1], skip_special_tokens=True) == theirs.decode(
+        PREDICTIONS[1], skip_special_tokens=True
+    )
 
 
 def test_round_trips(pair, tmp_path):
@@ -57,7 +66,10 @@ def test_round_trips(pair, tmp_path):
     ours, theirs = pair
     ours.save_pretrained(tmp_path / "rosetta")
     loaded = transformers.AutoTokenizer.from_pretrained(tmp_path / "rosetta")
-    assert type(loaded).__name__ == "Wav2Vec2CTCTokenizer" and loaded("HELLO")["input_ids"] == ours("HELLO")["input_ids"]
+    assert (
+        type(loaded).__name__ == "Wav2Vec2CTCTokenizer"
+        and loaded("HELLO")["input_ids"] == ours("HELLO")["input_ids"]
+    )
     theirs.save_pretrained(tmp_path / "transformers")
     from rosetta import AutoTokenizer
 

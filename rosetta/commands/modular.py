@@ -27,7 +27,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="modular sources, model folders or trees to search (default: every model of rosetta)",
     )
-    parser.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 on any difference")
+    parser.add_argument(
+        "--check", action="store_true", help="compare instead of writing; exit 1 on any difference"
+    )
     parser.set_defaults(func=run)
 
 
@@ -36,7 +38,7 @@ def _plural(count: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .check import check_sources, write
+    from ..modular.check import check_sources, write
 
     if not args.check:
         for path, status in write(args.paths):
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for problem in problems:
         print(problem)
-    fixes = sorted({p.fix for p in problems if p.reason != "error"})
+    fixes = sorted({p.fix for p in problems if p.fix})
     print(f"{_plural(count)} checked: {len(problems)} problem(s).", file=sys.stderr)
     for fix in fixes:
         print(f"To regenerate, run: {fix}", file=sys.stderr)
