@@ -63,7 +63,9 @@ class ModelOutput(OrderedDict):
         """
         names = [f.name for f in fields(self)]
         first = getattr(self, names[0])
-        if not isinstance(first, (list, Iterator, Mapping)) or any(getattr(self, n) is not None for n in names[1:]):
+        if not isinstance(first, (list, Iterator, Mapping)) or any(
+            getattr(self, n) is not None for n in names[1:]
+        ):
             return
         pairs = list(first.items() if isinstance(first, Mapping) else first)
         if not pairs or not all(isinstance(p, tuple) and len(p) == 2 and p[0] in names for p in pairs):
@@ -93,6 +95,11 @@ class ModelOutput(OrderedDict):
 
     def to_tuple(self) -> tuple[Any, ...]:
         return tuple(self[k] for k in self.keys())
+
+
+def finish_output(output: ModelOutput, return_dict: bool) -> ModelOutput | tuple[Any, ...]:
+    """What a model's forward returns: the output itself, or its fields as a tuple when `return_dict` is False."""
+    return output if return_dict else output.to_tuple()
 
 
 @dataclass

@@ -30,9 +30,9 @@ def _expected_base(attribute: str) -> type:
 class ProcessorMixin(PushToHubMixin):
     """Base of processors; a subclass names its parts and the classes that load them.
 
-        class CLIPProcessor(ProcessorMixin):
+        class MyProcessor(ProcessorMixin):
             attributes = ("image_processor", "tokenizer")
-            part_classes = {"image_processor": "rosetta....CLIPImageProcessor", "tokenizer": "rosetta....CLIPTokenizer"}
+            part_classes = {"image_processor": "rosetta.models.<arch>....ImageProcessor", "tokenizer": "....Tokenizer"}
     """
 
     attributes: ClassVar[tuple[str, ...]] = ()

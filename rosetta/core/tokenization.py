@@ -6,7 +6,7 @@ file adds what users call it through: batching, padding and truncation strategie
 attributes, tensors of the framework asked for, and the Hugging Face file layout
 (tokenizer.json, tokenizer_config.json, special_tokens_map.json) for save and load.
 
-Subclasses (BertTokenizer, GPT2Tokenizer, ...) only build the backend from legacy vocabulary
+Subclasses (one per architecture, in rosetta/models/<arch>/) only build the backend from legacy vocabulary
 files when there is no tokenizer.json, and set their default special tokens.
 """
 
@@ -717,7 +717,7 @@ class PreTrainedTokenizer(PushToHubMixin):
         return self.clean_up_tokenization(text) if clean_up_tokenization_spaces else text
 
     def _postprocess_decoded(self, text: str) -> str:
-        """Hook for what a model's decoder leaves behind (CLIP's `</w>`)."""
+        """Hook for what a model's decoder leaves behind (e.g. an end-of-word marker such as `</w>`)."""
         return text
 
     @staticmethod
@@ -928,7 +928,7 @@ def _to_lists(value: Any) -> tuple[Any, str | None]:
     return value, None
 
 
-# -- building blocks the byte-level BPE tokenizers (GPT-2, RoBERTa) share ------------------------
+# -- building blocks the byte-level BPE tokenizers share ------------------------
 def byte_level_bpe(vocab_file: str | os.PathLike, merges_file: str | os.PathLike) -> Tokenizer:
     """A GPT-2 style tokenizer from legacy vocab.json + merges.txt: byte-level pre-tokenizer and decoder."""
     from tokenizers import decoders, pre_tokenizers

@@ -1,9 +1,8 @@
 """numpy in -> the model's own tensors -> the model -> numpy out: the one path every caller takes.
 
 Pipelines, the demo, the benchmarks and the tests' parity harness call `numpy_call(model, inputs)`.
-It goes through the model's own `numpy_call` (every rosetta base class has one); the fallback
-below is TEMPORARY, for models without it (until every base class carries it), and is the only
-per-framework copy of this path outside the base classes.
+It goes through the model's own `numpy_call` (every rosetta base class has one, in
+`rosetta.convert.pretrained`), and returns a plain dict with bfloat16 widened to float32.
 """
 
 from __future__ import annotations
@@ -37,26 +36,6 @@ def to_numpy(value: Any) -> Any:
 
 
 def numpy_call(model: Any, inputs: Mapping[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """`model(**inputs, **kwargs)` on numpy inputs, in inference mode; {output name: numpy (or tuple of numpy)}."""
-    call = getattr(model, "numpy_call", None)
-    out = call(inputs, **kwargs) if callable(call) else _native_call(model, inputs, **kwargs)
+    """`model.numpy_call(inputs, **kwargs)` (inference mode) as {output name: numpy (or tuple of numpy)}."""
+    out = model.numpy_call(inputs, **kwargs)
     return {k: to_numpy(v) for k, v in out.items() if v is not None}
-
-
-def _native_call(model: Any, inputs: Mapping[str, Any], **kwargs: Any) -> Any:
-    # TEMPORARY: remove once every base class has numpy_call.
-    framework = framework_of_model(model)
-    arrays = {k: np.asarray(v) for k, v in inputs.items() if v is not None}
-    if framework == "torch":
-        import torch
-
-        device = next(iter(model.parameters()), torch.empty(0)).device
-        with torch.no_grad():
-            return model(**{k: torch.from_numpy(v).to(device) for k, v in arrays.items()}, **kwargs)
-    if framework == "tf":
-        import tensorflow as tf
-
-        return model(**{k: tf.constant(v) for k, v in arrays.items()}, training=False, **kwargs)
-    import jax.numpy as jnp
-
-    return model(**{k: jnp.asarray(v) for k, v in arrays.items()}, **kwargs)

@@ -29,16 +29,3 @@ def model_card(
     return render_model_card(
         repo_id, config, trained_in, verified=report.confirmed, verification=format_markdown(report)
     )
-
-
-class ModelCardMixin:
-    """Temporary: the card `push_to_hub` writes today, verified from the pushed folder.
-
-    Kept (re-exported by rosetta.convert.model_card) until push_to_hub moves to the framework-free
-    base with an explicit `verify=` option; then this class goes.
-    """
-
-    trained_in: str = "PyTorch"
-
-    def _model_card(self, repo_id: str, folder: str) -> str:
-        return model_card(repo_id, self.config, trained_in=self.trained_in, folder=folder, verify=True)

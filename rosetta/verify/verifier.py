@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -160,34 +160,16 @@ def _rosetta_class(config: Any, framework: str) -> type:
 
 
 def _torch_call(model: Any, inputs: Mapping[str, np.ndarray], **kwargs: Any) -> Any:
+    """The transformers peer (a torch model of another library) on numpy inputs."""
     import torch
 
     with torch.no_grad():
         return model(**{k: torch.from_numpy(v) for k, v in inputs.items()}, **kwargs)
 
 
-def _tf_call(model: Any, inputs: Mapping[str, np.ndarray], **kwargs: Any) -> Any:
-    import tensorflow as tf
-
-    return model(**{k: tf.constant(v) for k, v in inputs.items()}, training=False, **kwargs)
-
-
-def _flax_call(model: Any, inputs: Mapping[str, np.ndarray], **kwargs: Any) -> Any:
-    import jax.numpy as jnp
-
-    return model(**{k: jnp.asarray(v) for k, v in inputs.items()}, **kwargs)
-
-
-# Until every model base class has `numpy_call(inputs, **kwargs)`: the one per-framework fallback.
-_NATIVE_CALLS: dict[str, Callable[..., Any]] = {"torch": _torch_call, "tf": _tf_call, "flax": _flax_call}
-
-
 def numpy_call(framework: str, model: Any, inputs: Mapping[str, np.ndarray], **kwargs: Any) -> Any:
-    """`model(**inputs, **kwargs)` from numpy inputs, through the model's own `numpy_call` when it has one."""
-    call = getattr(model, "numpy_call", None)
-    if call is not None:
-        return call(inputs, **kwargs)
-    return _NATIVE_CALLS[framework](model, inputs, **kwargs)
+    """`model(**inputs, **kwargs)` from numpy inputs, through the model's own `numpy_call`."""
+    return model.numpy_call(inputs, **kwargs)
 
 
 def _to_numpy(tensor: Any) -> np.ndarray:

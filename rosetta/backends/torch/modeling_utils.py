@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
+import threading
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -14,6 +17,7 @@ from ...convert.checkpoint import BFLOAT16
 from ...convert.pretrained import PretrainedModelBase, constructor_keywords
 from ...core.configuration import PretrainedConfig
 from ...core.errors import ConfigError
+from ...core.inputs import CHECKED_INPUTS, InputView, check_model_inputs
 from ...core.weights import new_embedding_rows, record_pruned_heads, resized_vocab_size
 from .pytorch_utils import place_on_devices
 
@@ -45,6 +49,35 @@ def torch_to_numpy(tensor: torch.Tensor) -> np.ndarray:
 
 
 _INITIALISE_WEIGHTS = True
+_IN_MODEL_CALL = threading.local()  # set while the outermost model's call runs: inner models skip the check
+
+
+def _skip_input_checks() -> bool:
+    """Compiling, tracing or CUDA-graph capturing: the checks would break or be baked into the graph."""
+    capturing = torch.cuda.is_initialized() and torch.cuda.is_current_stream_capturing()
+    return torch.compiler.is_compiling() or torch.jit.is_tracing() or capturing or getattr(_IN_MODEL_CALL, "on", False)
+
+
+def torch_input_view(tensor: torch.Tensor) -> InputView:
+    """Shape, dtype kind and (for integer tensors) a one-sync (min, max) on the tensor's own device."""
+    if tensor.dtype == torch.bool:
+        kind = "b"
+    elif tensor.is_floating_point() or tensor.is_complex():
+        kind = "c" if tensor.is_complex() else "f"
+    else:
+        kind = "i"
+
+    def bounds() -> tuple[float, float]:
+        low, high = torch.stack([tensor.min(), tensor.max()]).tolist()
+        return low, high
+
+    has_values = kind == "i" and tensor.numel() > 0 and tensor.device.type != "meta"
+    return InputView(tuple(tensor.shape), kind, bounds if has_values else None)
+
+
+@functools.cache
+def _forward_names(cls: type) -> tuple[str, ...]:
+    return tuple(list(inspect.signature(cls.forward).parameters)[1:])
 
 
 @contextlib.contextmanager
@@ -52,10 +85,12 @@ def init_empty_weights() -> Iterator[None]:
     """Build modules with parameters on the meta device: shapes only, no memory, no init.
 
     Buffers stay real (they are small, and non-persistent ones such as position ids are
-    never in a checkpoint to be filled from).
+    never in a checkpoint to be filled from). The layers' own `reset_parameters` initialisers
+    are skipped: on meta tensors they would only cost time (and import torch._dynamo, ~1 s).
     """
     global _INITIALISE_WEIGHTS
     register = nn.Module.register_parameter
+    initialisers = {name: getattr(nn.init, name) for name in _INIT_FUNCTIONS}
 
     def register_on_meta(module: nn.Module, name: str, param: nn.Parameter | None) -> None:
         if param is not None and param.device.type != "meta":
@@ -63,12 +98,24 @@ def init_empty_weights() -> Iterator[None]:
         register(module, name, param)
 
     nn.Module.register_parameter = register_on_meta
+    for name in initialisers:
+        setattr(nn.init, name, _skip_init)
     _INITIALISE_WEIGHTS = False
     try:
         yield
     finally:
         nn.Module.register_parameter = register
+        for name, function in initialisers.items():
+            setattr(nn.init, name, function)
         _INITIALISE_WEIGHTS = True
+
+
+_INIT_FUNCTIONS = ("normal_", "uniform_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_", "xavier_normal_",
+                   "trunc_normal_", "zeros_", "ones_", "constant_", "orthogonal_")
+
+
+def _skip_init(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+    return tensor
 
 
 class PreTrainedModel(PretrainedModelBase, nn.Module):
@@ -80,6 +127,33 @@ class PreTrainedModel(PretrainedModelBase, nn.Module):
         self.config = self._check_config(config)
         if getattr(config, "_attn_implementation", None) is None:
             self._set_attn_implementation(config, None)
+
+    # -- calling -----------------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Check the inputs (`rosetta.core.inputs`) outside any compiled graph, then run `forward`."""
+        if _skip_input_checks():
+            return super().__call__(*args, **kwargs)
+        self._check_inputs(args, kwargs)
+        _IN_MODEL_CALL.on = True
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            _IN_MODEL_CALL.on = False
+
+    def _check_inputs(self, args: tuple, kwargs: dict[str, Any]) -> None:
+        inputs = {**dict(zip(_forward_names(type(self)), args)), **kwargs}
+        views = {
+            name: torch_input_view(value) if isinstance(value, torch.Tensor) else value
+            for name, value in inputs.items()
+            if name in CHECKED_INPUTS
+        }
+        views.update((name, inputs[name]) for name in ("past_key_values", "cache") if name in inputs)
+        check_model_inputs(self.config, type(self).__name__, views, max_length=self._max_input_length())
+
+    def _max_input_length(self) -> int | None:
+        """The longest sequence this model takes; None: `config.max_position_embeddings`. A model whose
+        position ids start at an offset (RoBERTa: `pad_token_id + 1`) overrides this."""
+        return None
 
     # -- construction ----------------------------------------------------------------------
     def post_init(self) -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from PIL import Image
 
-from ...core.image_processing import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, BaseImageProcessor
+from ...core.image_processing import BaseImageProcessor
 
+# The normalisation CLIP was trained with (OpenAI's released values).
+OPENAI_CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
+OPENAI_CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 
 class CLIPImageProcessor(BaseImageProcessor):
     do_resize = True
