@@ -10,14 +10,17 @@ mismatched keys come out exactly as torch reports them, for all three backends.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..core.configuration import PretrainedConfig
-from ..core.errors import WeightsMismatchError
+from ..core.errors import InputError, WeightsMismatchError
 from ..core.hub import HubOptions
-from .checkpoint import CheckpointReader, find_checkpoint, open_checkpoint
+from .formats import open_canonical_checkpoint
+from .formats.base import DTYPE_NAMES, CheckpointReader
+from .sharding import write_checkpoint
 
 logger = logging.getLogger("rosetta")
 
@@ -26,13 +29,7 @@ _LEGACY_SUFFIXES = ((".gamma", ".weight"), (".beta", ".bias"))
 
 def open_canonical(pretrained_model_name_or_path, options: HubOptions) -> CheckpointReader:
     """Open a folder's or repo's weights, whatever their format, under canonical names and layouts."""
-    fmt, files = find_checkpoint(pretrained_model_name_or_path, options)
-    reader = open_checkpoint(fmt, files)
-    if fmt not in ("safetensors", "pt") or reader.metadata.get("format") in ("tf", "flax"):
-        from .legacy import to_canonical_reader
-
-        reader = to_canonical_reader(reader, fmt)
-    return reader
+    return open_canonical_checkpoint(pretrained_model_name_or_path, options)
 
 
 @dataclass
@@ -155,34 +152,26 @@ def write_pretrained(
     is_main_process: bool = True,
     safe_serialization: bool = True,
 ) -> None:
-    """The one save path of every backend: config.json (naming the torch class) and canonical safetensors.
+    """The one save path of every backend: config.json (naming the torch class) and canonical safetensors,
+    committed together (a crash leaves the old checkpoint or the new one, never a mix).
 
     `architectures` names the PyTorch class, so every backend and Hugging Face transformers load
     the folder as their own; `tensors` are canonical names -> numpy arrays in PyTorch layouts.
     """
-    import os
-
-    from ..core.errors import InputError
-    from .checkpoint import save_safetensors
-
     if not safe_serialization:
         raise InputError("rosetta writes safetensors only (safe_serialization=True); pickled checkpoints are never written.")
     if os.path.isfile(save_directory):
         raise InputError(f"save_pretrained expects a folder, but {save_directory} is a file.")
     if not is_main_process:
         return
-    os.makedirs(save_directory, exist_ok=True)
     config.architectures = [architecture]
     config.torch_dtype = dtype_name
-    config.save_pretrained(save_directory)
-    save_safetensors(tensors, save_directory, max_shard_size=max_shard_size)
+    write_checkpoint(save_directory, tensors, max_shard_size=max_shard_size, extra_files={"config.json": config.to_json_string()})
 
 
 def requested_dtype_name(requested, config: PretrainedConfig, reader: CheckpointReader) -> str | None:
     """The dtype name a `from_pretrained(dtype=...)` means: "auto" reads config.torch_dtype, else the
     checkpoint's first floating tensor; any other value passes through (None: the backend's default)."""
-    from .checkpoint import DTYPE_NAMES
-
     if not (isinstance(requested, str) and requested == "auto"):
         return requested
     if config.torch_dtype:

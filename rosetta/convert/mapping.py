@@ -31,7 +31,7 @@ _LEAF_RENAMES = {"scale": "weight", "gamma": "weight", "beta": "bias", "embeddin
 
 
 def canonical_name(native_path: Sequence[str], ndim: int) -> tuple[str, str]:
-    """(canonical name, layout) of a native parameter path such as ("bert", "pooler", "dense", "kernel")."""
+    """(canonical name, layout) of a native parameter path such as ("encoder", "layer", "0", "dense", "kernel")."""
     *modules, leaf = native_path
     if leaf == "kernel":
         return ".".join([*modules, "weight"]), _KERNEL_LAYOUT_BY_NDIM.get(ndim, "identity")

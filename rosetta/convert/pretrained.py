@@ -28,6 +28,7 @@ from ..core.frameworks import FRAMEWORKS
 from ..core.hub import HubOptions, PushToHubMixin
 from ..core.model_card import render_model_card
 from ..core.outputs import ModelOutput
+from .formats.journal import reading
 from .loading import (
     LoadingInfo,
     open_canonical,
@@ -217,12 +218,14 @@ class PretrainedModelBase(PushToHubMixin):
             kwargs.pop(flag, None)
         options = HubOptions.pop_from(kwargs)
         cls._refuse_unsupported(kwargs)
-        config = cls._resolve_config(pretrained_model_name_or_path, config, options)
+        with reading(os.path.join(source, options.subfolder)):  # the config and the weights of one save
+            config = cls._resolve_config(pretrained_model_name_or_path, config, options)
+            reader = open_canonical(pretrained_model_name_or_path, options)
         overrides, model_kwargs = cls._split_kwargs(config, kwargs)
         for key, value in overrides.items():
             setattr(config, key, value)
         cls._set_attn_implementation(config, attn_implementation)
-        with open_canonical(pretrained_model_name_or_path, options) as reader:
+        with reader:
             dtype = cls._resolve_dtype(requested_dtype_name(dtype, config, reader))
             model = cls._build_empty(config, dtype, model_args, model_kwargs)
             info = model._load_from_reader(reader, dtype, ignore_mismatched_sizes, source)

@@ -1,14 +1,16 @@
 """Streaming checkpoint conversion: any supported checkpoint in, any format out, one tensor at a time.
 
     plan     open every input file for its names, shapes and dtypes only; map them to canonical
-             names; check every shape against the architecture of config.json (a torch model
-             built on the meta device); name each tensor in the target format
+             names; check every shape against the architecture of config.json (its model class's
+             `canonical_layouts`, in whichever framework is installed: nothing is allocated);
+             name each tensor in the target format
     write    per output file: header (or pickle, or h5 groups, or msgpack maps) from the plan,
              then each tensor read, converted (transpose, dtype) and written, then dropped
 
 Input files are memory-mapped and opened one at a time: a file is closed (unmapped) before
 the next one is opened, so what is resident is at most one input file plus the one tensor
-being converted. Output goes to a temporary folder beside OUT, renamed over it at the end.
+being converted. Output goes to a new folder beside OUT, swapped with it at the end in one
+atomic exchange; an existing OUT is replaced only when `rosetta convert` wrote it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import json
 import os
 import re
 import shutil
-import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,57 +29,38 @@ import numpy as np
 
 from ..core.errors import CheckpointError, ConversionError, InputError
 from ..core.hub import HubOptions, resolve_file
-from .checkpoint import (
-    BFLOAT16,
-    FLAX_WEIGHTS_INDEX_NAME,
-    FLAX_WEIGHTS_NAME,
-    FORMATS,
-    SAFE_WEIGHTS_INDEX_NAME,
-    SAFE_WEIGHTS_NAME,
-    TF_WEIGHTS_INDEX_NAME,
-    TF_WEIGHTS_NAME,
-    TORCH_WEIGHTS_INDEX_NAME,
-    TORCH_WEIGHTS_NAME,
-    CheckpointReader,
-    find_checkpoint,
-    numpy_dtype,
-    open_checkpoint,
-    parse_size,
-)
-from .legacy import (
-    EMBEDDING,
-    LAYERNORM,
-    LEGACY_NAMING,
-    LINEAR,
-    OTHER,
-    H5Writer,
-    LegacyNaming,
-    MsgpackWriter,
-    TensorSpec,
-    TorchBinWriter,
-    contiguous,
-    guess_kind,
-    keras_scope,
-    native_name,
-    to_canonical_reader,
-)
-from .mapping import from_canonical
+from .formats import FORMATS, canonical, find_checkpoint, format_of_file, open_checkpoint
+from .formats.base import BFLOAT16, CheckpointReader, TensorSpec, contiguous, numpy_dtype
+from .formats.journal import fsync_path
+from .formats.naming import LegacyNaming, keras_scope, kind_of, legacy_naming, native_name
+from .mapping import from_canonical, from_canonical_axes
+from .sharding import TensorStream, parse_size, weights_pattern, write_checkpoint
 
-TARGETS: dict[str, tuple[str, str]] = {
-    "safetensors": (SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME),
-    "pt": (TORCH_WEIGHTS_NAME, TORCH_WEIGHTS_INDEX_NAME),
-    "tf": (TF_WEIGHTS_NAME, TF_WEIGHTS_INDEX_NAME),
-    "flax": (FLAX_WEIGHTS_NAME, FLAX_WEIGHTS_INDEX_NAME),
-}
+TARGETS: dict[str, tuple[str, str]] = {name: (f.weights_name, f.index_name) for name, f in FORMATS.items()}
 DTYPES = {"float32": "F32", "float16": "F16", "bfloat16": "BF16"}
 FLOAT_CODES = ("F64", "F32", "F16", "BF16")
 
 # Files of a model folder that travel with its weights.
 COMPANION_FILES = (
-    "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-    "added_tokens.json", "vocab.txt", "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model",
-    "tokenizer.model", "preprocessor_config.json", "processor_config.json", "feature_extractor_config.json",
-    "image_processor_config.json", "video_preprocessor_config.json", "chat_template.json", "chat_template.jinja",
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "tokenizer.model",
+    "preprocessor_config.json",
+    "processor_config.json",
+    "feature_extractor_config.json",
+    "image_processor_config.json",
+    "video_preprocessor_config.json",
+    "chat_template.json",
+    "chat_template.jinja",
 )
 
 
@@ -92,7 +75,7 @@ class Source:
     path: str
 
     def open(self) -> CheckpointReader:
-        return to_canonical_reader(open_checkpoint(self.fmt, [self.path]), self.fmt)
+        return canonical(open_checkpoint(self.fmt, [self.path]), self.fmt)
 
 
 @dataclass(frozen=True)
@@ -126,19 +109,9 @@ class SourcePool:
 def resolve_sources(src: str, options: HubOptions) -> list[Source]:
     """The input files of a folder, Hub repo or single weights file, with their format."""
     if os.path.isfile(src):
-        return [Source(_format_of_file(src), src)]
+        return [Source(format_of_file(src), src)]
     fmt, files = find_checkpoint(src, options)
     return [Source(fmt, path) for path in files]
-
-
-def _format_of_file(path: str) -> str:
-    name = os.path.basename(path)
-    for fmt, (single, _) in FORMATS.items():
-        stem, ext = os.path.splitext(single)
-        if name == single or re.fullmatch(rf"{re.escape(stem)}-\d{{5}}-of-\d{{5}}{re.escape(ext)}", name):
-            return fmt
-    known = ", ".join(single for single, _ in FORMATS.values())
-    raise CheckpointError(f"{path}: unknown checkpoint format (expected a file named like {known}).")
 
 
 def scan_sources(sources: Sequence[Source]) -> list[SourceTensor]:
@@ -147,7 +120,9 @@ def scan_sources(sources: Sequence[Source]) -> list[SourceTensor]:
     for index, source in enumerate(sources):
         reader = source.open()
         try:
-            tensors.extend(SourceTensor(index, name, tuple(reader.shape(name)), reader.dtype(name)) for name in reader)
+            tensors.extend(
+                SourceTensor(index, name, tuple(reader.shape(name)), reader.dtype(name)) for name in reader
+            )
         finally:
             reader.close()
     if not tensors:
@@ -160,7 +135,7 @@ def scan_sources(sources: Sequence[Source]) -> list[SourceTensor]:
 # --------------------------------------------------------------------------------------
 @dataclass
 class Architecture:
-    """What the torch model of config.json expects, built on the meta device (no memory)."""
+    """What the model class of config.json expects, from its `canonical_layouts` (nothing is allocated)."""
 
     class_name: str
     config_path: str
@@ -168,106 +143,84 @@ class Architecture:
     shapes: dict[str, tuple[int, ...]]
     kinds: dict[str, str]
     base_model_prefix: str
-    tied: list[str]
     ignore_unexpected: list[str]
     tie_word_embeddings: bool = True
 
 
 def load_config(src: str, options: HubOptions) -> tuple[dict[str, Any] | None, str | None]:
-    path = resolve_file(src if not os.path.isfile(src) else os.path.dirname(os.path.abspath(src)), "config.json", options, required=False)
+    folder = src if not os.path.isfile(src) else os.path.dirname(os.path.abspath(src))
+    path = resolve_file(folder, "config.json", options, required=False)
     if path is None:
         return None, None
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f), path
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            config = json.load(f)
+    except (ValueError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{path} is not valid JSON ({err}).") from err
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path} does not hold a JSON object.")
+    return config, path
 
 
 def architecture_class(config: Any, framework: str = "torch") -> type:
     """The rosetta class of config.architectures[0] in a framework (the base model when none is named)."""
     from ..core import registry
 
-    model_type = config.model_type
-    package = registry._package(model_type)
-    table = package.MODELS.get(framework, {})
-    prefix = registry.FRAMEWORK_PREFIX[framework]
-    for name in getattr(config, "architectures", None) or []:
-        bare = name.removeprefix("TF").removeprefix("Flax")
-        if prefix + bare in table.values():
-            return registry.import_class(model_type, prefix + bare)
-    if "base" not in table:
-        raise ConversionError(f"rosetta has no {framework} model for {model_type!r}.")
-    return registry.import_class(model_type, table["base"])
+    return registry.architecture_class(config, framework)
 
 
 def build_architecture(config_dict: dict[str, Any], config_path: str) -> Architecture | None:
-    """The meta-device torch model of the config, or None when torch or the model type is missing."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return None
-    from ..backends.torch.modeling_utils import init_empty_weights
+    """The architecture of the config in the first installed framework; None when none or the model type is missing."""
     from ..core import registry
+    from ..core.frameworks import available_frameworks
 
-    if config_dict.get("model_type") not in registry.available_model_types():
+    installed = available_frameworks()
+    frameworks = [f for f in ("torch", "flax", "tf") if f in installed]
+    if not frameworks or config_dict.get("model_type") not in registry.available_model_types():
         return None
-    config = registry.config_class_for(config_dict["model_type"], source=config_path).from_json_file(config_path)
-    cls = architecture_class(config)
-    with init_empty_weights(), _skip_torch_init():
-        model = cls(config)
-    state = model.state_dict(keep_vars=True)
+    config = registry.config_class_for(config_dict["model_type"], source=config_path).from_json_file(
+        config_path
+    )
+    cls = registry.architecture_class(config, frameworks[0])
+    layouts = cls.canonical_layouts(config)
     return Architecture(
         class_name=cls.__name__,
         config_path=config_path,
         model_type=config.model_type,
-        shapes={k: tuple(v.shape) for k, v in state.items()},
-        kinds=module_kinds(model),
-        base_model_prefix=cls.base_model_prefix,
-        tied=model._tied_keys_in_use(),
-        ignore_unexpected=list(cls._keys_to_ignore_on_load_unexpected),
+        shapes={name: tuple(shape) for name, (shape, _) in layouts.items()},
+        kinds={name: kind_of(name, len(shape), layout) for name, (shape, layout) in layouts.items()},
+        base_model_prefix=getattr(cls, "base_model_prefix", ""),
+        ignore_unexpected=list(
+            getattr(cls, "_keys_to_ignore_on_load_unexpected", None) or [r"position_ids$"]
+        ),
         tie_word_embeddings=bool(getattr(config, "tie_word_embeddings", True)),
     )
 
 
-@contextlib.contextmanager
-def _skip_torch_init() -> Iterator[None]:
-    """No-op torch.nn.init while modules are built: shapes are all we need (and initialising meta
-    tensors pulls in torch._dynamo, seconds of import)."""
-    from torch.nn import init
-
-    names = [n for n in dir(init) if n.endswith("_") and not n.startswith("_") and callable(getattr(init, n))]
-    saved = {name: getattr(init, name) for name in names}
-    for name in names:
-        setattr(init, name, lambda tensor, *args, **kwargs: tensor)
-    try:
-        yield
-    finally:
-        for name, fn in saved.items():
-            setattr(init, name, fn)
+_LEGACY_SUFFIXES = ((".gamma", ".weight"), (".beta", ".bias"))
 
 
-def module_kinds(model: Any) -> dict[str, str]:
-    """Canonical parameter name -> the kind of module that holds it (linear, embedding, ...)."""
-    from torch import nn
-
-    kinds = {nn.Linear: LINEAR, nn.Embedding: EMBEDDING, nn.LayerNorm: LAYERNORM, nn.Conv1d: "conv1d",
-             nn.Conv2d: "conv2d", nn.Conv3d: "conv3d"}
-    out: dict[str, str] = {}
-    for module_name, module in model.named_modules():
-        kind = next((k for cls, k in kinds.items() if isinstance(module, cls)), OTHER)
-        for param_name, _ in module.named_parameters(recurse=False):
-            out[f"{module_name}.{param_name}" if module_name else param_name] = kind
-    return out
+def _modern_name(key: str) -> str:
+    """Old LayerNorm names ('LayerNorm.gamma') under today's ('LayerNorm.weight')."""
+    if "LayerNorm" in key or "layer_norm" in key:
+        for old, new in _LEGACY_SUFFIXES:
+            if key.endswith(old):
+                return key[: -len(old)] + new
+    return key
 
 
-def align_to_architecture(tensors: list[SourceTensor], arch: Architecture, sources: Sequence[Source]) -> dict[str, str]:
+def align_to_architecture(
+    tensors: list[SourceTensor], arch: Architecture, sources: Sequence[Source]
+) -> dict[str, str]:
     """Checkpoint name -> the architecture's name for it; raises on the first shape that does not fit."""
-    from .loading import _normalise_legacy, plan_loading
+    from .loading import plan_loading
 
     plan = plan_loading(
-        arch.shapes, {t.name: t.shape for t in tensors}, base_model_prefix=arch.base_model_prefix,
-        tied_keys=arch.tied, ignore_unexpected=arch.ignore_unexpected, ignore_mismatched_sizes=True,
+        arch.shapes,
+        {t.name: t.shape for t in tensors},
+        base_model_prefix=arch.base_model_prefix,
+        ignore_unexpected=arch.ignore_unexpected,
+        ignore_mismatched_sizes=True,
     )
     if plan.info.mismatched_keys:
         key, ckpt_shape, model_shape = plan.info.mismatched_keys[0]
@@ -280,13 +233,17 @@ def align_to_architecture(tensors: list[SourceTensor], arch: Architecture, sourc
             f"expects {tuple(model_shape)}" + (f" (and {more} more tensors do not fit)." if more else ".")
         )
     renames = {ckpt: model for model, ckpt in plan.sources.items()}
-    return {t.name: renames.get(t.name, _normalise_legacy(t.name)) for t in tensors}
+    return {t.name: renames.get(t.name, _modern_name(t.name)) for t in tensors}
 
 
 def _checkpoint_key(model_key: str, names: Mapping[str, Any], prefix: str) -> str:
     """The checkpoint's name for a model key: with or without the base prefix, legacy gamma/beta or not."""
     for candidate in (model_key, f"{prefix}.{model_key}", model_key.removeprefix(prefix + ".")):
-        for variant in (candidate, re.sub(r"\.weight$", ".gamma", candidate), re.sub(r"\.bias$", ".beta", candidate)):
+        for variant in (
+            candidate,
+            re.sub(r"\.weight$", ".gamma", candidate),
+            re.sub(r"\.bias$", ".beta", candidate),
+        ):
             if variant in names:
                 return variant
     return model_key
@@ -337,17 +294,24 @@ def output_dtype(st_dtype: str, dtype: str | None) -> str:
 
 
 def plan_conversion(
-    tensors: list[SourceTensor], target: str, dtype: str | None, arch: Architecture | None, renames: dict[str, str],
+    tensors: list[SourceTensor],
+    target: str,
+    dtype: str | None,
+    arch: Architecture | None,
+    renames: dict[str, str],
     config: dict[str, Any] | None,
 ) -> Plan:
     """Name, lay out and type every output tensor of `target`."""
     plan = Plan(target, [])
     model_type = (config or {}).get("model_type", "")
-    naming = LEGACY_NAMING.get(model_type, LegacyNaming())
+    declared = legacy_naming(model_type)
+    naming = declared or LegacyNaming()
     names = {t.name: renames.get(t.name, t.name) for t in tensors}
     if target in ("tf", "flax"):
-        if model_type not in LEGACY_NAMING:
-            plan.notes.append(f"no transformers {target} naming table for model_type {model_type!r}: generic rules used")
+        if declared is None:
+            plan.notes.append(
+                f"no transformers {target} naming table for model_type {model_type!r}: generic rules used"
+            )
         tensors = _legacy_subset(tensors, names, arch, naming)
         main_layer = naming.main_layer or (arch.base_model_prefix if arch else "")
         if target == "tf" and main_layer and not any(n.startswith(main_layer + ".") for n in names.values()):
@@ -362,19 +326,27 @@ def plan_conversion(
             kind = _kind(canonical, len(tensor.shape), arch, naming)
             out_name, layout = native_name(canonical, kind, target, naming)
         if out_name in seen:
-            raise ConversionError(f"{tensor.name!r} and {seen[out_name]!r} would both be written as {out_name!r}.")
+            raise ConversionError(
+                f"{tensor.name!r} and {seen[out_name]!r} would both be written as {out_name!r}."
+            )
         seen[out_name] = tensor.name
         out_dtype = output_dtype(tensor.dtype, dtype)
         if out_dtype != tensor.dtype and "BF16" in (out_dtype, tensor.dtype) and BFLOAT16 is None:
-            raise ConversionError("Casting to or from bfloat16 needs the ml_dtypes package: `pip install ml_dtypes`.")
+            raise ConversionError(
+                "Casting to or from bfloat16 needs the ml_dtypes package: `pip install ml_dtypes`."
+            )
         if target == "tf" and out_dtype == "BF16":
-            raise ConversionError(f"{tensor.name!r} is bfloat16, which tf_model.h5 cannot hold; pass --dtype float32 or float16.")
+            raise ConversionError(
+                f"{tensor.name!r} is bfloat16, which tf_model.h5 cannot hold; pass --dtype float32 or float16."
+            )
         shape = tuple(tensor.shape[i] for i in _axes(layout, len(tensor.shape)))
         plan.entries.append(Entry(TensorSpec(out_name, shape, out_dtype), tensor, layout))
     return plan
 
 
-def _legacy_subset(tensors: list[SourceTensor], names: dict[str, str], arch: Architecture | None, naming: LegacyNaming) -> list[SourceTensor]:
+def _legacy_subset(
+    tensors: list[SourceTensor], names: dict[str, str], arch: Architecture | None, naming: LegacyNaming
+) -> list[SourceTensor]:
     """TF and Flax models hold no buffers (position_ids), no tied copies and no aliases."""
     present = set(names.values())
     ignore = arch.ignore_unexpected if arch else [r"position_ids$"]
@@ -395,16 +367,18 @@ def _legacy_subset(tensors: list[SourceTensor], names: dict[str, str], arch: Arc
 
 def _kind(canonical: str, ndim: int, arch: Architecture | None, naming: LegacyNaming) -> str:
     if arch is not None:
-        for candidate in (canonical, canonical.removeprefix(arch.base_model_prefix + "."), f"{arch.base_model_prefix}.{canonical}"):
+        for candidate in (
+            canonical,
+            canonical.removeprefix(arch.base_model_prefix + "."),
+            f"{arch.base_model_prefix}.{canonical}",
+        ):
             if candidate in arch.kinds:
                 return arch.kinds[candidate]
-    return guess_kind(canonical, ndim)
+    return kind_of(canonical, ndim, None)
 
 
 def _axes(layout: str, ndim: int) -> tuple[int, ...]:
-    from .mapping import _FROM_CANONICAL_AXES
-
-    return _FROM_CANONICAL_AXES.get(layout, tuple(range(ndim)))
+    return from_canonical_axes(layout) or tuple(range(ndim))
 
 
 def _architecture_name(config: dict[str, Any] | None, arch: Architecture | None) -> str:
@@ -417,95 +391,22 @@ def _architecture_name(config: dict[str, Any] | None, arch: Architecture | None)
 # --------------------------------------------------------------------------------------
 # Writing
 # --------------------------------------------------------------------------------------
-class SafetensorsWriter:
-    """One safetensors file, header first from the specs, then each tensor as it comes."""
-
-    ordered = staticmethod(lambda specs: list(specs))
-
-    def __init__(self, path: str, specs: Sequence[TensorSpec], top_scope: str = "", metadata: dict[str, str] | None = None):
-        header: dict[str, Any] = {"__metadata__": metadata or {"format": "pt"}}
-        offset = 0
-        for spec in specs:
-            header[spec.name] = {"dtype": spec.dtype, "shape": list(spec.shape), "data_offsets": [offset, offset + spec.nbytes]}
-            offset += spec.nbytes
-        data = json.dumps(header, separators=(",", ":")).encode("utf-8")
-        data += b" " * (-len(data) % 8)
-        self._f = open(path, "wb")  # noqa: SIM115 - closed in close()
-        self._f.write(len(data).to_bytes(8, "little") + data)
-
-    def write(self, spec: TensorSpec, array: np.ndarray) -> None:
-        if array.nbytes != spec.nbytes:
-            raise ConversionError(f"{spec.name}: {array.nbytes} bytes where the header promised {spec.nbytes}.")
-        self._f.write(memoryview(contiguous(array).reshape(-1).view(np.uint8)))
-
-    def close(self) -> None:
-        self._f.close()
-
-
-WRITERS: dict[str, type] = {"safetensors": SafetensorsWriter, "pt": TorchBinWriter, "tf": H5Writer, "flax": MsgpackWriter}
-
-
-def shard_groups(entries: Sequence[Entry], max_shard_size: int) -> list[list[Entry]]:
-    """Consecutive groups under max_shard_size bytes (a larger tensor gets a file of its own)."""
-    groups: list[list[Entry]] = [[]]
-    size = 0
-    for entry in entries:
-        if groups[-1] and size + entry.spec.nbytes > max_shard_size:
-            groups.append([])
-            size = 0
-        groups[-1].append(entry)
-        size += entry.spec.nbytes
-    return groups
-
-
-def shard_names(target: str, count: int) -> list[str]:
-    single = TARGETS[target][0]
-    if count == 1:
-        return [single]
-    stem, ext = os.path.splitext(single)
-    return [f"{stem}-{i + 1:05d}-of-{count:05d}{ext}" for i in range(count)]
-
-
-def write_weights(plan: Plan, pool: SourcePool, folder: str, max_shard_size: int, progress: Callable[[int], Any]) -> list[str]:
+def write_weights(
+    plan: Plan, pool: SourcePool, folder: str, max_shard_size: int, progress: Callable[[int], Any]
+) -> list[str]:
     """Write every shard of the plan (and the index when there are several); return the file names."""
-    writer_cls = WRITERS[plan.target]
     by_name = {e.spec.name: e for e in plan.entries}
-    ordered = [by_name[s.name] for s in writer_cls.ordered([e.spec for e in plan.entries])]
-    groups = shard_groups(ordered, max_shard_size)
-    files = shard_names(plan.target, len(groups))
-    for filename, group in zip(files, groups):
-        _write_shard(writer_cls, os.path.join(folder, filename), group, plan, pool, progress, sharded=len(groups) > 1)
-    if len(groups) > 1:
-        _write_index(plan, folder, files, groups)
-    return files
-
-
-def _write_shard(writer_cls: type, path: str, group: list[Entry], plan: Plan, pool: SourcePool,
-                 progress: Callable[[int], Any], sharded: bool) -> None:
-    specs = [e.spec for e in group]
-    kwargs = {"sharded": sharded, "shared": plan.tf_shared} if writer_cls is H5Writer else {}
-    writer = writer_cls(path, specs, top_scope=plan.top_scope, **kwargs)
-    by_name = {e.spec.name: e for e in group}
-    try:
-        for spec in writer_cls.ordered(specs):
-            entry = by_name[spec.name]
-            writer.write(spec, entry.load(pool))  # the loaded array is dropped right after
-            entry.release(pool)
-            progress(spec.nbytes)
-    finally:
-        writer.close()
-
-
-def _write_index(plan: Plan, folder: str, files: list[str], groups: list[list[Entry]]) -> None:
-    def key(entry: Entry) -> str:  # TF indexes carry the full Keras weight name
-        return f"{plan.top_scope}/{entry.spec.name}" if plan.target == "tf" else entry.spec.name
-
-    index = {
-        "metadata": {"total_size": int(sum(e.spec.nbytes for g in groups for e in g))},
-        "weight_map": {key(e): filename for filename, group in zip(files, groups) for e in group},
-    }
-    with open(os.path.join(folder, TARGETS[plan.target][1]), "w", encoding="utf-8") as f:
-        f.write(json.dumps(index, indent=2, sort_keys=True) + "\n")
+    stream = TensorStream(
+        [e.spec for e in plan.entries],
+        fetch=lambda spec: by_name[spec.name].load(pool),
+        release=lambda spec: by_name[spec.name].release(pool),
+        progress=progress,
+    )
+    options = {"top_scope": plan.top_scope, "shared": plan.tf_shared}
+    paths = write_checkpoint(
+        folder, stream, fmt=plan.target, max_shard_size=max_shard_size, writer_options=options
+    )
+    return [os.path.basename(p) for p in paths]
 
 
 def copy_companions(src: str, folder: str, options: HubOptions, dtype: str | None) -> list[str]:
@@ -532,35 +433,94 @@ def _set_config_dtype(path: str, dtype: str) -> None:
         f.write(json.dumps(config, indent=2) + "\n")
 
 
-@contextlib.contextmanager
-def atomic_folder(out: str, force: bool) -> Iterator[str]:
-    """A temporary folder beside `out`, renamed to `out` when the block succeeds (and removed if not)."""
-    out = os.path.abspath(out)
-    if os.path.lexists(out) and not force:
+def _inside(path: str, folder: str) -> bool:
+    return os.path.commonpath([path, folder]) == folder
+
+
+def check_destination(src: str, out: str, force: bool) -> None:
+    """Refuse an OUT that would destroy the input or a user's files, whatever --force says."""
+    real_out = os.path.realpath(out)
+    if os.path.exists(src):
+        real_src = os.path.realpath(src)
+        if _inside(real_src, real_out):
+            what = "is" if real_src == real_out else "contains"
+            raise InputError(f"OUT {out} {what} SRC {src}; write the conversion to another folder.")
+    if not os.path.lexists(out):
+        return
+    if not force:
         raise InputError(f"{out} already exists; pass --force to replace it.")
+    if os.path.islink(out) or not os.path.isdir(out):
+        raise InputError(
+            f"{out} exists and is not a folder rosetta convert wrote; refusing to replace it, even with --force."
+        )
+    foreign = sorted(e for e in os.listdir(out) if not _written_by_convert(e))
+    if foreign:
+        raise InputError(
+            f"{out} holds files rosetta convert does not write ({', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}); refusing to replace it, even with --force, so that no file "
+            "of yours is deleted. Choose a new OUT or remove those files first."
+        )
+
+
+def _written_by_convert(name: str) -> bool:
+    """Whether `name` is a file `rosetta convert` writes: weights of any format, an index, a companion."""
+    return name in COMPANION_FILES or any(
+        weights_pattern(f.weights_name).match(name) for f in FORMATS.values()
+    )
+
+
+def _exchange(a: str, b: str) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where the system cannot."""
+    import ctypes
+    import errno
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), b)
+
+
+@contextlib.contextmanager
+def atomic_folder(out: str) -> Iterator[str]:
+    """A new folder beside `out`, put in its place when the block succeeds (and removed if not).
+
+    An existing `out` is swapped with the new folder in one atomic exchange, then removed, so a crash
+    leaves the old OUT or the new one.
+    """
+    out = os.path.abspath(out)
     parent = os.path.dirname(out)
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.", suffix=".tmp", dir=parent)
+    tmp = os.path.join(parent, f".{os.path.basename(out)}.{uuid.uuid4().hex[:12]}.rosetta-tmp")
+    os.mkdir(tmp, 0o777)  # the user's umask applies
     try:
         yield tmp
-        _replace(tmp, out)
+        _put_in_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
-def _replace(tmp: str, out: str) -> None:
+def _put_in_place(tmp: str, out: str) -> None:
     if not os.path.lexists(out):
         os.rename(tmp, out)
+    elif _exchange(tmp, out):
+        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old OUT
         return
-    old = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.", suffix=".old", dir=os.path.dirname(out))
-    os.rmdir(old)
-    os.rename(out, old)
-    os.rename(tmp, out)
-    if os.path.isdir(old) and not os.path.islink(old):
+    else:  # no atomic exchange here: a crash between the two renames leaves OUT's old copy beside it
+        old = f"{tmp}.old"
+        os.rename(out, old)
+        os.rename(tmp, out)
         shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.unlink(old)
+        return
+    fsync_path(os.path.dirname(out))
 
 
 # --------------------------------------------------------------------------------------
@@ -595,20 +555,22 @@ def convert(
     if dtype is not None and dtype not in DTYPES:
         raise InputError(f"Unknown dtype {dtype!r}; use one of {', '.join(DTYPES)}.")
     shard_size = parse_size(max_shard_size)
-    if os.path.lexists(out) and not force:
-        raise InputError(f"{out} already exists; pass --force to replace it.")
+    check_destination(src, out, force)
     sources = resolve_sources(src, options)
     tensors = scan_sources(sources)
     config, config_path = load_config(src, options)
     notes: list[str] = []
     arch = build_architecture(config, config_path) if config is not None else None
     if arch is None:
-        notes.append("shapes not checked: " + ("no config.json" if config is None else "no torch model for this config"))
+        notes.append(
+            "shapes not checked: "
+            + ("no config.json" if config is None else "no torch model for this config")
+        )
     renames = align_to_architecture(tensors, arch, sources) if arch is not None else {}
     plan = plan_conversion(tensors, to, dtype, arch, renames, config)
     total = sum(e.spec.nbytes for e in plan.entries)
     pool = SourcePool(sources)
-    with atomic_folder(out, force) as folder, _progress_bar(total, progress) as bar:
+    with atomic_folder(out) as folder, _progress_bar(total, progress) as bar:
         try:
             files = write_weights(plan, pool, folder, shard_size, bar.update)
         finally:
@@ -621,8 +583,15 @@ def convert(
 def _progress_bar(total: int, enabled: bool) -> Iterator[Any]:
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="converting",
-               disable=None if enabled else True, leave=False)
+    bar = tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc="converting",
+        disable=None if enabled else True,
+        leave=False,
+    )
     try:
         yield bar
     finally:

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from .errors import ConfigError
 from .hub import HubOptions, PushToHubMixin, resolve_file
 from .io import atomic_write_text
+from .problem_type import PROBLEM_TYPES
 
 CONFIG_NAME = "config.json"
 
@@ -31,7 +32,6 @@ _COMMON_FIELDS: dict[str, tuple[Any, tuple[type, ...]]] = {
     "decoder_start_token_id": (None, (int, type(None))),
     "finetuning_task": (None, (str, type(None))),
 }
-_PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 
 # The field's standard names for sizes: each must be a positive int wherever a config has it (directly or
 # through `attribute_map`). Checked when a config is created or read, before any model allocates from it.
@@ -103,8 +103,8 @@ class PretrainedConfig(PushToHubMixin, metaclass=_ValidatedOnCreation):
             kwargs.setdefault("torch_dtype", kwargs.pop("dtype"))
         for name, (default, _) in _COMMON_FIELDS.items():
             setattr(self, name, kwargs.pop(name, default))
-        if self.problem_type is not None and self.problem_type not in _PROBLEM_TYPES:
-            raise ConfigError(f"problem_type must be one of {_PROBLEM_TYPES}, got {self.problem_type!r}.")
+        if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
+            raise ConfigError(f"problem_type must be one of {PROBLEM_TYPES}, got {self.problem_type!r}.")
         self.pruned_heads = {int(k): list(v) for k, v in (kwargs.pop("pruned_heads", None) or {}).items()}
 
         id2label = kwargs.pop("id2label", None)

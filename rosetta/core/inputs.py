@@ -102,9 +102,12 @@ def _check_ids(config: Any, model_name: str, name: str, view: InputView, field: 
     if view.bounds is None:
         return
     low, high = view.bounds()
-    size = _positive_int(config, field)
+    rotary = field == "max_position_embeddings" and getattr(config, "rope_theta", None) is not None
+    size = None if rotary else _positive_int(config, field)  # rotary positions have no table to index
     if low < 0:
-        raise InputError(f"{model_name}: {name} holds {int(low)}; ids must be >= 0 (negative ids never index a row).")
+        raise InputError(
+            f"{model_name}: {name} holds {int(low)}; ids must be >= 0 (negative ids never index a row)."
+        )
     if size is not None and high >= size:
         raise InputError(
             f"{model_name}: {name} holds {int(high)}, outside [0, {size}) (config.{field} = {size}). "
@@ -143,7 +146,9 @@ def _check_same_shape(
 ) -> None:
     if view is None or _compatible(view.shape, reference, broadcast=True):
         return
-    raise InputError(f"{model_name}: {name} has shape {_fmt(view.shape)}; it must be {_fmt(reference)}, as input_ids.")
+    raise InputError(
+        f"{model_name}: {name} has shape {_fmt(view.shape)}; it must be {_fmt(reference)}, as input_ids."
+    )
 
 
 def _check_mask(

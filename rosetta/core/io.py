@@ -9,12 +9,19 @@ from collections.abc import Iterator
 from typing import IO
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
     """Open a temporary file beside `path`; rename it over `path` only if the block succeeds."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600: give the file the mode the user's umask says
     try:
         with os.fdopen(fd, mode, encoding=encoding) as f:
             yield f

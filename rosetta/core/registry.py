@@ -44,6 +44,11 @@ TASKS: dict[str, str] = {
     "multiple-choice": "AutoModelForMultipleChoice",
     "token-classification": "AutoModelForTokenClassification",
     "question-answering": "AutoModelForQuestionAnswering",
+    "image-classification": "AutoModelForImageClassification",
+    "zero-shot-image-classification": "AutoModelForZeroShotImageClassification",
+    "ctc": "AutoModelForCTC",
+    "audio-classification": "AutoModelForAudioClassification",
+    "speech-seq2seq": "AutoModelForSpeechSeq2Seq",
 }
 
 PREPROCESSOR_KINDS = ("TOKENIZER", "IMAGE_PROCESSOR", "FEATURE_EXTRACTOR", "PROCESSOR")

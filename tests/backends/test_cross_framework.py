@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rosetta.convert.checkpoint import load_checkpoint
+from rosetta.convert.formats import load_checkpoint
 from tests.parity import BACKENDS, rosetta_class, run, tiny_config
 
 

@@ -24,7 +24,7 @@ from rosetta import (  # noqa: E402
     FlaxBertModel,
     FlaxPreTrainedModel,
 )
-from rosetta.convert.checkpoint import load_checkpoint  # noqa: E402
+from rosetta.convert.formats import load_checkpoint  # noqa: E402
 from rosetta.core.errors import InputError, WeightsMismatchError  # noqa: E402
 from rosetta.core.outputs import BaseModelOutputWithPooling, MaskedLMOutput  # noqa: E402
 from tests.parity import assert_close, padding_mask, run, tiny_config, tiny_config_dict, token_ids  # noqa: E402

@@ -33,7 +33,7 @@ from rosetta.backends.tf.modeling_tf_utils import (  # noqa: E402
     resolve_tf_dtype,
 )
 from rosetta.backends.torch.activations import ACT2CLS  # noqa: E402
-from rosetta.convert.checkpoint import load_checkpoint  # noqa: E402
+from rosetta.convert.formats import load_checkpoint  # noqa: E402
 from rosetta.core.configuration import PretrainedConfig  # noqa: E402
 from rosetta.core.errors import (  # noqa: E402
     ConfigError,

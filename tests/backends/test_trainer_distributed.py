@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 if not torch.distributed.is_available():
     pytest.skip("this torch build has no torch.distributed", allow_module_level=True)
 
-from rosetta.convert.checkpoint import load_checkpoint  # noqa: E402
+from rosetta.convert.formats import load_checkpoint  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "backends" / "scripts" / "train_ddp.py"

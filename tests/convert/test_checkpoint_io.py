@@ -6,7 +6,9 @@ import os
 import numpy as np
 import pytest
 
-from rosetta.convert.checkpoint import SafetensorsFile, load_checkpoint, parse_size, save_safetensors
+from rosetta.convert.formats import load_checkpoint
+from rosetta.convert.formats.safetensors import SafetensorsFile
+from rosetta.convert.sharding import parse_size, write_checkpoint
 from rosetta.core.errors import CheckpointError, MissingFileError
 
 
@@ -22,7 +24,7 @@ def tensors():
 
 def test_byte_compatible_with_safetensors_library(tmp_path):
     safetensors = pytest.importorskip("safetensors.numpy")
-    save_safetensors(tensors(), tmp_path)
+    write_checkpoint(tmp_path, tensors())
     loaded = safetensors.load_file(str(tmp_path / "model.safetensors"))
     for name, array in tensors().items():
         np.testing.assert_array_equal(loaded[name], array)
@@ -35,7 +37,7 @@ def test_byte_compatible_with_safetensors_library(tmp_path):
 
 
 def test_memory_mapped_copy_on_write(tmp_path):
-    save_safetensors(tensors(), tmp_path)
+    write_checkpoint(tmp_path, tensors())
     reader = SafetensorsFile(tmp_path / "model.safetensors")
     array = reader["a.weight"]
     assert isinstance(array.base, np.memmap) or isinstance(array.base.base, np.memmap)
@@ -46,7 +48,7 @@ def test_memory_mapped_copy_on_write(tmp_path):
 def test_bfloat16_round_trip(tmp_path):
     ml_dtypes = pytest.importorskip("ml_dtypes")
     weights = {"w": np.array([1.5, -2.25, 3.0e-3], dtype=ml_dtypes.bfloat16)}
-    save_safetensors(weights, tmp_path)
+    write_checkpoint(tmp_path, weights)
     reader = SafetensorsFile(tmp_path / "model.safetensors")
     assert reader.dtype("w") == "BF16"
     assert reader["w"].tobytes() == weights["w"].tobytes()
@@ -54,7 +56,7 @@ def test_bfloat16_round_trip(tmp_path):
 
 def test_sharding_and_index(tmp_path):
     big = {f"layer.{i}.weight": np.full((256,), i, dtype=np.float32) for i in range(10)}  # 1 KB each
-    files = save_safetensors(big, tmp_path, max_shard_size="3KiB")
+    files = write_checkpoint(tmp_path, big, max_shard_size="3KiB")
     assert len(files) == 4 and os.path.basename(files[0]) == "model-00001-of-00004.safetensors"
     index = json.loads((tmp_path / "model.safetensors.index.json").read_text())
     assert index["metadata"]["total_size"] == 10 * 1024
@@ -65,7 +67,7 @@ def test_sharding_and_index(tmp_path):
 
 
 def test_failed_write_leaves_old_checkpoint(tmp_path):
-    save_safetensors(tensors(), tmp_path)
+    write_checkpoint(tmp_path, tensors())
     before = (tmp_path / "model.safetensors").read_bytes()
 
     class Exploding(dict):
@@ -75,13 +77,13 @@ def test_failed_write_leaves_old_checkpoint(tmp_path):
             return super().__getitem__(key)
 
     with pytest.raises(RuntimeError):
-        save_safetensors(Exploding(tensors()), tmp_path)
+        write_checkpoint(tmp_path, Exploding(tensors()))
     assert (tmp_path / "model.safetensors").read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["model.safetensors"]
 
 
 def test_truncated_and_corrupt_files(tmp_path):
-    save_safetensors(tensors(), tmp_path)
+    write_checkpoint(tmp_path, tensors())
     data = (tmp_path / "model.safetensors").read_bytes()
     (tmp_path / "model.safetensors").write_bytes(data[:-10])
     with pytest.raises(CheckpointError, match="truncated"):
@@ -94,12 +96,19 @@ def test_truncated_and_corrupt_files(tmp_path):
 def test_missing_weights_error_names_what_was_looked_for(tmp_path):
     with pytest.raises(MissingFileError) as err:
         load_checkpoint(tmp_path)
-    assert "model.safetensors" in str(err.value) and "pytorch_model.bin" in str(err.value) and str(tmp_path) in str(err.value)
+    assert (
+        "model.safetensors" in str(err.value)
+        and "pytorch_model.bin" in str(err.value)
+        and str(tmp_path) in str(err.value)
+    )
 
 
 def test_torch_bin_is_read_with_weights_only(tmp_path):
     torch = pytest.importorskip("torch")
-    torch.save({"w": torch.arange(6.0).reshape(2, 3), "h": torch.ones(2, dtype=torch.bfloat16)}, tmp_path / "pytorch_model.bin")
+    torch.save(
+        {"w": torch.arange(6.0).reshape(2, 3), "h": torch.ones(2, dtype=torch.bfloat16)},
+        tmp_path / "pytorch_model.bin",
+    )
     reader = load_checkpoint(tmp_path)
     np.testing.assert_array_equal(reader["w"], np.arange(6.0, dtype=np.float32).reshape(2, 3))
     assert reader.dtype("h") == "BF16"

@@ -199,11 +199,20 @@ def test_a_hub_repo_id_is_a_source(hub_server, fresh_hf_cache, tmp_path):
 
 def test_force_replaces_an_existing_output_atomically(tmp_path):
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "stale.txt").write_text("old")
+    convert(FIXTURES / "pt", out, "--to", "flax")
     convert(FIXTURES / "flax", out, "--force")
     assert sorted(os.listdir(out)) == ["config.json", "model.safetensors"]
     assert sorted(os.listdir(tmp_path)) == ["out"]  # no temporary folders left behind
+
+
+def test_force_never_deletes_a_users_files(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert cli("convert", FIXTURES / "flax", out, "--force") == 2
+    assert "notes.txt" in capsys.readouterr().err
+    assert os.listdir(out) == ["notes.txt"] and (out / "notes.txt").read_text() == "mine"
+    assert cli("convert", FIXTURES / "flax", tmp_path, "--force") == 2  # OUT contains other files, and SRC's parent
 
 
 # --------------------------------------------------------------------------------------

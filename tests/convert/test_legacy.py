@@ -9,22 +9,19 @@ import zipfile
 import numpy as np
 import pytest
 
-from rosetta.convert.checkpoint import find_checkpoint, open_checkpoint
-from rosetta.convert.legacy import (
-    LEGACY_NAMING,
-    H5File,
-    MsgpackFile,
-    MsgpackWriter,
-    TensorSpec,
-    TorchBinWriter,
+from rosetta.convert.formats import find_checkpoint, open_checkpoint
+from rosetta.convert.formats.base import TensorSpec, st_dtype_of
+from rosetta.convert.formats.h5 import H5File, load_h5_attribute, save_h5_attribute
+from rosetta.convert.formats.msgpack import MsgpackFile, MsgpackWriter
+from rosetta.convert.formats.naming import (
     guess_kind,
     keras_scope,
-    load_h5_attribute,
+    legacy_naming,
     native_name,
-    save_h5_attribute,
     tf_canonical_name,
     to_canonical_reader,
 )
+from rosetta.convert.formats.torch_bin import TorchBinWriter
 from rosetta.core.errors import CheckpointError
 
 from . import hf4_layout
@@ -61,16 +58,25 @@ def test_h5_reader_names_drop_the_model_scope_as_transformers_does():
 
 def test_tf_names_map_with_transformers_rules():
     assert tf_canonical_name("mlm___cls/predictions/bias:0", 1) == ("cls.predictions.bias", "identity")
-    assert tf_canonical_name("bert/encoder/layer_._11/output/dense/kernel:0", 2) == ("bert.encoder.layer.11.output.dense.weight", "linear")
-    assert tf_canonical_name("bert/embeddings/LayerNorm/gamma:0", 1) == ("bert.embeddings.LayerNorm.weight", "identity")
-    assert tf_canonical_name("bert/embeddings/position_embeddings/embeddings:0", 2)[0] == "bert.embeddings.position_embeddings.weight"
+    assert tf_canonical_name("bert/encoder/layer_._11/output/dense/kernel:0", 2) == (
+        "bert.encoder.layer.11.output.dense.weight",
+        "linear",
+    )
+    assert tf_canonical_name("bert/embeddings/LayerNorm/gamma:0", 1) == (
+        "bert.embeddings.LayerNorm.weight",
+        "identity",
+    )
+    assert (
+        tf_canonical_name("bert/embeddings/position_embeddings/embeddings:0", 2)[0]
+        == "bert.embeddings.position_embeddings.weight"
+    )
     assert tf_canonical_name("vit/embeddings/patch_embeddings/projection/kernel:0", 4)[1] == "conv2d"
 
 
 @pytest.mark.parametrize("fmt", ["tf", "flax"])
 def test_native_names_invert_the_canonical_mapping_for_every_bert_weight(fmt):
     ref = reference()
-    naming = LEGACY_NAMING["bert"]
+    naming = legacy_naming("bert")
     for name, value in ref.items():
         kind = guess_kind(name, value.ndim)
         native, layout = native_name(name, kind, fmt, naming)
@@ -97,7 +103,9 @@ def test_the_in_test_writers_follow_transformers_446_exactly(tmp_path):
     assert h5_dump(tmp_path / "tf_model.h5") == h5_dump(FIXTURES / "tf" / "tf_model.h5")
     pytest.importorskip("flax")
     hf4_layout.write_flax_msgpack(str(tmp_path / "flax_model.msgpack"), ref)
-    assert (tmp_path / "flax_model.msgpack").read_bytes() == (FIXTURES / "flax" / "flax_model.msgpack").read_bytes()
+    assert (tmp_path / "flax_model.msgpack").read_bytes() == (
+        FIXTURES / "flax" / "flax_model.msgpack"
+    ).read_bytes()
 
 
 def _nested_params():
@@ -106,9 +114,17 @@ def _nested_params():
     return {
         "bert": {
             "embeddings": {"word_embeddings": {"embedding": rng.standard_normal((99, 8)).astype(np.float32)}},
-            "encoder": {"layer": {str(i): {"dense": {"kernel": rng.standard_normal((9, 7)).astype(np.float16),
-                                                     "bias": rng.standard_normal(7).astype(ml_dtypes.bfloat16)}}
-                                  for i in range(12)}},
+            "encoder": {
+                "layer": {
+                    str(i): {
+                        "dense": {
+                            "kernel": rng.standard_normal((9, 7)).astype(np.float16),
+                            "bias": rng.standard_normal(7).astype(ml_dtypes.bfloat16),
+                        }
+                    }
+                    for i in range(12)
+                }
+            },
         },
         "ids": np.arange(300, dtype=np.int64),
         "scalar": np.array(2.5, dtype=np.float32),
@@ -129,7 +145,6 @@ def _sorted(tree):
 
 
 def _write_msgpack(path, arrays):
-    from rosetta.convert.checkpoint import st_dtype_of
 
     specs = [TensorSpec(n, a.shape, st_dtype_of(a)) for n, a in arrays.items()]
     writer = MsgpackWriter(str(path), specs)
@@ -147,7 +162,9 @@ def test_msgpack_writer_is_byte_identical_to_flax_to_bytes(tmp_path, monkeypatch
         monkeypatch.setattr(MsgpackWriter, "MAX_CHUNK_SIZE", chunk_size)
     arrays = dict(_flatten(params))
     _write_msgpack(tmp_path / "x.msgpack", arrays)
-    assert (tmp_path / "x.msgpack").read_bytes() == serialization.to_bytes(_sorted(params))  # JAX keeps keys sorted
+    assert (tmp_path / "x.msgpack").read_bytes() == serialization.to_bytes(
+        _sorted(params)
+    )  # JAX keeps keys sorted
     with MsgpackFile(tmp_path / "x.msgpack") as reader:
         assert set(reader) == set(arrays)
         for name, value in arrays.items():
@@ -170,10 +187,15 @@ def test_msgpack_reader_rejects_truncated_and_foreign_files(tmp_path):
 def test_torch_bin_writer_is_what_torch_save_writes(tmp_path):
     torch = pytest.importorskip("torch")
     from rosetta.backends.torch.modeling_utils import torch_to_numpy
-    from rosetta.convert.checkpoint import st_dtype_of
 
-    state = {"a.weight": torch.randn(4, 3), "b": torch.randn(5).half(), "c": torch.arange(7),
-             "d": torch.randn(3, 2).bfloat16(), "s": torch.tensor(2.5), "e": torch.zeros(0, 3)}
+    state = {
+        "a.weight": torch.randn(4, 3),
+        "b": torch.randn(5).half(),
+        "c": torch.arange(7),
+        "d": torch.randn(3, 2).bfloat16(),
+        "s": torch.tensor(2.5),
+        "e": torch.zeros(0, 3),
+    }
     buffer = io.BytesIO()
     torch.save(state, buffer)
     arrays = {k: torch_to_numpy(v) for k, v in state.items()}

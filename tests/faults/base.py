@@ -32,6 +32,10 @@ def rosetta_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     """`python -m rosetta ARGS` in a fresh process, as a user runs it."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run(
-        [sys.executable, "-m", "rosetta", *map(str, args)], capture_output=True, text=True, timeout=timeout,
-        cwd=ROOT, env=env,
+        [sys.executable, "-m", "rosetta", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=env,
     )

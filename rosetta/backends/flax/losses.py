@@ -2,7 +2,8 @@
 
 `cross_entropy` is `torch.nn.CrossEntropyLoss()` (mean over targets, `ignore_index` left out
 of both sum and count, NaN when every target is ignored), `mse` is `MSELoss()`,
-`binary_cross_entropy_with_logits` is `BCEWithLogitsLoss()`. Losses are computed in at least
+`binary_cross_entropy_with_logits` is `BCEWithLogitsLoss()`; `sequence_classification_loss` picks
+among them by the one neutral rule in `rosetta.core.problem_type`. Losses are computed in at least
 float32 and returned in the logits' dtype.
 """
 
@@ -12,14 +13,18 @@ import jax
 import jax.numpy as jnp
 
 from ...core.configuration import PretrainedConfig
+from ...core.problem_type import REGRESSION, SINGLE_LABEL_CLASSIFICATION, problem_type
+
+IGNORE_INDEX = -100
 
 
 def _upcast(x: jax.Array) -> jax.Array:
     return x.astype(jnp.promote_types(x.dtype, jnp.float32))
 
 
-def cross_entropy(logits: jax.Array, labels: jax.Array, ignore_index: int = -100) -> jax.Array:
-    """Mean negative log-likelihood of `labels` [N] under `logits` [N, C], skipping `ignore_index`."""
+def cross_entropy(logits: jax.Array, labels: jax.Array, ignore_index: int = IGNORE_INDEX) -> jax.Array:
+    """Mean negative log-likelihood of `labels` [...] under `logits` [..., C], skipping `ignore_index`."""
+    logits, labels = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1)
     log_probs = jax.nn.log_softmax(_upcast(logits), axis=-1)
     valid = labels != ignore_index
     safe_labels = jnp.where(valid, labels, 0).astype(jnp.int32)
@@ -38,22 +43,20 @@ def binary_cross_entropy_with_logits(logits: jax.Array, targets: jax.Array) -> j
     return jnp.mean(loss).astype(logits.dtype)
 
 
+def labels_are_integers(labels: jax.Array) -> bool:
+    return bool(jnp.issubdtype(labels.dtype, jnp.integer))
+
+
 def sequence_classification_loss(config: PretrainedConfig, logits: jax.Array, labels: jax.Array) -> jax.Array:
     """Regression, single- or multi-label loss, chosen by `config.problem_type` (inferred once if unset)."""
     num_labels = config.num_labels
-    if config.problem_type is None:
-        if num_labels == 1:
-            config.problem_type = "regression"
-        elif num_labels > 1 and jnp.issubdtype(labels.dtype, jnp.integer):
-            config.problem_type = "single_label_classification"
-        else:
-            config.problem_type = "multi_label_classification"
-    if config.problem_type == "regression":
+    kind = problem_type(config, num_labels, labels_are_integers(labels))
+    if kind == REGRESSION:
         if num_labels == 1:
             return mse(logits.squeeze(), labels.squeeze().astype(logits.dtype))
         return mse(logits, labels)
-    if config.problem_type == "single_label_classification":
-        return cross_entropy(logits.reshape(-1, num_labels), labels.reshape(-1))
+    if kind == SINGLE_LABEL_CLASSIFICATION:
+        return cross_entropy(logits.reshape(-1, num_labels), labels)
     return binary_cross_entropy_with_logits(logits, labels.astype(logits.dtype))
 
 

@@ -28,6 +28,7 @@ from ...convert.mapping import canonical_name, canonical_shape, from_canonical, 
 from ...convert.pretrained import PretrainedModelBase, constructor_keywords
 from ...core.configuration import PretrainedConfig
 from ...core.errors import ConfigError, InputError
+from ...core.inputs import InputView, check_model_inputs
 from ...core.weights import new_embedding_rows, record_pruned_heads, resized_vocab_size
 
 Params = dict[str, Any]
@@ -56,6 +57,26 @@ def resolve_jax_dtype(dtype: Any) -> np.dtype | None:
     if name not in _DTYPES:
         raise ConfigError(f"Unknown dtype {dtype!r}; use one of {', '.join(_DTYPES)} or 'auto'.")
     return jnp.dtype(_DTYPES[name])
+
+
+def jax_input_view(value: Any) -> Any:
+    """An `InputView` of a jax array, checked on the host before the compiled call: a traced value
+    gives its shape and dtype only, an array on an accelerator one (min, max) transfer."""
+    if not isinstance(value, jax.Array):
+        return value  # numpy / lists: `check_model_inputs` reads them on the host as they are
+    dtype = np.dtype(value.dtype)
+    kind = "f" if dtype.name == "bfloat16" else dtype.kind
+    on_host = not isinstance(value, jax.core.Tracer) and all(d.platform == "cpu" for d in value.devices())
+
+    def bounds() -> tuple[float, float]:
+        if on_host:
+            array = np.asarray(value)
+            return array.min().item(), array.max().item()
+        low, high = jax.device_get((jnp.min(value), jnp.max(value)))
+        return low.item(), high.item()
+
+    has_values = not isinstance(value, jax.core.Tracer) and kind in "iu" and value.size > 0
+    return InputView(tuple(value.shape), kind, bounds if has_values else None)
 
 
 class FlaxPreTrainedModel(PretrainedModelBase):
@@ -229,6 +250,8 @@ class FlaxPreTrainedModel(PretrainedModelBase):
         unknown = sorted(set(inputs) - set(names))
         if unknown:
             raise InputError(f"{type(self).__name__} got unexpected inputs {unknown}; it takes {names}.")
+        views = {k: jax_input_view(v) for k, v in inputs.items()}
+        check_model_inputs(self.config, type(self).__name__, views, self._max_input_length())
         inputs = {k: v if isinstance(v, jax.Array) else jnp.asarray(v) for k, v in inputs.items() if v is not None}
         if train and dropout_rng is None:
             raise InputError("train=True applies dropout, which needs a key: pass dropout_rng=jax.random.PRNGKey(...).")
@@ -244,6 +267,11 @@ class FlaxPreTrainedModel(PretrainedModelBase):
             output_hidden_states=bool(config.output_hidden_states if output_hidden_states is None else output_hidden_states),
             return_dict=bool(config.return_dict if return_dict is None else return_dict),
         )
+
+    def _max_input_length(self) -> int | None:
+        """The longest sequence this model takes; None: `config.max_position_embeddings`. A model whose
+        position ids start at an offset (RoBERTa: `pad_token_id + 1`) overrides this."""
+        return None
 
     def _forward(
         self,

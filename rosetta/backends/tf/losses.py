@@ -1,5 +1,6 @@
 """The losses of the task heads, with torch's semantics (`torch.nn.CrossEntropyLoss` and friends).
 
+`sequence_classification_loss` picks its loss by the one neutral rule in `rosetta.core.problem_type`.
 Every loss is a mean over the examples (or tokens) that count; labels equal to `ignore_index`
 (-100 by default, as in torch) count for nothing. Nothing here changes shape with the data,
 so the losses compile under XLA (`jit_compile=True`).
@@ -7,9 +8,10 @@ so the losses compile under XLA (`jit_compile=True`).
 
 from __future__ import annotations
 
-from typing import Any
-
 import tensorflow as tf
+
+from ...core.configuration import PretrainedConfig
+from ...core.problem_type import REGRESSION, SINGLE_LABEL_CLASSIFICATION, problem_type
 
 IGNORE_INDEX = -100
 
@@ -21,7 +23,9 @@ def cross_entropy(logits: tf.Tensor, labels: tf.Tensor, ignore_index: int = IGNO
     labels = tf.reshape(tf.cast(labels, tf.int32), (-1,))
     keep = tf.not_equal(labels, ignore_index)
     safe_labels = tf.where(keep, labels, tf.zeros_like(labels))
-    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe_labels, logits=tf.cast(logits, tf.float32))
+    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=safe_labels, logits=tf.cast(logits, tf.float32)
+    )
     weights = tf.cast(keep, tf.float32)
     return tf.cast(tf.reduce_sum(losses * weights) / tf.reduce_sum(weights), logits.dtype)
 
@@ -31,25 +35,25 @@ def mean_squared_error(predictions: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
 
 
 def binary_cross_entropy_with_logits(logits: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
-    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(targets, logits.dtype), logits=logits))
+    return tf.reduce_mean(
+        tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(targets, logits.dtype), logits=logits)
+    )
 
 
-def sequence_classification_loss(config: Any, logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+def labels_are_integers(labels: tf.Tensor) -> bool:
+    return labels.dtype.is_integer
+
+
+def sequence_classification_loss(config: PretrainedConfig, logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
     """Regression, single- or multi-label loss, chosen by `config.problem_type` (inferred once if unset)."""
     num_labels = config.num_labels
-    if config.problem_type is None:
-        if num_labels == 1:
-            config.problem_type = "regression"
-        elif num_labels > 1 and labels.dtype.is_integer:
-            config.problem_type = "single_label_classification"
-        else:
-            config.problem_type = "multi_label_classification"
-    if config.problem_type == "regression":
+    kind = problem_type(config, num_labels, labels_are_integers(labels))
+    if kind == REGRESSION:
         if num_labels == 1:
             return mean_squared_error(tf.squeeze(logits), tf.squeeze(labels))
         return mean_squared_error(logits, labels)
-    if config.problem_type == "single_label_classification":
-        return cross_entropy(tf.reshape(logits, (-1, num_labels)), tf.reshape(labels, (-1,)))
+    if kind == SINGLE_LABEL_CLASSIFICATION:
+        return cross_entropy(tf.reshape(logits, (-1, num_labels)), labels)
     return binary_cross_entropy_with_logits(logits, labels)
 
 

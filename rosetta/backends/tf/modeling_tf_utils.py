@@ -29,7 +29,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ...convert.checkpoint import BFLOAT16
+from ...convert.formats.base import BFLOAT16
 from ...convert.mapping import (
     canonical_name,
     canonical_shape,
@@ -39,6 +39,7 @@ from ...convert.mapping import (
 from ...convert.pretrained import PretrainedModelBase, constructor_keywords
 from ...core.configuration import PretrainedConfig
 from ...core.errors import ConfigError, ConversionError, InputError
+from ...core.inputs import CHECKED_INPUTS, InputView, check_model_inputs
 from ...core.weights import new_embedding_rows, record_pruned_heads, resized_vocab_size
 
 if keras.backend.backend() != "tensorflow":
@@ -48,6 +49,31 @@ if keras.backend.backend() != "tensorflow":
     )
 
 _FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
+
+
+def tf_input_view(value: Any) -> Any:
+    """An `InputView` of a TF tensor or Keras symbolic tensor: values only of eager integer tensors."""
+    if not isinstance(value, (tf.Tensor, tf.Variable, keras.KerasTensor)):
+        return value  # numpy / lists: `check_model_inputs` reads them itself
+    dtype = tf.as_dtype(value.dtype)
+    kinds = {"b": dtype.is_bool, "c": dtype.is_complex, "f": dtype.is_floating, "i": dtype.is_integer}
+    kind = next((k for k, is_kind in kinds.items() if is_kind), "V")
+    shape = tuple(value.shape)
+
+    def bounds() -> tuple[float, float]:
+        low, high = tf.stack([tf.reduce_min(value), tf.reduce_max(value)]).numpy().tolist()
+        return low, high
+
+    eager = tf.executing_eagerly() and hasattr(value, "numpy")
+    has_values = eager and kind == "i" and None not in shape and math.prod(shape) > 0
+    return InputView(shape, kind, bounds if has_values else None)
+
+
+@functools.cache
+def _call_names(cls: type) -> tuple[str, ...]:
+    return tuple(list(inspect.signature(cls.call).parameters)[1:])
+
+
 # Arguments of `call` that are switches, not data (left out of datasets and dummy inputs).
 _CALL_SWITCHES = frozenset({"training", "output_attentions", "output_hidden_states", "return_dict"})
 _LABEL_ALIASES = ("label", "label_ids")
@@ -234,7 +260,20 @@ class TFPreTrainedModel(PretrainedModelBase, keras.Model):
         if args and isinstance(args[0], Mapping):
             kwargs = {**args[0], **kwargs}
             args = args[1:]
+        self._check_inputs(args, kwargs)
         return super().__call__(*args, **kwargs)
+
+    def _check_inputs(self, args: tuple, kwargs: dict[str, Any]) -> None:
+        """`rosetta.core.inputs` on the call's inputs: shapes and dtypes always, values only in eager mode."""
+        inputs = {**dict(zip(_call_names(type(self)), args)), **kwargs}
+        views = {name: tf_input_view(value) for name, value in inputs.items() if name in CHECKED_INPUTS}
+        views.update((name, inputs[name]) for name in ("past_key_values", "cache") if name in inputs)
+        check_model_inputs(self.config, type(self).__name__, views, max_length=self._max_input_length())
+
+    def _max_input_length(self) -> int | None:
+        """The longest sequence this model takes; None: `config.max_position_embeddings`. A model whose
+        position ids start at an offset (RoBERTa: `pad_token_id + 1`) overrides this."""
+        return None
 
     # -- construction ----------------------------------------------------------------------
     @property

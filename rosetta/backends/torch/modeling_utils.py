@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...convert.checkpoint import BFLOAT16
+from ...convert.formats.base import BFLOAT16
 from ...convert.pretrained import PretrainedModelBase, constructor_keywords
 from ...core.configuration import PretrainedConfig
 from ...core.errors import ConfigError
@@ -55,7 +55,8 @@ _IN_MODEL_CALL = threading.local()  # set while the outermost model's call runs:
 def _skip_input_checks() -> bool:
     """Compiling, tracing or CUDA-graph capturing: the checks would break or be baked into the graph."""
     capturing = torch.cuda.is_initialized() and torch.cuda.is_current_stream_capturing()
-    return torch.compiler.is_compiling() or torch.jit.is_tracing() or capturing or getattr(_IN_MODEL_CALL, "on", False)
+    nested = getattr(_IN_MODEL_CALL, "on", False)
+    return torch.compiler.is_compiling() or torch.jit.is_tracing() or capturing or nested
 
 
 def torch_input_view(tensor: torch.Tensor) -> InputView:

@@ -34,6 +34,7 @@ from ...core.outputs import (
     QuestionAnsweringModelOutput,
     SequenceClassifierOutput,
     TokenClassifierOutput,
+    finish_output,
 )
 from .configuration_bert import BertConfig
 
@@ -44,11 +45,15 @@ class TFBertEmbeddings(TFLayer):
     def __init__(self, config: BertConfig, **kwargs):
         super().__init__(**kwargs)
         initializer = get_initializer(config.initializer_range)
-        self.word_embeddings = keras.layers.Embedding(config.vocab_size, config.hidden_size, embeddings_initializer=initializer)
+        self.word_embeddings = keras.layers.Embedding(
+            config.vocab_size, config.hidden_size, embeddings_initializer=initializer
+        )
         self.position_embeddings = keras.layers.Embedding(
             config.max_position_embeddings, config.hidden_size, embeddings_initializer=initializer
         )
-        self.token_type_embeddings = keras.layers.Embedding(config.type_vocab_size, config.hidden_size, embeddings_initializer=initializer)
+        self.token_type_embeddings = keras.layers.Embedding(
+            config.type_vocab_size, config.hidden_size, embeddings_initializer=initializer
+        )
         self.LayerNorm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps)
         self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
 
@@ -67,7 +72,11 @@ class TFBertEmbeddings(TFLayer):
             position_ids = tf.range(seq_length)[None, :]
         if token_type_ids is None:
             token_type_ids = tf.zeros(shape_list(inputs_embeds)[:2], dtype=tf.int32)
-        embeddings = inputs_embeds + self.token_type_embeddings(token_type_ids) + self.position_embeddings(position_ids)
+        embeddings = (
+            inputs_embeds
+            + self.token_type_embeddings(token_type_ids)
+            + self.position_embeddings(position_ids)
+        )
         return self.dropout(self.LayerNorm(embeddings), training=training)
 
 
@@ -119,7 +128,9 @@ class TFBertSelfAttention(TFLayer):
 class TFBertSelfOutput(TFLayer):
     def __init__(self, config: BertConfig, **kwargs):
         super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(config.hidden_size, kernel_initializer=get_initializer(config.initializer_range))
+        self.dense = keras.layers.Dense(
+            config.hidden_size, kernel_initializer=get_initializer(config.initializer_range)
+        )
         self.LayerNorm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps)
         self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
 
@@ -156,14 +167,18 @@ class TFBertAttention(TFLayer):
         output_attentions: bool = False,
         training: bool = False,
     ) -> tuple[tf.Tensor, tf.Tensor | None]:
-        context, probs = self.self(hidden_states, attention_mask, head_mask, output_attentions=output_attentions, training=training)
+        context, probs = self.self(
+            hidden_states, attention_mask, head_mask, output_attentions=output_attentions, training=training
+        )
         return self.output(context, hidden_states, training=training), probs
 
 
 class TFBertIntermediate(TFLayer):
     def __init__(self, config: BertConfig, **kwargs):
         super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(config.intermediate_size, kernel_initializer=get_initializer(config.initializer_range))
+        self.dense = keras.layers.Dense(
+            config.intermediate_size, kernel_initializer=get_initializer(config.initializer_range)
+        )
         self.intermediate_act_fn = get_tf_activation(config.hidden_act)
 
     def call(self, hidden_states: tf.Tensor) -> tf.Tensor:
@@ -173,7 +188,9 @@ class TFBertIntermediate(TFLayer):
 class TFBertOutput(TFLayer):
     def __init__(self, config: BertConfig, **kwargs):
         super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(config.hidden_size, kernel_initializer=get_initializer(config.initializer_range))
+        self.dense = keras.layers.Dense(
+            config.hidden_size, kernel_initializer=get_initializer(config.initializer_range)
+        )
         self.LayerNorm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps)
         self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
 
@@ -222,13 +239,19 @@ class TFBertEncoder(TFLayer):
         head_mask = head_mask or [None] * len(self.layer)
         for layer, layer_head_mask in zip(self.layer, head_mask):
             hidden_states, probs = layer(
-                hidden_states, attention_mask, layer_head_mask, output_attentions=output_attentions, training=training
+                hidden_states,
+                attention_mask,
+                layer_head_mask,
+                output_attentions=output_attentions,
+                training=training,
             )
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
             if output_attentions:
                 all_attentions += (probs,)
-        return BaseModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions)
+        return BaseModelOutput(
+            last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions
+        )
 
 
 class TFBertPooler(TFLayer):
@@ -236,7 +259,9 @@ class TFBertPooler(TFLayer):
 
     def __init__(self, config: BertConfig, **kwargs):
         super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(config.hidden_size, kernel_initializer=get_initializer(config.initializer_range))
+        self.dense = keras.layers.Dense(
+            config.hidden_size, kernel_initializer=get_initializer(config.initializer_range)
+        )
         self.activation = get_tf_activation("tanh")
 
     def call(self, hidden_states: tf.Tensor) -> tf.Tensor:
@@ -246,7 +271,9 @@ class TFBertPooler(TFLayer):
 class TFBertPredictionHeadTransform(TFLayer):
     def __init__(self, config: BertConfig, **kwargs):
         super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(config.hidden_size, kernel_initializer=get_initializer(config.initializer_range))
+        self.dense = keras.layers.Dense(
+            config.hidden_size, kernel_initializer=get_initializer(config.initializer_range)
+        )
         self.transform_act_fn = get_tf_activation(config.hidden_act)
         self.LayerNorm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps)
 
@@ -268,7 +295,9 @@ class TFBertLMPredictionHead(TFLayer):
             self.decoder = input_embeddings
         else:
             self.decoder = keras.layers.Embedding(
-                config.vocab_size, config.hidden_size, embeddings_initializer=get_initializer(config.initializer_range)
+                config.vocab_size,
+                config.hidden_size,
+                embeddings_initializer=get_initializer(config.initializer_range),
             )
             self.decoder.build()
         self.bias = self.add_weight(name="bias", shape=(config.vocab_size,), initializer="zeros")
@@ -289,7 +318,9 @@ class TFBertOnlyMLMHead(TFLayer):
 class TFBertOnlyNSPHead(TFLayer):
     def __init__(self, config: BertConfig, **kwargs):
         super().__init__(**kwargs)
-        self.seq_relationship = keras.layers.Dense(2, kernel_initializer=get_initializer(config.initializer_range))
+        self.seq_relationship = keras.layers.Dense(
+            2, kernel_initializer=get_initializer(config.initializer_range)
+        )
 
     def call(self, pooled_output: tf.Tensor) -> tf.Tensor:
         return self.seq_relationship(pooled_output)
@@ -299,7 +330,9 @@ class TFBertPreTrainingHeads(TFLayer):
     def __init__(self, config: BertConfig, input_embeddings: keras.layers.Embedding, **kwargs):
         super().__init__(**kwargs)
         self.predictions = TFBertLMPredictionHead(config, input_embeddings)
-        self.seq_relationship = keras.layers.Dense(2, kernel_initializer=get_initializer(config.initializer_range))
+        self.seq_relationship = keras.layers.Dense(
+            2, kernel_initializer=get_initializer(config.initializer_range)
+        )
 
     def call(self, sequence_output: tf.Tensor, pooled_output: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return self.predictions(sequence_output), self.seq_relationship(pooled_output)
@@ -345,12 +378,16 @@ class TFBertModel(TFBertPreTrainedModel):
         training: bool = False,
     ) -> BaseModelOutputWithPooling | tuple:
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        output_hidden_states = (
+            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        )
         return_dict = self.config.return_dict if return_dict is None else return_dict
         if (input_ids is None) == (inputs_embeds is None):
             raise InputError("Pass exactly one of input_ids or inputs_embeds.")
 
-        embedding_output = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds, training=training)
+        embedding_output = self.embeddings(
+            input_ids, token_type_ids, position_ids, inputs_embeds, training=training
+        )
         dtype = embedding_output.dtype
         mask = extended_attention_mask(attention_mask, dtype) if attention_mask is not None else None
         encoder_outputs = self.encoder(
@@ -369,11 +406,7 @@ class TFBertModel(TFBertPreTrainedModel):
             hidden_states=encoder_outputs.hidden_states,
             attentions=encoder_outputs.attentions,
         )
-        return outputs if return_dict else outputs.to_tuple()
-
-
-def _finish(output, return_dict: bool):
-    return output if return_dict else output.to_tuple()
+        return finish_output(outputs, return_dict)
 
 
 class TFBertForPreTraining(TFBertPreTrainedModel):
@@ -415,16 +448,24 @@ class TFBertForPreTraining(TFBertPreTrainedModel):
     ) -> PreTrainingOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.bert(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True, training=training,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            training=training,
         )
         prediction_scores, seq_relationship_score = self.cls(outputs.last_hidden_state, outputs.pooler_output)
         loss = None
         if labels is not None and next_sentence_label is not None:
-            masked_lm_loss = cross_entropy(prediction_scores, labels)
-            next_sentence_loss = cross_entropy(seq_relationship_score, next_sentence_label)
-            loss = masked_lm_loss + next_sentence_loss
-        return _finish(
+            loss = cross_entropy(prediction_scores, labels) + cross_entropy(
+                seq_relationship_score, next_sentence_label
+            )
+        return finish_output(
             PreTrainingOutput(
                 loss=loss,
                 prediction_logits=prediction_scores,
@@ -475,15 +516,26 @@ class TFBertForMaskedLM(TFBertPreTrainedModel):
     ) -> MaskedLMOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.bert(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True, training=training,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            training=training,
         )
         prediction_scores = self.cls(outputs.last_hidden_state)
-        loss = None
-        if labels is not None:
-            loss = cross_entropy(prediction_scores, labels)
-        return _finish(
-            MaskedLMOutput(loss=loss, logits=prediction_scores, hidden_states=outputs.hidden_states, attentions=outputs.attentions),
+        loss = cross_entropy(prediction_scores, labels) if labels is not None else None
+        return finish_output(
+            MaskedLMOutput(
+                loss=loss,
+                logits=prediction_scores,
+                hidden_states=outputs.hidden_states,
+                attentions=outputs.attentions,
+            ),
             return_dict,
         )
 
@@ -513,16 +565,25 @@ class TFBertForNextSentencePrediction(TFBertPreTrainedModel):
     ) -> NextSentencePredictorOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.bert(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True, training=training,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            training=training,
         )
         seq_relationship_scores = self.cls(outputs.pooler_output)
-        loss = None
-        if labels is not None:
-            loss = cross_entropy(seq_relationship_scores, labels)
-        return _finish(
+        loss = cross_entropy(seq_relationship_scores, labels) if labels is not None else None
+        return finish_output(
             NextSentencePredictorOutput(
-                loss=loss, logits=seq_relationship_scores, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+                loss=loss,
+                logits=seq_relationship_scores,
+                hidden_states=outputs.hidden_states,
+                attentions=outputs.attentions,
             ),
             return_dict,
         )
@@ -533,9 +594,13 @@ class TFBertForSequenceClassification(TFBertPreTrainedModel):
         super().__init__(config, **kwargs)
         self.num_labels = config.num_labels
         self.bert = TFBertModel(config)
-        classifier_dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        classifier_dropout = (
+            config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        )
         self.dropout = keras.layers.Dropout(classifier_dropout)
-        self.classifier = keras.layers.Dense(config.num_labels, kernel_initializer=get_initializer(config.initializer_range))
+        self.classifier = keras.layers.Dense(
+            config.num_labels, kernel_initializer=get_initializer(config.initializer_range)
+        )
         self.post_init()
 
     def call(
@@ -554,13 +619,23 @@ class TFBertForSequenceClassification(TFBertPreTrainedModel):
     ) -> SequenceClassifierOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.bert(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True, training=training,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            training=training,
         )
         logits = self.classifier(self.dropout(outputs.pooler_output, training=training))
         loss = sequence_classification_loss(self.config, logits, labels) if labels is not None else None
-        return _finish(
-            SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions),
+        return finish_output(
+            SequenceClassifierOutput(
+                loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            ),
             return_dict,
         )
 
@@ -571,7 +646,9 @@ class TFBertForMultipleChoice(TFBertPreTrainedModel):
     def __init__(self, config: BertConfig, **kwargs):
         super().__init__(config, **kwargs)
         self.bert = TFBertModel(config)
-        classifier_dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        classifier_dropout = (
+            config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        )
         self.dropout = keras.layers.Dropout(classifier_dropout)
         self.classifier = keras.layers.Dense(1, kernel_initializer=get_initializer(config.initializer_range))
         self.post_init()
@@ -601,13 +678,25 @@ class TFBertForMultipleChoice(TFBertPreTrainedModel):
             return tf.reshape(x, (-1, *shape_list(x)[2:])) if x is not None else None
 
         outputs = self.bert(
-            flat(input_ids), flat(attention_mask), flat(token_type_ids), flat(position_ids), head_mask, flat(inputs_embeds),
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True, training=training,
+            flat(input_ids),
+            flat(attention_mask),
+            flat(token_type_ids),
+            flat(position_ids),
+            head_mask,
+            flat(inputs_embeds),
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            training=training,
         )
-        logits = tf.reshape(self.classifier(self.dropout(outputs.pooler_output, training=training)), (-1, num_choices))
+        logits = tf.reshape(
+            self.classifier(self.dropout(outputs.pooler_output, training=training)), (-1, num_choices)
+        )
         loss = cross_entropy(logits, labels) if labels is not None else None
-        return _finish(
-            MultipleChoiceModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions),
+        return finish_output(
+            MultipleChoiceModelOutput(
+                loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            ),
             return_dict,
         )
 
@@ -619,9 +708,13 @@ class TFBertForTokenClassification(TFBertPreTrainedModel):
         super().__init__(config, **kwargs)
         self.num_labels = config.num_labels
         self.bert = TFBertModel(config, add_pooling_layer=False)
-        classifier_dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        classifier_dropout = (
+            config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        )
         self.dropout = keras.layers.Dropout(classifier_dropout)
-        self.classifier = keras.layers.Dense(config.num_labels, kernel_initializer=get_initializer(config.initializer_range))
+        self.classifier = keras.layers.Dense(
+            config.num_labels, kernel_initializer=get_initializer(config.initializer_range)
+        )
         self.post_init()
 
     def call(
@@ -640,13 +733,23 @@ class TFBertForTokenClassification(TFBertPreTrainedModel):
     ) -> TokenClassifierOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.bert(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True, training=training,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            training=training,
         )
         logits = self.classifier(self.dropout(outputs.last_hidden_state, training=training))
         loss = cross_entropy(logits, labels) if labels is not None else None
-        return _finish(
-            TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions),
+        return finish_output(
+            TokenClassifierOutput(
+                loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            ),
             return_dict,
         )
 
@@ -658,7 +761,9 @@ class TFBertForQuestionAnswering(TFBertPreTrainedModel):
         super().__init__(config, **kwargs)
         self.num_labels = config.num_labels
         self.bert = TFBertModel(config, add_pooling_layer=False)
-        self.qa_outputs = keras.layers.Dense(config.num_labels, kernel_initializer=get_initializer(config.initializer_range))
+        self.qa_outputs = keras.layers.Dense(
+            config.num_labels, kernel_initializer=get_initializer(config.initializer_range)
+        )
         self.post_init()
 
     def call(
@@ -678,18 +783,29 @@ class TFBertForQuestionAnswering(TFBertPreTrainedModel):
     ) -> QuestionAnsweringModelOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.bert(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True, training=training,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            training=training,
         )
         logits = self.qa_outputs(outputs.last_hidden_state)
         start_logits, end_logits = tf.unstack(logits, axis=-1)
         loss = None
         if start_positions is not None and end_positions is not None:
             loss = question_answering_loss(start_logits, end_logits, start_positions, end_positions)
-        return _finish(
+        return finish_output(
             QuestionAnsweringModelOutput(
-                loss=loss, start_logits=start_logits, end_logits=end_logits,
-                hidden_states=outputs.hidden_states, attentions=outputs.attentions,
+                loss=loss,
+                start_logits=start_logits,
+                end_logits=end_logits,
+                hidden_states=outputs.hidden_states,
+                attentions=outputs.attentions,
             ),
             return_dict,
         )

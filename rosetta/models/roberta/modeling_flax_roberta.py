@@ -33,11 +33,11 @@ from ...core.outputs import (
     BaseModelOutput,
     BaseModelOutputWithPooling,
     MaskedLMOutput,
-    ModelOutput,
     MultipleChoiceModelOutput,
     QuestionAnsweringModelOutput,
     SequenceClassifierOutput,
     TokenClassifierOutput,
+    finish_output,
 )
 from .configuration_roberta import RobertaConfig
 
@@ -50,7 +50,9 @@ def _dense(features: int, dtype: Any, use_bias: bool = True) -> nn.Dense:
 
 def _layer_norm(config: RobertaConfig, dtype: Any) -> nn.LayerNorm:
     # Two-pass variance, as torch computes it.
-    return nn.LayerNorm(epsilon=config.layer_norm_eps, dtype=dtype, param_dtype=dtype, use_fast_variance=False)
+    return nn.LayerNorm(
+        epsilon=config.layer_norm_eps, dtype=dtype, param_dtype=dtype, use_fast_variance=False
+    )
 
 
 class FlaxRobertaEmbeddings(nn.Module):
@@ -61,9 +63,15 @@ class FlaxRobertaEmbeddings(nn.Module):
 
     def setup(self) -> None:
         config = self.config
-        self.word_embeddings = nn.Embed(config.vocab_size, config.hidden_size, dtype=self.dtype, param_dtype=self.dtype)
-        self.position_embeddings = nn.Embed(config.max_position_embeddings, config.hidden_size, dtype=self.dtype, param_dtype=self.dtype)
-        self.token_type_embeddings = nn.Embed(config.type_vocab_size, config.hidden_size, dtype=self.dtype, param_dtype=self.dtype)
+        self.word_embeddings = nn.Embed(
+            config.vocab_size, config.hidden_size, dtype=self.dtype, param_dtype=self.dtype
+        )
+        self.position_embeddings = nn.Embed(
+            config.max_position_embeddings, config.hidden_size, dtype=self.dtype, param_dtype=self.dtype
+        )
+        self.token_type_embeddings = nn.Embed(
+            config.type_vocab_size, config.hidden_size, dtype=self.dtype, param_dtype=self.dtype
+        )
         self.LayerNorm = _layer_norm(config, self.dtype)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
@@ -109,7 +117,9 @@ class FlaxRobertaSelfAttention(nn.Module):
             raise InputError(
                 f"hidden_size ({config.hidden_size}) must be a multiple of num_attention_heads ({config.num_attention_heads})."
             )
-        self.num_attention_heads = config.num_attention_heads - len(config.pruned_heads.get(self.layer_idx, []))
+        self.num_attention_heads = config.num_attention_heads - len(
+            config.pruned_heads.get(self.layer_idx, [])
+        )
         self.attention_head_size = config.hidden_size // config.num_attention_heads
         self.all_head_size = self.num_attention_heads * self.attention_head_size
         self.query = _dense(self.all_head_size, self.dtype)
@@ -155,7 +165,9 @@ class FlaxRobertaSelfOutput(nn.Module):
         self.dropout = nn.Dropout(self.config.hidden_dropout_prob)
 
     def __call__(self, hidden_states: Array, input_tensor: Array, deterministic: bool = True) -> Array:
-        return self.LayerNorm(self.dropout(self.dense(hidden_states), deterministic=deterministic) + input_tensor)
+        return self.LayerNorm(
+            self.dropout(self.dense(hidden_states), deterministic=deterministic) + input_tensor
+        )
 
 
 class FlaxRobertaAttention(nn.Module):
@@ -171,8 +183,13 @@ class FlaxRobertaAttention(nn.Module):
     def prune_heads(params: Params, index: np.ndarray) -> Params:
         """This module's params keeping only the projection columns in `index` (the heads that stay)."""
         return {
-            "self": {name: prune_dense_params(params["self"][name], index) for name in ("query", "key", "value")},
-            "output": {**params["output"], "dense": prune_dense_params(params["output"]["dense"], index, dim=1)},
+            "self": {
+                name: prune_dense_params(params["self"][name], index) for name in ("query", "key", "value")
+            },
+            "output": {
+                **params["output"],
+                "dense": prune_dense_params(params["output"]["dense"], index, dim=1),
+            },
         }
 
     def __call__(
@@ -183,7 +200,9 @@ class FlaxRobertaAttention(nn.Module):
         output_attentions: bool = False,
         deterministic: bool = True,
     ) -> tuple[Array, Array | None]:
-        context, probs = self.self(hidden_states, attention_mask, head_mask, output_attentions, deterministic=deterministic)
+        context, probs = self.self(
+            hidden_states, attention_mask, head_mask, output_attentions, deterministic=deterministic
+        )
         return self.output(context, hidden_states, deterministic=deterministic), probs
 
 
@@ -209,7 +228,9 @@ class FlaxRobertaOutput(nn.Module):
         self.dropout = nn.Dropout(self.config.hidden_dropout_prob)
 
     def __call__(self, hidden_states: Array, input_tensor: Array, deterministic: bool = True) -> Array:
-        return self.LayerNorm(self.dropout(self.dense(hidden_states), deterministic=deterministic) + input_tensor)
+        return self.LayerNorm(
+            self.dropout(self.dense(hidden_states), deterministic=deterministic) + input_tensor
+        )
 
 
 class FlaxRobertaLayer(nn.Module):
@@ -230,8 +251,12 @@ class FlaxRobertaLayer(nn.Module):
         output_attentions: bool = False,
         deterministic: bool = True,
     ) -> tuple[Array, Array | None]:
-        attention_output, probs = self.attention(hidden_states, attention_mask, head_mask, output_attentions, deterministic=deterministic)
-        layer_output = self.output(self.intermediate(attention_output), attention_output, deterministic=deterministic)
+        attention_output, probs = self.attention(
+            hidden_states, attention_mask, head_mask, output_attentions, deterministic=deterministic
+        )
+        layer_output = self.output(
+            self.intermediate(attention_output), attention_output, deterministic=deterministic
+        )
         return layer_output, probs
 
 
@@ -240,7 +265,9 @@ class FlaxRobertaEncoder(nn.Module):
     dtype: Any = jnp.float32
 
     def setup(self) -> None:
-        self.layer = FlaxModuleList(FlaxRobertaLayer, self.config, self.config.num_hidden_layers, dtype=self.dtype)
+        self.layer = FlaxModuleList(
+            FlaxRobertaLayer, self.config, self.config.num_hidden_layers, dtype=self.dtype
+        )
 
     def __call__(
         self,
@@ -255,12 +282,16 @@ class FlaxRobertaEncoder(nn.Module):
         all_attentions = () if output_attentions else None
         head_mask = head_mask or [None] * len(self.layer)
         for layer, layer_head_mask in zip(self.layer, head_mask):
-            hidden_states, probs = layer(hidden_states, attention_mask, layer_head_mask, output_attentions, deterministic=deterministic)
+            hidden_states, probs = layer(
+                hidden_states, attention_mask, layer_head_mask, output_attentions, deterministic=deterministic
+            )
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
             if output_attentions:
                 all_attentions += (probs,)
-        return BaseModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions)
+        return BaseModelOutput(
+            last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions
+        )
 
 
 class FlaxRobertaPooler(nn.Module):
@@ -297,6 +328,10 @@ class FlaxRobertaPreTrainedModel(FlaxPreTrainedModel):
             layer_params["attention"] = FlaxRobertaAttention.prune_heads(layer_params["attention"], index)
         return base_params
 
+    def _max_input_length(self) -> int | None:
+        """Positions start after the padding index, so the position table holds fewer tokens than its rows."""
+        return self.config.max_position_embeddings - self.config.pad_token_id - 1
+
 
 class FlaxRobertaModule(nn.Module):
     """The bare ROBERTA encoder; `add_pooling_layer=False` leaves out the pooler (MLM and token heads)."""
@@ -324,12 +359,16 @@ class FlaxRobertaModule(nn.Module):
         deterministic: bool = True,
     ) -> BaseModelOutputWithPooling | tuple:
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        output_hidden_states = (
+            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        )
         return_dict = self.config.return_dict if return_dict is None else return_dict
         if (input_ids is None) == (inputs_embeds is None):
             raise InputError("Pass exactly one of input_ids or inputs_embeds.")
 
-        embedding_output = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds, deterministic=deterministic)
+        embedding_output = self.embeddings(
+            input_ids, token_type_ids, position_ids, inputs_embeds, deterministic=deterministic
+        )
         dtype = embedding_output.dtype
         mask = extended_attention_mask(attention_mask, dtype) if attention_mask is not None else None
         encoder_outputs = self.encoder(
@@ -348,15 +387,11 @@ class FlaxRobertaModule(nn.Module):
             hidden_states=encoder_outputs.hidden_states,
             attentions=encoder_outputs.attentions,
         )
-        return outputs if return_dict else outputs.to_tuple()
+        return finish_output(outputs, return_dict)
 
 
 class FlaxRobertaModel(FlaxRobertaPreTrainedModel):
     module_class = FlaxRobertaModule
-
-
-def _finish(output: ModelOutput, return_dict: bool) -> ModelOutput | tuple:
-    return output if return_dict else output.to_tuple()
 
 
 def _tied_word_embeddings(config: RobertaConfig, roberta: FlaxRobertaModule) -> nn.Embed | None:
@@ -410,15 +445,28 @@ class FlaxRobertaForMaskedLMModule(nn.Module):
     ) -> MaskedLMOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.roberta(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions, output_hidden_states, return_dict=True, deterministic=deterministic,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions,
+            output_hidden_states,
+            return_dict=True,
+            deterministic=deterministic,
         )
-        prediction_scores = self.lm_head(outputs.last_hidden_state, _tied_word_embeddings(self.config, self.roberta))
-        loss = None
-        if labels is not None:
-            loss = cross_entropy(prediction_scores.reshape(-1, self.config.vocab_size), labels.reshape(-1))
-        return _finish(
-            MaskedLMOutput(loss=loss, logits=prediction_scores, hidden_states=outputs.hidden_states, attentions=outputs.attentions),
+        prediction_scores = self.lm_head(
+            outputs.last_hidden_state, _tied_word_embeddings(self.config, self.roberta)
+        )
+        loss = cross_entropy(prediction_scores, labels) if labels is not None else None
+        return finish_output(
+            MaskedLMOutput(
+                loss=loss,
+                logits=prediction_scores,
+                hidden_states=outputs.hidden_states,
+                attentions=outputs.attentions,
+            ),
             return_dict,
         )
 
@@ -441,7 +489,9 @@ class FlaxRobertaClassificationHead(nn.Module):
     def setup(self) -> None:
         config = self.config
         self.dense = _dense(config.hidden_size, self.dtype)
-        classifier_dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        classifier_dropout = (
+            config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        )
         self.dropout = nn.Dropout(classifier_dropout)
         self.out_proj = _dense(config.num_labels, self.dtype)
 
@@ -476,13 +526,23 @@ class FlaxRobertaForSequenceClassificationModule(nn.Module):
     ) -> SequenceClassifierOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.roberta(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions, output_hidden_states, return_dict=True, deterministic=deterministic,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions,
+            output_hidden_states,
+            return_dict=True,
+            deterministic=deterministic,
         )
         logits = self.classifier(outputs.last_hidden_state, deterministic=deterministic)
         loss = sequence_classification_loss(self.config, logits, labels) if labels is not None else None
-        return _finish(
-            SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions),
+        return finish_output(
+            SequenceClassifierOutput(
+                loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            ),
             return_dict,
         )
 
@@ -500,7 +560,9 @@ class FlaxRobertaForMultipleChoiceModule(nn.Module):
     def setup(self) -> None:
         config = self.config
         self.roberta = FlaxRobertaModule(config, dtype=self.dtype)
-        classifier_dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        classifier_dropout = (
+            config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        )
         self.dropout = nn.Dropout(classifier_dropout)
         self.classifier = _dense(1, self.dtype)
 
@@ -526,13 +588,25 @@ class FlaxRobertaForMultipleChoiceModule(nn.Module):
             return x.reshape(-1, *x.shape[x.ndim - trailing_dims :]) if x is not None else None
 
         outputs = self.roberta(
-            flat(input_ids), flat(attention_mask), flat(token_type_ids), flat(position_ids), head_mask, flat(inputs_embeds, 2),
-            output_attentions, output_hidden_states, return_dict=True, deterministic=deterministic,
+            flat(input_ids),
+            flat(attention_mask),
+            flat(token_type_ids),
+            flat(position_ids),
+            head_mask,
+            flat(inputs_embeds, 2),
+            output_attentions,
+            output_hidden_states,
+            return_dict=True,
+            deterministic=deterministic,
         )
-        logits = self.classifier(self.dropout(outputs.pooler_output, deterministic=deterministic)).reshape(-1, num_choices)
+        logits = self.classifier(self.dropout(outputs.pooler_output, deterministic=deterministic)).reshape(
+            -1, num_choices
+        )
         loss = cross_entropy(logits, labels) if labels is not None else None
-        return _finish(
-            MultipleChoiceModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions),
+        return finish_output(
+            MultipleChoiceModelOutput(
+                loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            ),
             return_dict,
         )
 
@@ -549,7 +623,9 @@ class FlaxRobertaForTokenClassificationModule(nn.Module):
         config = self.config
         self.num_labels = config.num_labels
         self.roberta = FlaxRobertaModule(config, dtype=self.dtype, add_pooling_layer=False)
-        classifier_dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        classifier_dropout = (
+            config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        )
         self.dropout = nn.Dropout(classifier_dropout)
         self.classifier = _dense(config.num_labels, self.dtype)
 
@@ -569,13 +645,23 @@ class FlaxRobertaForTokenClassificationModule(nn.Module):
     ) -> TokenClassifierOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.roberta(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions, output_hidden_states, return_dict=True, deterministic=deterministic,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions,
+            output_hidden_states,
+            return_dict=True,
+            deterministic=deterministic,
         )
         logits = self.classifier(self.dropout(outputs.last_hidden_state, deterministic=deterministic))
-        loss = cross_entropy(logits.reshape(-1, self.num_labels), labels.reshape(-1)) if labels is not None else None
-        return _finish(
-            TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions),
+        loss = cross_entropy(logits, labels) if labels is not None else None
+        return finish_output(
+            TokenClassifierOutput(
+                loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            ),
             return_dict,
         )
 
@@ -611,18 +697,29 @@ class FlaxRobertaForQuestionAnsweringModule(nn.Module):
     ) -> QuestionAnsweringModelOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.roberta(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions, output_hidden_states, return_dict=True, deterministic=deterministic,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions,
+            output_hidden_states,
+            return_dict=True,
+            deterministic=deterministic,
         )
         logits = self.qa_outputs(outputs.last_hidden_state)
         start_logits, end_logits = (t.squeeze(-1) for t in jnp.split(logits, logits.shape[-1], axis=-1))
         loss = None
         if start_positions is not None and end_positions is not None:
             loss = question_answering_loss(start_logits, end_logits, start_positions, end_positions)
-        return _finish(
+        return finish_output(
             QuestionAnsweringModelOutput(
-                loss=loss, start_logits=start_logits, end_logits=end_logits,
-                hidden_states=outputs.hidden_states, attentions=outputs.attentions,
+                loss=loss,
+                start_logits=start_logits,
+                end_logits=end_logits,
+                hidden_states=outputs.hidden_states,
+                attentions=outputs.attentions,
             ),
             return_dict,
         )

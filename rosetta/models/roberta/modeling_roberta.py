@@ -11,9 +11,9 @@ import math
 
 import torch
 from torch import nn
-from torch.nn import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 
 from ...backends.torch.activations import get_activation
+from ...backends.torch.losses import cross_entropy, question_answering_loss, sequence_classification_loss
 from ...backends.torch.modeling_utils import PreTrainedModel
 from ...backends.torch.pytorch_utils import (
     extended_attention_mask,
@@ -31,6 +31,7 @@ from ...core.outputs import (
     QuestionAnsweringModelOutput,
     SequenceClassifierOutput,
     TokenClassifierOutput,
+    finish_output,
 )
 from .configuration_roberta import RobertaConfig
 
@@ -46,12 +47,18 @@ class RobertaEmbeddings(nn.Module):
 
     def __init__(self, config: RobertaConfig):
         super().__init__()
-        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
-        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size, padding_idx=config.pad_token_id)
+        self.word_embeddings = nn.Embedding(
+            config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id
+        )
+        self.position_embeddings = nn.Embedding(
+            config.max_position_embeddings, config.hidden_size, padding_idx=config.pad_token_id
+        )
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
-        self.register_buffer("position_ids", torch.arange(config.max_position_embeddings).expand((1, -1)), persistent=False)
+        self.register_buffer(
+            "position_ids", torch.arange(config.max_position_embeddings).expand((1, -1)), persistent=False
+        )
         self.padding_idx = config.pad_token_id
 
     def forward(
@@ -66,15 +73,23 @@ class RobertaEmbeddings(nn.Module):
                 position_ids = create_position_ids_from_input_ids(input_ids, self.padding_idx)
             else:  # no ids to find padding in: every position is real
                 seq_length = inputs_embeds.shape[1]
-                position_ids = torch.arange(self.padding_idx + 1, seq_length + self.padding_idx + 1, device=inputs_embeds.device)[None]
+                position_ids = torch.arange(
+                    self.padding_idx + 1, seq_length + self.padding_idx + 1, device=inputs_embeds.device
+                )[None]
         if inputs_embeds is None:
             inputs_embeds = self.word_embeddings(input_ids)
         seq_length = inputs_embeds.shape[1]
         if position_ids is None:
             position_ids = self.position_ids[:, :seq_length]
         if token_type_ids is None:
-            token_type_ids = torch.zeros(inputs_embeds.shape[:2], dtype=torch.long, device=inputs_embeds.device)
-        embeddings = inputs_embeds + self.token_type_embeddings(token_type_ids) + self.position_embeddings(position_ids)
+            token_type_ids = torch.zeros(
+                inputs_embeds.shape[:2], dtype=torch.long, device=inputs_embeds.device
+            )
+        embeddings = (
+            inputs_embeds
+            + self.token_type_embeddings(token_type_ids)
+            + self.position_embeddings(position_ids)
+        )
         return self.dropout(self.LayerNorm(embeddings))
 
 
@@ -120,7 +135,11 @@ class RobertaSelfAttention(nn.Module):
         else:
             probs = None
             context = nn.functional.scaled_dot_product_attention(
-                query, key, value, attn_mask=attention_mask, dropout_p=self.dropout.p if self.training else 0.0
+                query,
+                key,
+                value,
+                attn_mask=attention_mask,
+                dropout_p=self.dropout.p if self.training else 0.0,
             )
         batch, _, seq, _ = context.shape
         context = context.transpose(1, 2).reshape(batch, seq, self.all_head_size)
@@ -232,7 +251,9 @@ class RobertaEncoder(nn.Module):
                 all_hidden_states += (hidden_states,)
             if output_attentions:
                 all_attentions += (probs,)
-        return BaseModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions)
+        return BaseModelOutput(
+            last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions
+        )
 
 
 class RobertaPooler(nn.Module):
@@ -251,6 +272,10 @@ class RobertaPreTrainedModel(PreTrainedModel):
     config_class = RobertaConfig
     base_model_prefix = "roberta"
     _keys_to_ignore_on_load_unexpected = [r"position_ids$"]
+
+    def _max_input_length(self) -> int | None:
+        """Positions start after the padding index, so the position table holds fewer tokens than its rows."""
+        return self.config.max_position_embeddings - self.config.pad_token_id - 1
 
 
 class RobertaModel(RobertaPreTrainedModel):
@@ -286,14 +311,20 @@ class RobertaModel(RobertaPreTrainedModel):
         return_dict: bool | None = None,
     ) -> BaseModelOutputWithPooling | tuple:
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        output_hidden_states = (
+            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        )
         return_dict = self.config.return_dict if return_dict is None else return_dict
         if (input_ids is None) == (inputs_embeds is None):
             raise InputError("Pass exactly one of input_ids or inputs_embeds.")
 
         embedding_output = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)
         dtype = embedding_output.dtype
-        eager = output_attentions or head_mask is not None or getattr(self.config, "_attn_implementation", None) == "eager"
+        eager = (
+            output_attentions
+            or head_mask is not None
+            or getattr(self.config, "_attn_implementation", None) == "eager"
+        )
         if eager:  # the eager path, which adds the mask to the scores
             mask = extended_attention_mask(attention_mask, dtype) if attention_mask is not None else None
         else:
@@ -313,11 +344,7 @@ class RobertaModel(RobertaPreTrainedModel):
             hidden_states=encoder_outputs.hidden_states,
             attentions=encoder_outputs.attentions,
         )
-        return outputs if return_dict else outputs.to_tuple()
-
-
-def _finish(output, return_dict: bool):
-    return output if return_dict else output.to_tuple()
+        return finish_output(outputs, return_dict)
 
 
 class RobertaLMHead(nn.Module):
@@ -367,34 +394,27 @@ class RobertaForMaskedLM(RobertaPreTrainedModel):
     ) -> MaskedLMOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.roberta(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions, output_hidden_states, return_dict=True,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions,
+            output_hidden_states,
+            return_dict=True,
         )
         prediction_scores = self.lm_head(outputs.last_hidden_state)
-        loss = None
-        if labels is not None:
-            loss = nn.functional.cross_entropy(prediction_scores.view(-1, self.config.vocab_size), labels.view(-1))
-        return _finish(
-            MaskedLMOutput(loss=loss, logits=prediction_scores, hidden_states=outputs.hidden_states, attentions=outputs.attentions),
+        loss = cross_entropy(prediction_scores, labels) if labels is not None else None
+        return finish_output(
+            MaskedLMOutput(
+                loss=loss,
+                logits=prediction_scores,
+                hidden_states=outputs.hidden_states,
+                attentions=outputs.attentions,
+            ),
             return_dict,
         )
-
-
-def sequence_classification_loss(config, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Regression, single- or multi-label loss, chosen by `config.problem_type` (inferred once if unset)."""
-    num_labels = config.num_labels
-    if config.problem_type is None:
-        if num_labels == 1:
-            config.problem_type = "regression"
-        elif num_labels > 1 and labels.dtype in (torch.long, torch.int):
-            config.problem_type = "single_label_classification"
-        else:
-            config.problem_type = "multi_label_classification"
-    if config.problem_type == "regression":
-        return MSELoss()(logits.squeeze(), labels.squeeze().to(logits.dtype)) if num_labels == 1 else MSELoss()(logits, labels)
-    if config.problem_type == "single_label_classification":
-        return CrossEntropyLoss()(logits.view(-1, num_labels), labels.view(-1))
-    return BCEWithLogitsLoss()(logits, labels.to(logits.dtype))
 
 
 class RobertaClassificationHead(nn.Module):
@@ -403,7 +423,9 @@ class RobertaClassificationHead(nn.Module):
     def __init__(self, config: RobertaConfig):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-        classifier_dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        classifier_dropout = (
+            config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        )
         self.dropout = nn.Dropout(classifier_dropout)
         self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
 
@@ -436,13 +458,22 @@ class RobertaForSequenceClassification(RobertaPreTrainedModel):
     ) -> SequenceClassifierOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.roberta(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions, output_hidden_states, return_dict=True,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions,
+            output_hidden_states,
+            return_dict=True,
         )
         logits = self.classifier(outputs.last_hidden_state)
         loss = sequence_classification_loss(self.config, logits, labels) if labels is not None else None
-        return _finish(
-            SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions),
+        return finish_output(
+            SequenceClassifierOutput(
+                loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            ),
             return_dict,
         )
 
@@ -453,7 +484,9 @@ class RobertaForMultipleChoice(RobertaPreTrainedModel):
     def __init__(self, config: RobertaConfig):
         super().__init__(config)
         self.roberta = RobertaModel(config)
-        classifier_dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        classifier_dropout = (
+            config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        )
         self.dropout = nn.Dropout(classifier_dropout)
         self.classifier = nn.Linear(config.hidden_size, 1)
         self.post_init()
@@ -478,13 +511,22 @@ class RobertaForMultipleChoice(RobertaPreTrainedModel):
             return x.reshape(-1, *x.shape[2:]) if x is not None else None
 
         outputs = self.roberta(
-            flat(input_ids), flat(attention_mask), flat(token_type_ids), flat(position_ids), head_mask, flat(inputs_embeds),
-            output_attentions, output_hidden_states, return_dict=True,
+            flat(input_ids),
+            flat(attention_mask),
+            flat(token_type_ids),
+            flat(position_ids),
+            head_mask,
+            flat(inputs_embeds),
+            output_attentions,
+            output_hidden_states,
+            return_dict=True,
         )
         logits = self.classifier(self.dropout(outputs.pooler_output)).view(-1, num_choices)
-        loss = CrossEntropyLoss()(logits, labels) if labels is not None else None
-        return _finish(
-            MultipleChoiceModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions),
+        loss = cross_entropy(logits, labels) if labels is not None else None
+        return finish_output(
+            MultipleChoiceModelOutput(
+                loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            ),
             return_dict,
         )
 
@@ -496,7 +538,9 @@ class RobertaForTokenClassification(RobertaPreTrainedModel):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.roberta = RobertaModel(config, add_pooling_layer=False)
-        classifier_dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        classifier_dropout = (
+            config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        )
         self.dropout = nn.Dropout(classifier_dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
@@ -516,13 +560,22 @@ class RobertaForTokenClassification(RobertaPreTrainedModel):
     ) -> TokenClassifierOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.roberta(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions, output_hidden_states, return_dict=True,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions,
+            output_hidden_states,
+            return_dict=True,
         )
         logits = self.classifier(self.dropout(outputs.last_hidden_state))
-        loss = CrossEntropyLoss()(logits.view(-1, self.num_labels), labels.view(-1)) if labels is not None else None
-        return _finish(
-            TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions),
+        loss = cross_entropy(logits, labels) if labels is not None else None
+        return finish_output(
+            TokenClassifierOutput(
+                loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            ),
             return_dict,
         )
 
@@ -553,22 +606,28 @@ class RobertaForQuestionAnswering(RobertaPreTrainedModel):
     ) -> QuestionAnsweringModelOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.roberta(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions, output_hidden_states, return_dict=True,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions,
+            output_hidden_states,
+            return_dict=True,
         )
         logits = self.qa_outputs(outputs.last_hidden_state)
         start_logits, end_logits = (t.squeeze(-1).contiguous() for t in logits.split(1, dim=-1))
         loss = None
         if start_positions is not None and end_positions is not None:
-            ignored_index = start_logits.size(1)
-            start_positions = start_positions.clamp(0, ignored_index)
-            end_positions = end_positions.clamp(0, ignored_index)
-            loss_fct = CrossEntropyLoss(ignore_index=ignored_index)
-            loss = (loss_fct(start_logits, start_positions) + loss_fct(end_logits, end_positions)) / 2
-        return _finish(
+            loss = question_answering_loss(start_logits, end_logits, start_positions, end_positions)
+        return finish_output(
             QuestionAnsweringModelOutput(
-                loss=loss, start_logits=start_logits, end_logits=end_logits,
-                hidden_states=outputs.hidden_states, attentions=outputs.attentions,
+                loss=loss,
+                start_logits=start_logits,
+                end_logits=end_logits,
+                hidden_states=outputs.hidden_states,
+                attentions=outputs.attentions,
             ),
             return_dict,
         )

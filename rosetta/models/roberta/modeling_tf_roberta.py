@@ -34,6 +34,7 @@ from ...core.outputs import (
     QuestionAnsweringModelOutput,
     SequenceClassifierOutput,
     TokenClassifierOutput,
+    finish_output,
 )
 from .configuration_roberta import RobertaConfig
 
@@ -44,11 +45,15 @@ class TFRobertaEmbeddings(TFLayer):
     def __init__(self, config: RobertaConfig, **kwargs):
         super().__init__(**kwargs)
         initializer = get_initializer(config.initializer_range)
-        self.word_embeddings = keras.layers.Embedding(config.vocab_size, config.hidden_size, embeddings_initializer=initializer)
+        self.word_embeddings = keras.layers.Embedding(
+            config.vocab_size, config.hidden_size, embeddings_initializer=initializer
+        )
         self.position_embeddings = keras.layers.Embedding(
             config.max_position_embeddings, config.hidden_size, embeddings_initializer=initializer
         )
-        self.token_type_embeddings = keras.layers.Embedding(config.type_vocab_size, config.hidden_size, embeddings_initializer=initializer)
+        self.token_type_embeddings = keras.layers.Embedding(
+            config.type_vocab_size, config.hidden_size, embeddings_initializer=initializer
+        )
         self.LayerNorm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps)
         self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
         self.padding_idx = config.pad_token_id
@@ -75,7 +80,11 @@ class TFRobertaEmbeddings(TFLayer):
             position_ids = tf.range(seq_length)[None, :]
         if token_type_ids is None:
             token_type_ids = tf.zeros(shape_list(inputs_embeds)[:2], dtype=tf.int32)
-        embeddings = inputs_embeds + self.token_type_embeddings(token_type_ids) + self.position_embeddings(position_ids)
+        embeddings = (
+            inputs_embeds
+            + self.token_type_embeddings(token_type_ids)
+            + self.position_embeddings(position_ids)
+        )
         return self.dropout(self.LayerNorm(embeddings), training=training)
 
 
@@ -127,7 +136,9 @@ class TFRobertaSelfAttention(TFLayer):
 class TFRobertaSelfOutput(TFLayer):
     def __init__(self, config: RobertaConfig, **kwargs):
         super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(config.hidden_size, kernel_initializer=get_initializer(config.initializer_range))
+        self.dense = keras.layers.Dense(
+            config.hidden_size, kernel_initializer=get_initializer(config.initializer_range)
+        )
         self.LayerNorm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps)
         self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
 
@@ -164,14 +175,18 @@ class TFRobertaAttention(TFLayer):
         output_attentions: bool = False,
         training: bool = False,
     ) -> tuple[tf.Tensor, tf.Tensor | None]:
-        context, probs = self.self(hidden_states, attention_mask, head_mask, output_attentions=output_attentions, training=training)
+        context, probs = self.self(
+            hidden_states, attention_mask, head_mask, output_attentions=output_attentions, training=training
+        )
         return self.output(context, hidden_states, training=training), probs
 
 
 class TFRobertaIntermediate(TFLayer):
     def __init__(self, config: RobertaConfig, **kwargs):
         super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(config.intermediate_size, kernel_initializer=get_initializer(config.initializer_range))
+        self.dense = keras.layers.Dense(
+            config.intermediate_size, kernel_initializer=get_initializer(config.initializer_range)
+        )
         self.intermediate_act_fn = get_tf_activation(config.hidden_act)
 
     def call(self, hidden_states: tf.Tensor) -> tf.Tensor:
@@ -181,7 +196,9 @@ class TFRobertaIntermediate(TFLayer):
 class TFRobertaOutput(TFLayer):
     def __init__(self, config: RobertaConfig, **kwargs):
         super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(config.hidden_size, kernel_initializer=get_initializer(config.initializer_range))
+        self.dense = keras.layers.Dense(
+            config.hidden_size, kernel_initializer=get_initializer(config.initializer_range)
+        )
         self.LayerNorm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps)
         self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
 
@@ -230,13 +247,19 @@ class TFRobertaEncoder(TFLayer):
         head_mask = head_mask or [None] * len(self.layer)
         for layer, layer_head_mask in zip(self.layer, head_mask):
             hidden_states, probs = layer(
-                hidden_states, attention_mask, layer_head_mask, output_attentions=output_attentions, training=training
+                hidden_states,
+                attention_mask,
+                layer_head_mask,
+                output_attentions=output_attentions,
+                training=training,
             )
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
             if output_attentions:
                 all_attentions += (probs,)
-        return BaseModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions)
+        return BaseModelOutput(
+            last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions
+        )
 
 
 class TFRobertaPooler(TFLayer):
@@ -244,7 +267,9 @@ class TFRobertaPooler(TFLayer):
 
     def __init__(self, config: RobertaConfig, **kwargs):
         super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(config.hidden_size, kernel_initializer=get_initializer(config.initializer_range))
+        self.dense = keras.layers.Dense(
+            config.hidden_size, kernel_initializer=get_initializer(config.initializer_range)
+        )
         self.activation = get_tf_activation("tanh")
 
     def call(self, hidden_states: tf.Tensor) -> tf.Tensor:
@@ -255,6 +280,10 @@ class TFRobertaPreTrainedModel(TFPreTrainedModel):
     config_class = RobertaConfig
     base_model_prefix = "roberta"
     _keys_to_ignore_on_load_unexpected = [r"position_ids$"]
+
+    def _max_input_length(self) -> int | None:
+        """Positions start after the padding index, so the position table holds fewer tokens than its rows."""
+        return self.config.max_position_embeddings - self.config.pad_token_id - 1
 
 
 class TFRobertaModel(TFRobertaPreTrainedModel):
@@ -291,12 +320,16 @@ class TFRobertaModel(TFRobertaPreTrainedModel):
         training: bool = False,
     ) -> BaseModelOutputWithPooling | tuple:
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        output_hidden_states = (
+            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        )
         return_dict = self.config.return_dict if return_dict is None else return_dict
         if (input_ids is None) == (inputs_embeds is None):
             raise InputError("Pass exactly one of input_ids or inputs_embeds.")
 
-        embedding_output = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds, training=training)
+        embedding_output = self.embeddings(
+            input_ids, token_type_ids, position_ids, inputs_embeds, training=training
+        )
         dtype = embedding_output.dtype
         mask = extended_attention_mask(attention_mask, dtype) if attention_mask is not None else None
         encoder_outputs = self.encoder(
@@ -315,11 +348,7 @@ class TFRobertaModel(TFRobertaPreTrainedModel):
             hidden_states=encoder_outputs.hidden_states,
             attentions=encoder_outputs.attentions,
         )
-        return outputs if return_dict else outputs.to_tuple()
-
-
-def _finish(output, return_dict: bool):
-    return output if return_dict else output.to_tuple()
+        return finish_output(outputs, return_dict)
 
 
 class TFRobertaLMHead(TFLayer):
@@ -334,7 +363,9 @@ class TFRobertaLMHead(TFLayer):
         if config.tie_word_embeddings:
             self.decoder = input_embeddings
         else:
-            self.decoder = keras.layers.Embedding(config.vocab_size, config.hidden_size, embeddings_initializer=initializer)
+            self.decoder = keras.layers.Embedding(
+                config.vocab_size, config.hidden_size, embeddings_initializer=initializer
+            )
             self.decoder.build()
         self.bias = self.add_weight(name="bias", shape=(config.vocab_size,), initializer="zeros")
 
@@ -382,13 +413,26 @@ class TFRobertaForMaskedLM(TFRobertaPreTrainedModel):
     ) -> MaskedLMOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.roberta(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True, training=training,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            training=training,
         )
         prediction_scores = self.lm_head(outputs.last_hidden_state)
         loss = cross_entropy(prediction_scores, labels) if labels is not None else None
-        return _finish(
-            MaskedLMOutput(loss=loss, logits=prediction_scores, hidden_states=outputs.hidden_states, attentions=outputs.attentions),
+        return finish_output(
+            MaskedLMOutput(
+                loss=loss,
+                logits=prediction_scores,
+                hidden_states=outputs.hidden_states,
+                attentions=outputs.attentions,
+            ),
             return_dict,
         )
 
@@ -400,7 +444,9 @@ class TFRobertaClassificationHead(TFLayer):
         super().__init__(**kwargs)
         initializer = get_initializer(config.initializer_range)
         self.dense = keras.layers.Dense(config.hidden_size, kernel_initializer=initializer)
-        classifier_dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        classifier_dropout = (
+            config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        )
         self.dropout = keras.layers.Dropout(classifier_dropout)
         self.out_proj = keras.layers.Dense(config.num_labels, kernel_initializer=initializer)
 
@@ -434,13 +480,23 @@ class TFRobertaForSequenceClassification(TFRobertaPreTrainedModel):
     ) -> SequenceClassifierOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.roberta(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True, training=training,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            training=training,
         )
         logits = self.classifier(outputs.last_hidden_state, training=training)
         loss = sequence_classification_loss(self.config, logits, labels) if labels is not None else None
-        return _finish(
-            SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions),
+        return finish_output(
+            SequenceClassifierOutput(
+                loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            ),
             return_dict,
         )
 
@@ -451,7 +507,9 @@ class TFRobertaForMultipleChoice(TFRobertaPreTrainedModel):
     def __init__(self, config: RobertaConfig, **kwargs):
         super().__init__(config, **kwargs)
         self.roberta = TFRobertaModel(config)
-        classifier_dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        classifier_dropout = (
+            config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        )
         self.dropout = keras.layers.Dropout(classifier_dropout)
         self.classifier = keras.layers.Dense(1, kernel_initializer=get_initializer(config.initializer_range))
         self.post_init()
@@ -481,13 +539,25 @@ class TFRobertaForMultipleChoice(TFRobertaPreTrainedModel):
             return tf.reshape(x, (-1, *shape_list(x)[2:])) if x is not None else None
 
         outputs = self.roberta(
-            flat(input_ids), flat(attention_mask), flat(token_type_ids), flat(position_ids), head_mask, flat(inputs_embeds),
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True, training=training,
+            flat(input_ids),
+            flat(attention_mask),
+            flat(token_type_ids),
+            flat(position_ids),
+            head_mask,
+            flat(inputs_embeds),
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            training=training,
         )
-        logits = tf.reshape(self.classifier(self.dropout(outputs.pooler_output, training=training)), (-1, num_choices))
+        logits = tf.reshape(
+            self.classifier(self.dropout(outputs.pooler_output, training=training)), (-1, num_choices)
+        )
         loss = cross_entropy(logits, labels) if labels is not None else None
-        return _finish(
-            MultipleChoiceModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions),
+        return finish_output(
+            MultipleChoiceModelOutput(
+                loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            ),
             return_dict,
         )
 
@@ -499,9 +569,13 @@ class TFRobertaForTokenClassification(TFRobertaPreTrainedModel):
         super().__init__(config, **kwargs)
         self.num_labels = config.num_labels
         self.roberta = TFRobertaModel(config, add_pooling_layer=False)
-        classifier_dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        classifier_dropout = (
+            config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        )
         self.dropout = keras.layers.Dropout(classifier_dropout)
-        self.classifier = keras.layers.Dense(config.num_labels, kernel_initializer=get_initializer(config.initializer_range))
+        self.classifier = keras.layers.Dense(
+            config.num_labels, kernel_initializer=get_initializer(config.initializer_range)
+        )
         self.post_init()
 
     def call(
@@ -520,13 +594,23 @@ class TFRobertaForTokenClassification(TFRobertaPreTrainedModel):
     ) -> TokenClassifierOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.roberta(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True, training=training,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            training=training,
         )
         logits = self.classifier(self.dropout(outputs.last_hidden_state, training=training))
         loss = cross_entropy(logits, labels) if labels is not None else None
-        return _finish(
-            TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions),
+        return finish_output(
+            TokenClassifierOutput(
+                loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            ),
             return_dict,
         )
 
@@ -538,7 +622,9 @@ class TFRobertaForQuestionAnswering(TFRobertaPreTrainedModel):
         super().__init__(config, **kwargs)
         self.num_labels = config.num_labels
         self.roberta = TFRobertaModel(config, add_pooling_layer=False)
-        self.qa_outputs = keras.layers.Dense(config.num_labels, kernel_initializer=get_initializer(config.initializer_range))
+        self.qa_outputs = keras.layers.Dense(
+            config.num_labels, kernel_initializer=get_initializer(config.initializer_range)
+        )
         self.post_init()
 
     def call(
@@ -558,18 +644,29 @@ class TFRobertaForQuestionAnswering(TFRobertaPreTrainedModel):
     ) -> QuestionAnsweringModelOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.roberta(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True, training=training,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            training=training,
         )
         logits = self.qa_outputs(outputs.last_hidden_state)
         start_logits, end_logits = tf.unstack(logits, axis=-1)
         loss = None
         if start_positions is not None and end_positions is not None:
             loss = question_answering_loss(start_logits, end_logits, start_positions, end_positions)
-        return _finish(
+        return finish_output(
             QuestionAnsweringModelOutput(
-                loss=loss, start_logits=start_logits, end_logits=end_logits,
-                hidden_states=outputs.hidden_states, attentions=outputs.attentions,
+                loss=loss,
+                start_logits=start_logits,
+                end_logits=end_logits,
+                hidden_states=outputs.hidden_states,
+                attentions=outputs.attentions,
             ),
             return_dict,
         )

@@ -25,7 +25,9 @@ from ...backends.tf.losses import cross_entropy as tf_cross_entropy
 from ...backends.tf.losses import sequence_classification_loss as tf_sequence_classification_loss
 from ...backends.tf.modeling_tf_utils import TFLayer
 from ...backends.tf.tf_utils import get_initializer, shape_list
-from ...core.outputs import MaskedLMOutput, SequenceClassifierOutput
+from ...backends.torch.losses import cross_entropy as torch_cross_entropy
+from ...backends.torch.losses import sequence_classification_loss as torch_sequence_classification_loss
+from ...core.outputs import MaskedLMOutput, SequenceClassifierOutput, finish_output
 from ..bert.configuration_bert import BertConfig
 from ..bert.modeling_bert import (
     BertEmbeddings,
@@ -36,8 +38,6 @@ from ..bert.modeling_bert import (
     BertForTokenClassification,
     BertModel,
     BertPreTrainedModel,
-    _finish,
-    sequence_classification_loss,
 )
 from ..bert.modeling_flax_bert import (
     FlaxBertEmbeddings,
@@ -100,9 +100,6 @@ class RobertaConfig(BertConfig):
         )
 
 
-
-
-
 def create_position_ids_from_input_ids(input_ids: torch.Tensor, padding_idx: int) -> torch.Tensor:
     """Positions counted from padding_idx + 1 over real tokens; padding tokens keep padding_idx."""
     mask = input_ids.ne(padding_idx).int()
@@ -113,7 +110,9 @@ class RobertaEmbeddings(BertEmbeddings):
     def __init__(self, config: RobertaConfig):
         super().__init__(config)
         self.padding_idx = config.pad_token_id
-        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size, padding_idx=config.pad_token_id)
+        self.position_embeddings = nn.Embedding(
+            config.max_position_embeddings, config.hidden_size, padding_idx=config.pad_token_id
+        )
 
     def forward(
         self,
@@ -127,12 +126,16 @@ class RobertaEmbeddings(BertEmbeddings):
                 position_ids = create_position_ids_from_input_ids(input_ids, self.padding_idx)
             else:  # no ids to find padding in: every position is real
                 seq_length = inputs_embeds.shape[1]
-                position_ids = torch.arange(self.padding_idx + 1, seq_length + self.padding_idx + 1, device=inputs_embeds.device)[None]
+                position_ids = torch.arange(
+                    self.padding_idx + 1, seq_length + self.padding_idx + 1, device=inputs_embeds.device
+                )[None]
         return super().forward(input_ids, token_type_ids, position_ids, inputs_embeds)
 
 
 class RobertaPreTrainedModel(BertPreTrainedModel):
-    pass
+    def _max_input_length(self) -> int | None:
+        """Positions start after the padding index, so the position table holds fewer tokens than its rows."""
+        return self.config.max_position_embeddings - self.config.pad_token_id - 1
 
 
 class RobertaModel(BertModel):
@@ -186,15 +189,25 @@ class RobertaForMaskedLM(BertForMaskedLM):
     ) -> MaskedLMOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.roberta(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions, output_hidden_states, return_dict=True,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions,
+            output_hidden_states,
+            return_dict=True,
         )
         prediction_scores = self.lm_head(outputs.last_hidden_state)
-        loss = None
-        if labels is not None:
-            loss = nn.functional.cross_entropy(prediction_scores.view(-1, self.config.vocab_size), labels.view(-1))
-        return _finish(
-            MaskedLMOutput(loss=loss, logits=prediction_scores, hidden_states=outputs.hidden_states, attentions=outputs.attentions),
+        loss = torch_cross_entropy(prediction_scores, labels) if labels is not None else None
+        return finish_output(
+            MaskedLMOutput(
+                loss=loss,
+                logits=prediction_scores,
+                hidden_states=outputs.hidden_states,
+                attentions=outputs.attentions,
+            ),
             return_dict,
         )
 
@@ -205,7 +218,9 @@ class RobertaClassificationHead(nn.Module):
     def __init__(self, config: RobertaConfig):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-        classifier_dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        classifier_dropout = (
+            config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        )
         self.dropout = nn.Dropout(classifier_dropout)
         self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
 
@@ -237,13 +252,22 @@ class RobertaForSequenceClassification(BertForSequenceClassification):
     ) -> SequenceClassifierOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.roberta(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions, output_hidden_states, return_dict=True,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions,
+            output_hidden_states,
+            return_dict=True,
         )
         logits = self.classifier(outputs.last_hidden_state)
-        loss = sequence_classification_loss(self.config, logits, labels) if labels is not None else None
-        return _finish(
-            SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions),
+        loss = torch_sequence_classification_loss(self.config, logits, labels) if labels is not None else None
+        return finish_output(
+            SequenceClassifierOutput(
+                loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            ),
             return_dict,
         )
 
@@ -258,9 +282,6 @@ class RobertaForTokenClassification(BertForTokenClassification):
 
 class RobertaForQuestionAnswering(BertForQuestionAnswering):
     pass
-
-
-
 
 
 class TFRobertaEmbeddings(TFBertEmbeddings):
@@ -287,7 +308,9 @@ class TFRobertaEmbeddings(TFBertEmbeddings):
 
 
 class TFRobertaPreTrainedModel(TFBertPreTrainedModel):
-    pass
+    def _max_input_length(self) -> int | None:
+        """Positions start after the padding index, so the position table holds fewer tokens than its rows."""
+        return self.config.max_position_embeddings - self.config.pad_token_id - 1
 
 
 class TFRobertaModel(TFBertModel):
@@ -306,7 +329,9 @@ class TFRobertaLMHead(TFLayer):
         if config.tie_word_embeddings:
             self.decoder = input_embeddings
         else:
-            self.decoder = keras.layers.Embedding(config.vocab_size, config.hidden_size, embeddings_initializer=initializer)
+            self.decoder = keras.layers.Embedding(
+                config.vocab_size, config.hidden_size, embeddings_initializer=initializer
+            )
             self.decoder.build()
         self.bias = self.add_weight(name="bias", shape=(config.vocab_size,), initializer="zeros")
 
@@ -354,13 +379,26 @@ class TFRobertaForMaskedLM(TFBertForMaskedLM):
     ) -> MaskedLMOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.roberta(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True, training=training,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            training=training,
         )
         prediction_scores = self.lm_head(outputs.last_hidden_state)
         loss = tf_cross_entropy(prediction_scores, labels) if labels is not None else None
-        return _finish(
-            MaskedLMOutput(loss=loss, logits=prediction_scores, hidden_states=outputs.hidden_states, attentions=outputs.attentions),
+        return finish_output(
+            MaskedLMOutput(
+                loss=loss,
+                logits=prediction_scores,
+                hidden_states=outputs.hidden_states,
+                attentions=outputs.attentions,
+            ),
             return_dict,
         )
 
@@ -372,7 +410,9 @@ class TFRobertaClassificationHead(TFLayer):
         super().__init__(**kwargs)
         initializer = get_initializer(config.initializer_range)
         self.dense = keras.layers.Dense(config.hidden_size, kernel_initializer=initializer)
-        classifier_dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        classifier_dropout = (
+            config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        )
         self.dropout = keras.layers.Dropout(classifier_dropout)
         self.out_proj = keras.layers.Dense(config.num_labels, kernel_initializer=initializer)
 
@@ -405,13 +445,23 @@ class TFRobertaForSequenceClassification(TFBertForSequenceClassification):
     ) -> SequenceClassifierOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.roberta(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True, training=training,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            training=training,
         )
         logits = self.classifier(outputs.last_hidden_state, training=training)
         loss = tf_sequence_classification_loss(self.config, logits, labels) if labels is not None else None
-        return _finish(
-            SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions),
+        return finish_output(
+            SequenceClassifierOutput(
+                loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            ),
             return_dict,
         )
 
@@ -426,9 +476,6 @@ class TFRobertaForTokenClassification(TFBertForTokenClassification):
 
 class TFRobertaForQuestionAnswering(TFBertForQuestionAnswering):
     pass
-
-
-
 
 
 class FlaxRobertaEmbeddings(FlaxBertEmbeddings):
@@ -452,7 +499,9 @@ class FlaxRobertaEmbeddings(FlaxBertEmbeddings):
 
 
 class FlaxRobertaPreTrainedModel(FlaxBertPreTrainedModel):
-    pass
+    def _max_input_length(self) -> int | None:
+        """Positions start after the padding index, so the position table holds fewer tokens than its rows."""
+        return self.config.max_position_embeddings - self.config.pad_token_id - 1
 
 
 class FlaxRobertaModule(FlaxBertModule):
@@ -506,15 +555,28 @@ class FlaxRobertaForMaskedLMModule(FlaxBertForMaskedLMModule):
     ) -> MaskedLMOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.roberta(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions, output_hidden_states, return_dict=True, deterministic=deterministic,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions,
+            output_hidden_states,
+            return_dict=True,
+            deterministic=deterministic,
         )
-        prediction_scores = self.lm_head(outputs.last_hidden_state, _tied_word_embeddings(self.config, self.roberta))
-        loss = None
-        if labels is not None:
-            loss = flax_cross_entropy(prediction_scores.reshape(-1, self.config.vocab_size), labels.reshape(-1))
-        return _finish(
-            MaskedLMOutput(loss=loss, logits=prediction_scores, hidden_states=outputs.hidden_states, attentions=outputs.attentions),
+        prediction_scores = self.lm_head(
+            outputs.last_hidden_state, _tied_word_embeddings(self.config, self.roberta)
+        )
+        loss = flax_cross_entropy(prediction_scores, labels) if labels is not None else None
+        return finish_output(
+            MaskedLMOutput(
+                loss=loss,
+                logits=prediction_scores,
+                hidden_states=outputs.hidden_states,
+                attentions=outputs.attentions,
+            ),
             return_dict,
         )
 
@@ -537,7 +599,9 @@ class FlaxRobertaClassificationHead(fnn.Module):
     def setup(self) -> None:
         config = self.config
         self.dense = _dense(config.hidden_size, self.dtype)
-        classifier_dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        classifier_dropout = (
+            config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        )
         self.dropout = fnn.Dropout(classifier_dropout)
         self.out_proj = _dense(config.num_labels, self.dtype)
 
@@ -569,13 +633,23 @@ class FlaxRobertaForSequenceClassificationModule(FlaxBertForSequenceClassificati
     ) -> SequenceClassifierOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.roberta(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions, output_hidden_states, return_dict=True, deterministic=deterministic,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_attentions,
+            output_hidden_states,
+            return_dict=True,
+            deterministic=deterministic,
         )
         logits = self.classifier(outputs.last_hidden_state, deterministic=deterministic)
         loss = flax_sequence_classification_loss(self.config, logits, labels) if labels is not None else None
-        return _finish(
-            SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions),
+        return finish_output(
+            SequenceClassifierOutput(
+                loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            ),
             return_dict,
         )
 

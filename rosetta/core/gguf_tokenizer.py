@@ -1,0 +1,223 @@
+"""A GGUF file's metadata, and the tokenizer it describes as Hugging Face tokenizer files.
+
+A GGUF (llama.cpp) carries no tokenizer.json: the vocabulary, merges, special token ids and chat
+template are metadata under llama.cpp's keys (`tokenizer.ggml.*`, `tokenizer.chat_template`).
+`gguf_tokenizer_files` rebuilds from them what a `tokenizer.json` + `tokenizer_config.json` would
+hold, as transformers does (`integrations/gguf/gguf_tokenizer_mapping.py`): byte-level BPE
+(`tokenizer.ggml.model == "gpt2"`: GPT-2, SmolLM, Llama 3, Qwen2), with the control tokens added
+as special tokens and the split regex llama.cpp names in `tokenizer.ggml.pre`.
+
+The `gguf` package reads the file (`pip install rosetta-models[gguf]`); it is imported only here,
+when a GGUF is opened.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from .errors import CheckpointError, InputError, MissingFrameworkError
+
+GGUF_EXTRA = "gguf"
+TOKEN_TYPE_CONTROL, TOKEN_TYPE_USER_DEFINED = 3, 4
+
+# tokenizer.ggml.pre -> the pre-tokenizer split regex its merges were learned with (the default: GPT-2's).
+_LLAMA3_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
+    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+_QWEN2_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
+    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+PRE_TOKENIZER_SPLITS = {
+    **dict.fromkeys(("llama3", "llama-v3", "llama-bpe", "falcon3", "dbrx", "smaug-bpe"), _LLAMA3_SPLIT),
+    **dict.fromkeys(("qwen2", "deepseek-r1-qwen", "megrez"), _QWEN2_SPLIT),
+}
+_SPECIAL_IDS = {
+    "bos_token": "tokenizer.ggml.bos_token_id",
+    "eos_token": "tokenizer.ggml.eos_token_id",
+    "unk_token": "tokenizer.ggml.unknown_token_id",
+    "pad_token": "tokenizer.ggml.padding_token_id",
+}
+
+
+def gguf_module() -> Any:
+    """The `gguf` package, or a MissingFrameworkError that says how to install it."""
+    try:
+        import gguf
+    except ImportError as err:
+        raise MissingFrameworkError(
+            f"Reading a GGUF file needs the gguf package: pip install 'rosetta-models[{GGUF_EXTRA}]' "
+            "(or pip install 'gguf>=0.10')."
+        ) from err
+    return gguf
+
+
+def open_gguf_reader(path: str | os.PathLike) -> Any:
+    """A `gguf.GGUFReader` over the file (memory-mapped); a file that is not GGUF is a CheckpointError."""
+    gguf = gguf_module()
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{path} does not exist or is not a file; pass the path of a .gguf file.")
+    try:
+        return gguf.GGUFReader(path)
+    except (ValueError, OSError, IndexError, KeyError) as err:
+        raise CheckpointError(f"{path} is not a readable GGUF file ({err}).") from err
+
+
+def field_value(field: Any) -> Any:
+    """A GGUF metadata field as a Python value: str, int, float, bool, or a list of them."""
+    gguf = gguf_module()
+    item_type = field.types[-1]
+    values = []
+    for index in field.data:
+        part = field.parts[index]
+        if item_type == gguf.GGUFValueType.STRING:
+            values.append(bytes(part).decode("utf-8", errors="replace"))
+        else:
+            scalars = part.tolist()
+            values.append(scalars[0] if len(scalars) == 1 else scalars)
+    return values if field.types[0] == gguf.GGUFValueType.ARRAY else values[0]
+
+
+def read_metadata(reader: Any) -> dict[str, Any]:
+    """Every metadata key of an open GGUFReader (the `GGUF.*` header fields left out)."""
+    return {key: field_value(field) for key, field in reader.fields.items() if not key.startswith("GGUF.")}
+
+
+def gguf_model_type(path: str | os.PathLike) -> str:
+    """The `general.architecture` of a GGUF file ("llama", ...): the model_type it loads as."""
+    reader = open_gguf_reader(path)
+    field = reader.fields.get("general.architecture")
+    if field is None:
+        raise CheckpointError(f"{os.fspath(path)} has no general.architecture key; it is not a model GGUF.")
+    return field_value(field)
+
+
+# --------------------------------------------------------------------------------------
+# The tokenizer
+# --------------------------------------------------------------------------------------
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's reversible byte -> printable character table (the byte-level BPE alphabet)."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+    printable += list(range(ord("®"), ord("ÿ") + 1))
+    chars, extra = list(printable), 0
+    for byte in range(256):
+        if byte not in printable:
+            printable.append(byte)
+            chars.append(256 + extra)
+            extra += 1
+    return dict(zip(printable, map(chr, chars)))
+
+
+def _byte_level_tokenizer_json(meta: dict[str, Any], path: str) -> dict[str, Any]:
+    """tokenizer.json (as a dict) of a byte-level BPE vocabulary (`tokenizer.ggml.model == "gpt2"`)."""
+    tokens: list[str] = meta["tokenizer.ggml.tokens"]
+    merges = meta.get("tokenizer.ggml.merges")
+    if merges is None:
+        raise CheckpointError(f"{path}: a gpt2-style GGUF tokenizer needs tokenizer.ggml.merges, which is missing.")
+    spelling = _bytes_to_unicode()
+    alphabet = set(spelling.values())
+    vocab = {
+        token if set(token) <= alphabet else "".join(spelling[b] for b in token.encode("utf-8")): index
+        for index, token in enumerate(tokens)
+    }
+    split = PRE_TOKENIZER_SPLITS.get(meta.get("tokenizer.ggml.pre"))
+    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": split is None}
+    pre_tokenizer = byte_level
+    if split is not None:
+        splitter = {"type": "Split", "pattern": {"Regex": split}, "behavior": "Isolated", "invert": False}
+        pre_tokenizer = {"type": "Sequence", "pretokenizers": [splitter, byte_level]}
+    return {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": _added_tokens(tokens, meta.get("tokenizer.ggml.token_type") or [], alphabet),
+        "normalizer": None,
+        "pre_tokenizer": pre_tokenizer,
+        "post_processor": _post_processor(meta, tokens),
+        "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+        "model": {
+            "type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "",
+            "end_of_word_suffix": "", "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+            "vocab": vocab, "merges": [merge.split(" ") for merge in merges],
+        },
+    }  # fmt: skip
+
+
+def _added_tokens(tokens: list[str], token_types: list[int], alphabet: set[str]) -> list[dict[str, Any]]:
+    """Control tokens (special) and user-defined ones (plain added tokens), matched whole in text.
+
+    A control token spelled outside the byte alphabet is a llama.cpp mislabel, left out as transformers does.
+    """
+    added = []
+    for index, (token, kind) in enumerate(zip(tokens, token_types)):
+        special = kind == TOKEN_TYPE_CONTROL and set(token) <= alphabet
+        if special or kind == TOKEN_TYPE_USER_DEFINED:
+            added.append(
+                {"id": index, "content": token, "single_word": False, "lstrip": False, "rstrip": False,
+                 "normalized": False, "special": special}
+            )  # fmt: skip
+    return added
+
+
+def _post_processor(meta: dict[str, Any], tokens: list[str]) -> dict[str, Any]:
+    """Add BOS / EOS around each sequence when the file says llama.cpp does (`add_bos_token`)."""
+    ends = []
+    for flag, key in (("add_bos_token", "bos_token"), ("add_eos_token", "eos_token")):
+        token_id = meta.get(_SPECIAL_IDS[key])
+        ends.append(tokens[token_id] if meta.get(f"tokenizer.ggml.{flag}") and token_id is not None else None)
+    bos, eos = ends
+
+    def template(*sequences: str) -> list[dict[str, Any]]:
+        items = []
+        for type_id, seq in enumerate(sequences):
+            items += [{"SpecialToken": {"id": bos, "type_id": type_id}}] if bos else []
+            items.append({"Sequence": {"id": seq, "type_id": type_id}})
+            items += [{"SpecialToken": {"id": eos, "type_id": type_id}}] if eos else []
+        return items
+
+    special = {t: {"id": t, "ids": [tokens.index(t)], "tokens": [t]} for t in (bos, eos) if t}
+    return {"type": "TemplateProcessing", "single": template("A"), "pair": template("A", "B"), "special_tokens": special}
+
+
+def tokenizer_files_from_metadata(meta: dict[str, Any], path: str = "the GGUF file") -> dict[str, Any]:
+    """{"tokenizer.json": text, "tokenizer_config.json": dict, "special_tokens_map.json": dict} of a GGUF."""
+    kind = meta.get("tokenizer.ggml.model")
+    if "tokenizer.ggml.tokens" not in meta:
+        raise CheckpointError(f"{path} holds no tokenizer (no tokenizer.ggml.tokens metadata).")
+    if kind != "gpt2":
+        raise InputError(
+            f"{path}: rosetta builds GGUF tokenizers of type 'gpt2' (byte-level BPE) only; this file's "
+            f"tokenizer.ggml.model is {kind!r}. Load the model's tokenizer.json from its Hub repo instead."
+        )
+    tokens = meta["tokenizer.ggml.tokens"]
+    special = {}
+    for name, key in _SPECIAL_IDS.items():
+        token_id = meta.get(key)
+        special[name] = tokens[token_id] if token_id is not None and 0 <= token_id < len(tokens) else None
+    config: dict[str, Any] = {**special, "tokenizer_class": "PreTrainedTokenizerFast"}
+    config["add_bos_token"] = bool(meta.get("tokenizer.ggml.add_bos_token", False))
+    config["add_eos_token"] = bool(meta.get("tokenizer.ggml.add_eos_token", False))
+    if meta.get("tokenizer.chat_template") is not None:
+        config["chat_template"] = meta["tokenizer.chat_template"]
+    tokenizer_json = json.dumps(_byte_level_tokenizer_json(meta, path), ensure_ascii=False)
+    return {
+        "tokenizer.json": tokenizer_json,
+        "tokenizer_config.json": config,
+        "special_tokens_map.json": {k: v for k, v in special.items() if v is not None},
+    }
+
+
+def gguf_tokenizer_files(path: str | os.PathLike) -> dict[str, Any]:
+    """The tokenizer files a GGUF describes: tokenizer.json text, tokenizer_config.json and special_tokens_map.json dicts."""
+    reader = open_gguf_reader(path)
+    return tokenizer_files_from_metadata(read_metadata(reader), os.fspath(path))
+
+
+__all__ = [
+    "PRE_TOKENIZER_SPLITS", "field_value", "gguf_model_type", "gguf_module", "gguf_tokenizer_files",
+    "open_gguf_reader", "read_metadata", "tokenizer_files_from_metadata",
+]  # fmt: skip
