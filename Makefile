@@ -30,6 +30,7 @@ wheel-check: setup
 
 lint: setup
 	$(BIN)/ruff check rosetta tests benchmarks
+	$(BIN)/ruff format --check rosetta tests benchmarks
 	$(BIN)/python -m rosetta modular --check
 
 modular: setup

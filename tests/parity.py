@@ -61,6 +61,29 @@ TINY_CONFIGS: dict[str, dict[str, Any]] = {
         "bos_token_id": 0,
         "eos_token_id": 2,
     },
+    "llama": {**_SMALL, "num_key_value_heads": 2, "max_position_embeddings": 64, "pad_token_id": 0},
+    # GPT-2 spells its sizes as transformers' GPT2Config does (n_embd, n_layer, ...); pad, bos and eos in the vocabulary.
+    "gpt2": {
+        "vocab_size": 99,
+        "n_positions": 64,
+        "n_embd": 32,
+        "n_layer": 2,
+        "n_head": 4,
+        "n_inner": 37,
+        "pad_token_id": 0,
+        "bos_token_id": 98,
+        "eos_token_id": 98,
+    },
+    # ViT: 32x32 images in 8x8 patches (16 patches + the CLS token).
+    "vit": {
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "intermediate_size": 37,
+        "image_size": 32,
+        "patch_size": 8,
+        "num_channels": 3,
+    },
 }
 # task -> the class-name suffix of its head ("BertFor" + ...); "base" is the bare model.
 TASKS: dict[str, str] = {
@@ -72,6 +95,8 @@ TASKS: dict[str, str] = {
     "multiple-choice": "ForMultipleChoice",
     "token-classification": "ForTokenClassification",
     "question-answering": "ForQuestionAnswering",
+    "image-classification": "ForImageClassification",
+    "causal-lm": "ForCausalLM",
 }
 
 
@@ -160,9 +185,32 @@ def _roberta_inputs(shape: tuple[int, ...], seed: int, config: Mapping[str, Any]
     return {"input_ids": input_ids, "attention_mask": (input_ids != config["pad_token_id"]).astype(np.int64)}
 
 
+def _llama_inputs(shape: tuple[int, ...], seed: int, config: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Ids right-padded with the pad id in the last row (the sequence-classification head finds the last token)."""
+    input_ids = np.random.default_rng(seed).integers(1, config["vocab_size"], shape, dtype=np.int64)
+    input_ids[-1, ..., shape[-1] - 3 :] = config["pad_token_id"]
+    return {"input_ids": input_ids, "attention_mask": (input_ids != config["pad_token_id"]).astype(np.int64)}
+
+
+def _gpt2_inputs(shape: tuple[int, ...], seed: int, config: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Ids left-padded with the pad id in the last row, as a decoder's batches are."""
+    input_ids = np.random.default_rng(seed).integers(1, config["vocab_size"] - 1, shape, dtype=np.int64)
+    input_ids[-1, ..., :3] = config["pad_token_id"]
+    return {"input_ids": input_ids, "attention_mask": (input_ids != config["pad_token_id"]).astype(np.int64)}
+
+
+def _vit_inputs(shape: tuple[int, ...], seed: int, config: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """pixel_values [batch, channels, image_size, image_size] in [-1, 1], as the image processor gives them."""
+    size = (shape[0], config["num_channels"], config["image_size"], config["image_size"])
+    return {"pixel_values": np.random.default_rng(seed).uniform(-1, 1, size).astype(np.float32)}
+
+
 INPUT_MAKERS: dict[str, Callable[[tuple[int, ...], int, Mapping[str, Any]], dict[str, np.ndarray]]] = {
     "bert": _bert_inputs,
     "roberta": _roberta_inputs,
+    "vit": _vit_inputs,
+    "llama": _llama_inputs,
+    "gpt2": _gpt2_inputs,
 }
 
 
@@ -190,8 +238,10 @@ def tiny_labels(
             "next_sentence_label": rng.integers(0, 2, (batch,)),
         },
         "masked-lm": lambda: {"labels": rng.integers(0, vocab_size, (batch, seq))},
+        "causal-lm": lambda: {"labels": rng.integers(0, vocab_size, (batch, seq))},
         "next-sentence-prediction": lambda: {"labels": rng.integers(0, 2, (batch,))},
         "sequence-classification": lambda: {"labels": rng.integers(0, num_labels, (batch,))},
+        "image-classification": lambda: {"labels": rng.integers(0, num_labels, (batch,))},
         "multiple-choice": lambda: {"labels": rng.integers(0, num_labels, (batch,))},
         "token-classification": lambda: {"labels": rng.integers(0, num_labels, (batch, seq))},
         "question-answering": lambda: {
@@ -289,7 +339,7 @@ def check_matches_transformers(
     flags = dict(output_hidden_states=True, output_attentions=True)
     expected = run("hf", reference, inputs, **flags)
     actual = run(backend, model, inputs, **flags)
-    assert set(actual) == set(expected) - {"cross_attentions", "past_key_values"}
+    assert set(actual) == set(expected) - {"cross_attentions", "past_key_values", "cache"}
     assert_close(actual, expected, atol)
     if labels:
         assert_close(

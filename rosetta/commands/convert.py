@@ -47,6 +47,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--max-shard-size", default="5GB", help="largest output file before sharding (default: 5GB)"
     )
+    parser.add_argument(
+        "--gguf-file", default=None, metavar="NAME", help="the .gguf file in SRC to convert, when it holds several"
+    )
     parser.add_argument("--force", action="store_true", help="replace OUT if it exists")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     parser.set_defaults(func=run)
@@ -63,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         max_shard_size=args.max_shard_size,
         force=args.force,
         progress=not args.quiet,
+        gguf_file=args.gguf_file,
     )
     if not args.quiet:
         files = ", ".join(result.files) if len(result.files) <= 3 else f"{len(result.files)} shards"

@@ -151,6 +151,7 @@ def write_pretrained(
     max_shard_size: int | str = "5GB",
     is_main_process: bool = True,
     safe_serialization: bool = True,
+    extra_files: dict[str, str] | None = None,
 ) -> None:
     """The one save path of every backend: config.json (naming the torch class) and canonical safetensors,
     committed together (a crash leaves the old checkpoint or the new one, never a mix).
@@ -166,7 +167,7 @@ def write_pretrained(
         return
     config.architectures = [architecture]
     config.torch_dtype = dtype_name
-    write_checkpoint(save_directory, tensors, max_shard_size=max_shard_size, extra_files={"config.json": config.to_json_string()})
+    write_checkpoint(save_directory, tensors, max_shard_size=max_shard_size, extra_files={"config.json": config.to_json_string(), **(extra_files or {})})
 
 
 def requested_dtype_name(requested, config: PretrainedConfig, reader: CheckpointReader) -> str | None:

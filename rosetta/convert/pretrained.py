@@ -25,7 +25,8 @@ import numpy as np
 from ..core.configuration import PretrainedConfig
 from ..core.errors import ConfigError, InputError
 from ..core.frameworks import FRAMEWORKS
-from ..core.hub import HubOptions, PushToHubMixin
+from ..core.generation_config import GENERATION_CONFIG_NAME, GenerationConfig
+from ..core.hub import HubOptions, PushToHubMixin, resolve_file
 from ..core.model_card import render_model_card
 from ..core.outputs import ModelOutput
 from .formats.journal import reading
@@ -172,7 +173,10 @@ class PretrainedModelBase(PushToHubMixin):
         config = cls._check_config(config)
         dtype = cls._resolve_dtype(pop_dtype(kwargs))
         cls._set_attn_implementation(config, kwargs.pop("attn_implementation", None))
-        return cls._build_initialised(config, dtype, model_args, kwargs)
+        model = cls._build_initialised(config, dtype, model_args, kwargs)
+        if cls.can_generate():
+            model.generation_config = GenerationConfig.from_model_config(config)
+        return model
 
     @classmethod
     def _check_config(cls, config: Any) -> PretrainedConfig:
@@ -214,13 +218,18 @@ class PretrainedModelBase(PushToHubMixin):
         output_loading_info = kwargs.pop("output_loading_info", False)
         attn_implementation = kwargs.pop("attn_implementation", None)
         device_map = kwargs.pop("device_map", None)
+        generation_config = kwargs.pop("generation_config", None) if cls.can_generate() else None
         for flag in _FORMAT_FLAGS:
             kwargs.pop(flag, None)
+        gguf_file = kwargs.pop("gguf_file", None)
         options = HubOptions.pop_from(kwargs)
         cls._refuse_unsupported(kwargs)
-        with reading(os.path.join(source, options.subfolder)):  # the config and the weights of one save
-            config = cls._resolve_config(pretrained_model_name_or_path, config, options)
-            reader = open_canonical(pretrained_model_name_or_path, options)
+        if gguf_file is not None:  # config and weights from the GGUF's metadata and tensors, dequantised
+            config, reader = cls._open_gguf(pretrained_model_name_or_path, gguf_file, config, options)
+        else:
+            with reading(os.path.join(source, options.subfolder)):  # the config and the weights of one save
+                config = cls._resolve_config(pretrained_model_name_or_path, config, options)
+                reader = open_canonical(pretrained_model_name_or_path, options)
         overrides, model_kwargs = cls._split_kwargs(config, kwargs)
         for key, value in overrides.items():
             setattr(config, key, value)
@@ -229,6 +238,8 @@ class PretrainedModelBase(PushToHubMixin):
             dtype = cls._resolve_dtype(requested_dtype_name(dtype, config, reader))
             model = cls._build_empty(config, dtype, model_args, model_kwargs)
             info = model._load_from_reader(reader, dtype, ignore_mismatched_sizes, source)
+        if cls.can_generate():
+            model.generation_config = generation_config or _generation_config(pretrained_model_name_or_path, config, options)
         if device_map is not None:
             model._place(device_map)
         if output_loading_info:
@@ -236,15 +247,27 @@ class PretrainedModelBase(PushToHubMixin):
         return model
 
     @classmethod
+    def can_generate(cls) -> bool:
+        """Whether the model has `generate` (its generation_config.json is then loaded and saved with it)."""
+        return callable(getattr(cls, "generate", None))
+
+    @classmethod
     def _refuse_unsupported(cls, kwargs: dict[str, Any]) -> None:
         for key in kwargs:
             if key in _REFUSED_KEYWORDS:
                 raise InputError(f"{cls.__name__}.from_pretrained does not support {key}=: {_REFUSED_KEYWORDS[key]}.")
-        for key in ("gguf_file", "generation_config"):
-            if key in kwargs:
-                raise InputError(
-                    f"{cls.__name__}.from_pretrained does not support {key}= yet: it comes with rosetta's decoder models."
-                )
+        if "generation_config" in kwargs and not cls.can_generate():
+            raise InputError(f"{cls.__name__} does not generate, so it takes no generation_config=.")
+
+    @classmethod
+    def _open_gguf(cls, path: Any, gguf_file: str, config: Any, options: HubOptions) -> tuple[PretrainedConfig, Any]:
+        from .formats.gguf import open_gguf
+
+        found = resolve_file(path, gguf_file, options)
+        config_dict, reader = open_gguf(found)
+        if not isinstance(config, PretrainedConfig):
+            config = cls.config_class.from_dict(config_dict, source=found)
+        return config, reader
 
     @classmethod
     def _resolve_config(cls, pretrained_model_name_or_path: Any, config: Any, options: HubOptions) -> PretrainedConfig:
@@ -335,6 +358,7 @@ class PretrainedModelBase(PushToHubMixin):
         if not is_main_process:
             return
         tensors = self._tensors_to_save(state_dict)
+        generation_config = getattr(self, "generation_config", None) if self.can_generate() else None
         write_pretrained(
             save_directory,
             self.config,
@@ -343,6 +367,7 @@ class PretrainedModelBase(PushToHubMixin):
             tensors,
             max_shard_size=max_shard_size,
             safe_serialization=safe_serialization,
+            extra_files={GENERATION_CONFIG_NAME: generation_config.to_json_string()} if generation_config else None,
         )
         if push_to_hub:
             repo_id = push_kwargs.pop("repo_id", None) or os.path.basename(os.path.abspath(save_directory))
@@ -370,6 +395,14 @@ class PretrainedModelBase(PushToHubMixin):
 
             return verified_card(repo_id, self.config, trained_in, folder=folder, verify=True)
         return render_model_card(repo_id, self.config, trained_in)
+
+
+def _generation_config(path: Any, config: PretrainedConfig, options: HubOptions) -> GenerationConfig:
+    """The checkpoint's generation_config.json, or defaults from the model config when it has none."""
+    found = resolve_file(
+        path, GENERATION_CONFIG_NAME, options, required=False
+    )
+    return GenerationConfig.from_json_file(found) if found else GenerationConfig.from_model_config(config)
 
 
 def constructor_keywords(init: Any) -> set[str]:

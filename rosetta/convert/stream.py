@@ -27,10 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import CheckpointError, ConversionError, InputError
+from ..core import registry
+from ..core.errors import CheckpointError, ConversionError, InputError, MissingFileError
 from ..core.hub import HubOptions, resolve_file
 from .formats import FORMATS, canonical, find_checkpoint, format_of_file, open_checkpoint
 from .formats.base import BFLOAT16, CheckpointReader, TensorSpec, contiguous, numpy_dtype
+from .formats.gguf import GGUFFile, find_gguf, gguf_tokenizer_files
 from .formats.journal import fsync_path
 from .formats.naming import LegacyNaming, keras_scope, kind_of, legacy_naming, native_name
 from .mapping import from_canonical, from_canonical_axes
@@ -75,6 +77,8 @@ class Source:
     path: str
 
     def open(self) -> CheckpointReader:
+        if self.fmt == "gguf":
+            return GGUFFile(self.path)  # canonical names already
         return canonical(open_checkpoint(self.fmt, [self.path]), self.fmt)
 
 
@@ -106,11 +110,23 @@ class SourcePool:
         self._reader, self._index = None, None
 
 
-def resolve_sources(src: str, options: HubOptions) -> list[Source]:
-    """The input files of a folder, Hub repo or single weights file, with their format."""
+def resolve_sources(src: str, options: HubOptions, gguf_file: str | None = None) -> list[Source]:
+    """The input files of a folder, Hub repo or single weights file, with their format.
+
+    A .gguf file, `gguf_file` in a folder, or a folder's only .gguf when it holds no other weights, is a GGUF source.
+    """
+    gguf_path = find_gguf(src, gguf_file) if gguf_file is not None or os.path.isfile(src) else None
+    if gguf_path is not None:
+        return [Source("gguf", gguf_path)]
     if os.path.isfile(src):
         return [Source(format_of_file(src), src)]
-    fmt, files = find_checkpoint(src, options)
+    try:
+        fmt, files = find_checkpoint(src, options)
+    except MissingFileError:
+        gguf_path = find_gguf(src) if os.path.isdir(src) else None
+        if gguf_path is None:
+            raise
+        return [Source("gguf", gguf_path)]
     return [Source(fmt, path) for path in files]
 
 
@@ -158,8 +174,15 @@ def load_config(src: str, options: HubOptions) -> tuple[dict[str, Any] | None, s
     except (ValueError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{path} is not valid JSON ({err}).") from err
     if not isinstance(config, dict):
-        raise CheckpointError(f"{path} does not hold a JSON object.")
+        raise CheckpointError(f"{path} must hold a JSON object.")
     return config, path
+
+
+def check_config(config: dict[str, Any] | None, path: str | None) -> None:
+    """Refuse a config.json its architecture's config class refuses (sizes, head counts), naming the field."""
+    if config is None or config.get("model_type") not in registry.available_model_types():
+        return
+    registry.config_class_for(config["model_type"], source=path).from_dict(config, source=path)
 
 
 def architecture_class(config: Any, framework: str = "torch") -> type:
@@ -178,9 +201,11 @@ def build_architecture(config_dict: dict[str, Any], config_path: str) -> Archite
     frameworks = [f for f in ("torch", "flax", "tf") if f in installed]
     if not frameworks or config_dict.get("model_type") not in registry.available_model_types():
         return None
-    config = registry.config_class_for(config_dict["model_type"], source=config_path).from_json_file(
-        config_path
-    )
+    config_class = registry.config_class_for(config_dict["model_type"], source=config_path)
+    if config_path.endswith(".gguf"):  # the config comes from the GGUF's metadata, not a file
+        config = config_class.from_dict(config_dict, source=config_path)
+    else:
+        config = config_class.from_json_file(config_path)
     cls = registry.architecture_class(config, frameworks[0])
     layouts = cls.canonical_layouts(config)
     return Architecture(
@@ -424,6 +449,34 @@ def copy_companions(src: str, folder: str, options: HubOptions, dtype: str | Non
     return copied
 
 
+def gguf_config(path: str) -> tuple[dict[str, Any], str]:
+    """The config a GGUF's metadata describes, and the file as where it came from."""
+    reader = GGUFFile(path)
+    try:
+        return dict(reader.config), path
+    finally:
+        reader.close()
+
+
+def write_gguf_companions(path: str, config: dict[str, Any], folder: str, dtype: str | None) -> list[str]:
+    """config.json and the tokenizer files (tokenizer.json, tokenizer_config.json, special_tokens_map.json) of a GGUF."""
+    texts = {
+        "config.json": json.dumps({**config, "torch_dtype": dtype or config.get("torch_dtype")}, indent=2)
+    }
+    try:
+        files = gguf_tokenizer_files(path)
+    except InputError:  # a tokenizer type rosetta cannot rebuild: the weights and config still convert
+        files = {}
+    for name, content in files.items():
+        texts[name] = (
+            content if isinstance(content, str) else json.dumps(content, indent=2, ensure_ascii=False)
+        )
+    for name, text in texts.items():
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+    return list(texts)
+
+
 def _set_config_dtype(path: str, dtype: str) -> None:
     with open(path, encoding="utf-8") as f:
         config = json.load(f)
@@ -547,8 +600,13 @@ def convert(
     force: bool = False,
     progress: bool = True,
     options: HubOptions | None = None,
+    gguf_file: str | None = None,
 ) -> ConversionResult:
-    """Convert the checkpoint of a folder or Hub repo to `to` in folder `out`, streaming."""
+    """Convert the checkpoint of a folder or Hub repo to `to` in folder `out`, streaming.
+
+    A GGUF source (a .gguf file, or a folder holding one; `gguf_file` picks one of several) is dequantised
+    to float32; its config and tokenizer files are written from its metadata.
+    """
     src, out, options = os.fspath(src), os.path.abspath(os.fspath(out)), options or HubOptions()
     if to not in TARGETS:
         raise InputError(f"Unknown target format {to!r}; use one of {', '.join(TARGETS)}.")
@@ -556,9 +614,11 @@ def convert(
         raise InputError(f"Unknown dtype {dtype!r}; use one of {', '.join(DTYPES)}.")
     shard_size = parse_size(max_shard_size)
     check_destination(src, out, force)
-    sources = resolve_sources(src, options)
+    check_config(*load_config(src, options))  # a bad config is named before any weight is looked for
+    sources = resolve_sources(src, options, gguf_file)
     tensors = scan_sources(sources)
-    config, config_path = load_config(src, options)
+    gguf_path = sources[0].path if sources[0].fmt == "gguf" else None
+    config, config_path = gguf_config(gguf_path) if gguf_path else load_config(src, options)
     notes: list[str] = []
     arch = build_architecture(config, config_path) if config is not None else None
     if arch is None:
@@ -575,7 +635,10 @@ def convert(
             files = write_weights(plan, pool, folder, shard_size, bar.update)
         finally:
             pool.close()
-        companions = copy_companions(src, folder, options, dtype)
+        if gguf_path is not None:
+            companions = write_gguf_companions(gguf_path, config, folder, dtype)
+        else:
+            companions = copy_companions(src, folder, options, dtype)
     return ConversionResult(out, to, files, companions, len(plan.entries), total, notes + plan.notes)
 
 

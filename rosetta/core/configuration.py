@@ -145,10 +145,6 @@ class PretrainedConfig(PushToHubMixin, metaclass=_ValidatedOnCreation):
             self.id2label = {i: f"LABEL_{i}" for i in range(num_labels)}
             self.label2id = {v: k for k, v in self.id2label.items()}
 
-    @property
-    def use_return_dict(self) -> bool:
-        return self.return_dict
-
     # -- validation --------------------------------------------------------------------------
     def validate(self, source: str | None = None) -> None:
         """Refuse sizes a model cannot be built from: zero, negative or non-int sizes, impossible head counts.

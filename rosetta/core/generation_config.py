@@ -69,7 +69,9 @@ class GenerationConfig:
                 continue
             if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
                 names = " or ".join(t.__name__ for t in types)
-                raise ConfigError(f"{name!r} in {source} must be {names}, got {type(value).__name__} {value!r}.")
+                raise ConfigError(
+                    f"{name!r} in {source} must be {names}, got {type(value).__name__} {value!r}."
+                )
         self._check_values(source)
 
     def _check_values(self, source: str) -> None:
@@ -98,7 +100,9 @@ class GenerationConfig:
             )
         eos = self.eos_token_id if isinstance(self.eos_token_id, list) else [self.eos_token_id]
         if any(e is not None and (not isinstance(e, int) or isinstance(e, bool)) for e in eos):
-            raise ConfigError(f"eos_token_id in {source} must be an int or a list of ints, got {self.eos_token_id!r}.")
+            raise ConfigError(
+                f"eos_token_id in {source} must be an int or a list of ints, got {self.eos_token_id!r}."
+            )
 
     # -- derived values the loops use ---------------------------------------------------------
     @property
@@ -166,7 +170,9 @@ class GenerationConfig:
         atomic_write_text(os.path.join(save_directory, GENERATION_CONFIG_NAME), self.to_json_string())
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any) -> GenerationConfig:
+    def from_pretrained(
+        cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any
+    ) -> GenerationConfig:
         """Load `generation_config.json` from a folder or Hub repo; extra kwargs override its fields."""
         options = HubOptions.pop_from(kwargs)
         path = resolve_file(pretrained_model_name_or_path, GENERATION_CONFIG_NAME, options)
@@ -178,7 +184,9 @@ class GenerationConfig:
             with open(path, encoding="utf-8") as f:
                 values = json.load(f)
         except json.JSONDecodeError as err:
-            raise ConfigError(f"{os.fspath(path)} is not valid JSON: {err.msg} at line {err.lineno}.") from err
+            raise ConfigError(
+                f"{os.fspath(path)} is not valid JSON: {err.msg} at line {err.lineno}."
+            ) from err
         if not isinstance(values, dict):
             raise ConfigError(f"{os.fspath(path)} must hold a JSON object, got {type(values).__name__}.")
         config = cls.__new__(cls)

@@ -42,13 +42,19 @@ def split_generate_kwargs(
         )
     config = (generation_config or base).update(**kwargs)
     if config.stop_strings is not None and runtime.get("tokenizer") is None:
-        raise InputError("stop_strings needs the tokenizer to decode text: pass generate(..., tokenizer=tokenizer).")
+        raise InputError(
+            "stop_strings needs the tokenizer to decode text: pass generate(..., tokenizer=tokenizer)."
+        )
     if runtime.get("streamer") is not None and config.num_beams > 1:
-        raise InputError("A streamer works with greedy search and sampling, not with beam search (num_beams > 1).")
+        raise InputError(
+            "A streamer works with greedy search and sampling, not with beam search (num_beams > 1)."
+        )
     return config, runtime
 
 
-def processor_plan(config: GenerationConfig, for_beam_search: bool = False) -> list[tuple[str, dict[str, Any]]]:
+def processor_plan(
+    config: GenerationConfig, for_beam_search: bool = False
+) -> list[tuple[str, dict[str, Any]]]:
     """The logits processors `config` implies, as (name, parameters), in transformers' order."""
     plan: list[tuple[str, dict[str, Any]]] = []
     eos = config.eos_token_ids
@@ -177,7 +183,9 @@ class TextStreamer:
 class TextIteratorStreamer(TextStreamer):
     """Hand text pieces to a consumer thread: `for piece in streamer:` while `generate` runs in another."""
 
-    def __init__(self, tokenizer: Any, skip_prompt: bool = False, timeout: float | None = None, **decode_kwargs: Any):
+    def __init__(
+        self, tokenizer: Any, skip_prompt: bool = False, timeout: float | None = None, **decode_kwargs: Any
+    ):
         super().__init__(tokenizer, skip_prompt, **decode_kwargs)
         self.text_queue: queue.Queue = queue.Queue()
         self.stop_signal = None

@@ -4,8 +4,8 @@ A GGUF (llama.cpp) carries no tokenizer.json: the vocabulary, merges, special to
 template are metadata under llama.cpp's keys (`tokenizer.ggml.*`, `tokenizer.chat_template`).
 `gguf_tokenizer_files` rebuilds from them what a `tokenizer.json` + `tokenizer_config.json` would
 hold, as transformers does (`integrations/gguf/gguf_tokenizer_mapping.py`): byte-level BPE
-(`tokenizer.ggml.model == "gpt2"`: GPT-2, SmolLM, Llama 3, Qwen2), with the control tokens added
-as special tokens and the split regex llama.cpp names in `tokenizer.ggml.pre`.
+(`tokenizer.ggml.model` = BYTE_LEVEL_BPE, the common case), with the control tokens added as special
+tokens and the split regex llama.cpp names in `tokenizer.ggml.pre`.
 
 The `gguf` package reads the file (`pip install rosetta-models[gguf]`); it is imported only here,
 when a GGUF is opened.
@@ -20,20 +20,22 @@ from typing import Any
 from .errors import CheckpointError, InputError, MissingFrameworkError
 
 GGUF_EXTRA = "gguf"
+# tokenizer.ggml.model of a byte-level BPE vocabulary
+BYTE_LEVEL_BPE = "gpt2"  # format values
 TOKEN_TYPE_CONTROL, TOKEN_TYPE_USER_DEFINED = 3, 4
 
 # tokenizer.ggml.pre -> the pre-tokenizer split regex its merges were learned with (the default: GPT-2's).
-_LLAMA3_SPLIT = (
+_SPLIT_DIGITS_BY_3 = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
     r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
-_QWEN2_SPLIT = (
+_SPLIT_DIGITS_BY_1 = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
     r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 PRE_TOKENIZER_SPLITS = {
-    **dict.fromkeys(("llama3", "llama-v3", "llama-bpe", "falcon3", "dbrx", "smaug-bpe"), _LLAMA3_SPLIT),
-    **dict.fromkeys(("qwen2", "deepseek-r1-qwen", "megrez"), _QWEN2_SPLIT),
+    **dict.fromkeys(("llama3", "llama-v3", "llama-bpe", "falcon3", "dbrx", "smaug-bpe"), _SPLIT_DIGITS_BY_3),  # format values
+    **dict.fromkeys(("qwen2", "deepseek-r1-qwen", "megrez"), _SPLIT_DIGITS_BY_1),  # format values
 }
 _SPECIAL_IDS = {
     "bos_token": "tokenizer.ggml.bos_token_id",
@@ -87,8 +89,8 @@ def read_metadata(reader: Any) -> dict[str, Any]:
     return {key: field_value(field) for key, field in reader.fields.items() if not key.startswith("GGUF.")}
 
 
-def gguf_model_type(path: str | os.PathLike) -> str:
-    """The `general.architecture` of a GGUF file ("llama", ...): the model_type it loads as."""
+def gguf_architecture(path: str | os.PathLike) -> str:
+    """The `general.architecture` of a GGUF file (the registry maps it to the model_type that loads it)."""
     reader = open_gguf_reader(path)
     field = reader.fields.get("general.architecture")
     if field is None:
@@ -113,11 +115,13 @@ def _bytes_to_unicode() -> dict[int, str]:
 
 
 def _byte_level_tokenizer_json(meta: dict[str, Any], path: str) -> dict[str, Any]:
-    """tokenizer.json (as a dict) of a byte-level BPE vocabulary (`tokenizer.ggml.model == "gpt2"`)."""
+    """tokenizer.json (as a dict) of a byte-level BPE vocabulary (`tokenizer.ggml.model` = BYTE_LEVEL_BPE)."""
     tokens: list[str] = meta["tokenizer.ggml.tokens"]
     merges = meta.get("tokenizer.ggml.merges")
     if merges is None:
-        raise CheckpointError(f"{path}: a gpt2-style GGUF tokenizer needs tokenizer.ggml.merges, which is missing.")
+        raise CheckpointError(
+            f"{path}: a byte-level BPE GGUF tokenizer needs tokenizer.ggml.merges, which is missing."
+        )
     spelling = _bytes_to_unicode()
     alphabet = set(spelling.values())
     vocab = {
@@ -125,7 +129,12 @@ def _byte_level_tokenizer_json(meta: dict[str, Any], path: str) -> dict[str, Any
         for index, token in enumerate(tokens)
     }
     split = PRE_TOKENIZER_SPLITS.get(meta.get("tokenizer.ggml.pre"))
-    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": split is None}
+    byte_level = {
+        "type": "ByteLevel",
+        "add_prefix_space": False,
+        "trim_offsets": True,
+        "use_regex": split is None,
+    }
     pre_tokenizer = byte_level
     if split is not None:
         splitter = {"type": "Split", "pattern": {"Regex": split}, "behavior": "Isolated", "invert": False}
@@ -180,7 +189,12 @@ def _post_processor(meta: dict[str, Any], tokens: list[str]) -> dict[str, Any]:
         return items
 
     special = {t: {"id": t, "ids": [tokens.index(t)], "tokens": [t]} for t in (bos, eos) if t}
-    return {"type": "TemplateProcessing", "single": template("A"), "pair": template("A", "B"), "special_tokens": special}
+    return {
+        "type": "TemplateProcessing",
+        "single": template("A"),
+        "pair": template("A", "B"),
+        "special_tokens": special,
+    }
 
 
 def tokenizer_files_from_metadata(meta: dict[str, Any], path: str = "the GGUF file") -> dict[str, Any]:
@@ -188,9 +202,9 @@ def tokenizer_files_from_metadata(meta: dict[str, Any], path: str = "the GGUF fi
     kind = meta.get("tokenizer.ggml.model")
     if "tokenizer.ggml.tokens" not in meta:
         raise CheckpointError(f"{path} holds no tokenizer (no tokenizer.ggml.tokens metadata).")
-    if kind != "gpt2":
+    if kind != BYTE_LEVEL_BPE:
         raise InputError(
-            f"{path}: rosetta builds GGUF tokenizers of type 'gpt2' (byte-level BPE) only; this file's "
+            f"{path}: rosetta builds GGUF tokenizers of type {BYTE_LEVEL_BPE!r} (byte-level BPE) only; this file's "
             f"tokenizer.ggml.model is {kind!r}. Load the model's tokenizer.json from its Hub repo instead."
         )
     tokens = meta["tokenizer.ggml.tokens"]
@@ -218,6 +232,6 @@ def gguf_tokenizer_files(path: str | os.PathLike) -> dict[str, Any]:
 
 
 __all__ = [
-    "PRE_TOKENIZER_SPLITS", "field_value", "gguf_model_type", "gguf_module", "gguf_tokenizer_files",
+    "PRE_TOKENIZER_SPLITS", "field_value", "gguf_architecture", "gguf_module", "gguf_tokenizer_files",
     "open_gguf_reader", "read_metadata", "tokenizer_files_from_metadata",
 ]  # fmt: skip

@@ -198,16 +198,6 @@ def _known_absent(repo_id: str, relative: str, options: HubOptions) -> bool:
     return found is not None and not isinstance(found, str)
 
 
-def first_existing(
-    path_or_repo_id: str | os.PathLike, filenames: list[str], options: HubOptions | None = None
-) -> str | None:
-    """The local path of the first of `filenames` the folder or repo holds, else None."""
-    for name in filenames:
-        found = resolve_file(path_or_repo_id, name, options, required=False)
-        if found is not None:
-            return found
-    return None
-
 
 class PushToHubMixin:
     """`push_to_hub` for anything with a `save_pretrained(folder)`: one commit per push."""

@@ -52,7 +52,7 @@ class ModelOutput(OrderedDict):
             value = getattr(self, f.name)
             if value is not None:
                 super().__setitem__(f.name, value)
-        if "jax" in sys.modules:
+        if sys.modules.get("jax") is not None:  # jax imported (a blocked import leaves None)
             _register_pytree(type(self))
 
     def _fill_from_pairs(self) -> None:
@@ -188,5 +188,13 @@ class QuestionAnsweringModelOutput(ModelOutput):
     loss: Any = None
     start_logits: Any = None
     end_logits: Any = None
+    hidden_states: Any = None
+    attentions: Any = None
+
+
+@dataclass
+class ImageClassifierOutput(ModelOutput):
+    loss: Any = None
+    logits: Any = None
     hidden_states: Any = None
     attentions: Any = None

@@ -213,6 +213,27 @@ def legacy_naming(model_type: str) -> dict[str, Any] | None:
     }
 
 
+def gguf_naming(architecture: str) -> tuple[str, dict[str, Any]] | None:
+    """(model_type, its GGUF declaration) of the package whose GGUF files say `general.architecture`."""
+    for model_type, package in packages().items():
+        declared = getattr(package, "GGUF", None)
+        if declared is not None and declared.get("architecture") == architecture:
+            return model_type, copy.deepcopy(declared)
+    return None
+
+
+def gguf_model_type(architecture: str) -> str:
+    """The model_type whose package reads GGUF files of `architecture` (refused by name if none does)."""
+    found = gguf_naming(architecture)
+    if found is None:
+        raise UnknownModelTypeError(architecture, gguf_architectures(), where="the GGUF file's general.architecture")
+    return found[0]
+
+
+def gguf_architectures() -> list[str]:
+    return sorted(p.GGUF["architecture"] for p in packages().values() if getattr(p, "GGUF", None))
+
+
 # --------------------------------------------------------------------------------------
 # Auto classes
 # --------------------------------------------------------------------------------------
@@ -255,8 +276,9 @@ class _AutoModel:
         )
 
     @classmethod
-    def model_class(cls, config: PretrainedConfig) -> type:
-        model_type = _check_model_type(config.model_type, None)
+    def model_class(cls, config: PretrainedConfig | str) -> type:
+        """The class for a config (or a model_type)."""
+        model_type = _check_model_type(config if isinstance(config, str) else config.model_type, None)
         table = models_table(model_type, cls.framework)
         if cls.task not in table:
             supported = [TASKS[t] for t in TASKS if t in table]
@@ -273,6 +295,11 @@ class _AutoModel:
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *args: Any, **kwargs: Any):
         config = kwargs.pop("config", None)
+        if config is None and kwargs.get("gguf_file") is not None:  # the config comes from the GGUF's metadata
+            from .gguf_tokenizer import gguf_architecture
+
+            gguf = resolve_file(pretrained_model_name_or_path, kwargs["gguf_file"], HubOptions.pop_from(dict(kwargs)))
+            return cls.model_class(gguf_model_type(gguf_architecture(gguf))).from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
         if config is None:
             hub_keys = ("revision", "cache_dir", "local_files_only", "token", "subfolder")
             config = AutoConfig.from_pretrained(
@@ -350,7 +377,13 @@ def _preprocessor_auto(kind: str, config_files: tuple[str, ...]) -> type:
 
         @classmethod
         def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
-            target = cls._target(pretrained_model_name_or_path, HubOptions.pop_from(dict(kwargs)))
+            options = HubOptions.pop_from(dict(kwargs))
+            if kwargs.get("gguf_file") is not None:  # the tokenizer comes from the GGUF's metadata
+                from .gguf_tokenizer import gguf_architecture
+
+                gguf = resolve_file(pretrained_model_name_or_path, kwargs["gguf_file"], options)
+                return cls.class_for(gguf_model_type(gguf_architecture(gguf))).from_pretrained(pretrained_model_name_or_path, **kwargs)
+            target = cls._target(pretrained_model_name_or_path, options)
             return target.from_pretrained(pretrained_model_name_or_path, **kwargs)
 
         @classmethod

@@ -22,8 +22,10 @@ from typing import Any, ClassVar
 import numpy as np
 from tokenizers import AddedToken, Encoding, Tokenizer
 
+from .chat_template import render_chat, select_chat_template
 from .configuration import load_json
 from .errors import InputError, MissingFileError
+from .gguf_tokenizer import gguf_tokenizer_files
 from .hub import HubOptions, PushToHubMixin, is_local, resolve_file
 from .io import atomic_write_text
 from .tensors import BatchFeature, check_tensor_type, framework_of, to_numpy
@@ -34,6 +36,7 @@ TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
 ADDED_TOKENS_FILE = "added_tokens.json"
+CHAT_TEMPLATE_FILE = "chat_template.jinja"
 
 VERY_LARGE_INTEGER = int(1e30)  # model_max_length of a tokenizer with no length limit
 LARGE_INTEGER = int(1e20)
@@ -728,6 +731,70 @@ class PreTrainedTokenizer(PushToHubMixin):
             text = text.replace(before, after)
         return text
 
+    # -- chat templates ---------------------------------------------------------------------------
+    @property
+    def chat_template(self) -> str | dict[str, str] | None:
+        """The Jinja chat template (or named templates) from tokenizer_config.json, chat_template.jinja or a GGUF."""
+        templates = self.init_kwargs.get("chat_template")
+        if isinstance(templates, list):
+            return {entry["name"]: entry["template"] for entry in templates}
+        return templates
+
+    @chat_template.setter
+    def chat_template(self, value: str | dict[str, str] | None) -> None:
+        if value is None:
+            self.init_kwargs.pop("chat_template", None)
+        else:
+            self.init_kwargs["chat_template"] = value
+
+    def get_chat_template(self, chat_template: str | None = None, tools: list[Any] | None = None) -> str:
+        """The template source `apply_chat_template` uses: `chat_template` (a template or a template's name) or the tokenizer's."""
+        return select_chat_template(self.chat_template, chat_template, tools)
+
+    def apply_chat_template(
+        self,
+        conversation: Sequence[Mapping[str, Any]] | Sequence[Sequence[Mapping[str, Any]]],
+        tools: list[Any] | None = None,
+        documents: list[Any] | None = None,
+        chat_template: str | None = None,
+        add_generation_prompt: bool = False,
+        continue_final_message: bool | str = False,
+        tokenize: bool = True,
+        padding: bool | str = False,
+        truncation: bool = False,
+        max_length: int | None = None,
+        return_tensors: str | None = None,
+        return_dict: bool = True,
+        tokenizer_kwargs: dict[str, Any] | None = None,
+        **template_kwargs: Any,
+    ) -> str | list[str] | list[int] | list[list[int]] | BatchEncoding:
+        """Render a conversation (or a batch of them) with the chat template, as transformers 5 does.
+
+        `tokenize=False` gives the prompt text; otherwise a BatchEncoding (`return_dict=True`, the default)
+        or the input ids. The special tokens (`bos_token`, ...) and `template_kwargs` are template variables.
+        """
+        if isinstance(conversation, (list, tuple)) and not conversation:
+            raise InputError("apply_chat_template got an empty conversation; pass at least one message.")
+        batched = isinstance(conversation, (list, tuple)) and isinstance(conversation[0], (list, tuple))
+        conversations = list(conversation) if batched else [conversation]
+        rendered = render_chat(
+            self.get_chat_template(chat_template, tools),
+            conversations,
+            add_generation_prompt=add_generation_prompt,
+            continue_final_message=continue_final_message,
+            tools=tools,
+            documents=documents,
+            **{**self.special_tokens_map, **template_kwargs},
+        )
+        text = rendered if batched else rendered[0]
+        if not tokenize:
+            return text
+        encoded = self(
+            text, padding=padding, truncation=truncation, max_length=max_length, add_special_tokens=False,
+            return_tensors=return_tensors, **(tokenizer_kwargs or {}),
+        )  # fmt: skip
+        return encoded if return_dict else encoded["input_ids"]
+
     # -- save / load ------------------------------------------------------------------------------
     def to_config_dict(self) -> dict[str, Any]:
         """The content of tokenizer_config.json."""
@@ -817,6 +884,9 @@ class PreTrainedTokenizer(PushToHubMixin):
         kwargs.pop("use_fast", None)
         kwargs.pop("trust_remote_code", None)
         source = pretrained_model_name_or_path
+        gguf_file = kwargs.pop("gguf_file", None)
+        if gguf_file is not None:
+            return cls._from_gguf(source, gguf_file, options, init_inputs, kwargs)
 
         config_path = resolve_file(source, TOKENIZER_CONFIG_FILE, options, required=False)
         config = load_json(config_path) if config_path else {}
@@ -844,8 +914,27 @@ class PreTrainedTokenizer(PushToHubMixin):
             if added_path is not None and "added_tokens_decoder" not in config:
                 config["added_tokens_decoder"] = {i: t for t, i in load_json(added_path).items()}
 
+        template_path = resolve_file(source, CHAT_TEMPLATE_FILE, options, required=False)
+        if template_path is not None:
+            with open(template_path, encoding="utf-8") as f:
+                config["chat_template"] = f.read()
         init_kwargs = {key: value for key, value in config.items() if key not in _NOT_INIT_KEYS}
         init_kwargs.update(files)
+        init_kwargs.update(kwargs)
+        tokenizer = cls(*init_inputs, **init_kwargs)
+        tokenizer.name_or_path = os.fspath(source)
+        return tokenizer
+
+    @classmethod
+    def _from_gguf(
+        cls, source: str | os.PathLike, gguf_file: str, options: HubOptions, init_inputs: tuple, kwargs: dict[str, Any]
+    ):
+        """The tokenizer a GGUF file's metadata describes (vocabulary, merges, special tokens, chat template)."""
+        path = resolve_file(source, gguf_file, options)
+        files = gguf_tokenizer_files(path)
+        config = files[TOKENIZER_CONFIG_FILE]
+        init_kwargs = {key: value for key, value in config.items() if key not in _NOT_INIT_KEYS}
+        init_kwargs["tokenizer_object"] = Tokenizer.from_str(files[TOKENIZER_FILE])
         init_kwargs.update(kwargs)
         tokenizer = cls(*init_inputs, **init_kwargs)
         tokenizer.name_or_path = os.fspath(source)

@@ -23,6 +23,7 @@ def prepare_checkpoint(folder: Path) -> Path:
     from tests.parity import tiny_model
 
     words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(94)]
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.txt").write_text("\n".join(words) + "\n")
     tiny_model("torch", "sequence-classification").save_pretrained(folder)
     BertTokenizer(str(folder / "vocab.txt")).save_pretrained(folder)

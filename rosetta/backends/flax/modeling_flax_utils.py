@@ -24,7 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax.traverse_util import flatten_dict, unflatten_dict
 
-from ...convert.mapping import canonical_name, canonical_shape, from_canonical, to_canonical
+from ...convert.formats.safetensors import read_native
+from ...convert.mapping import canonical_name, canonical_shape, from_canonical_axes, to_canonical
 from ...convert.pretrained import PretrainedModelBase, constructor_keywords
 from ...core.configuration import PretrainedConfig
 from ...core.errors import ConfigError, InputError
@@ -252,7 +253,7 @@ class FlaxPreTrainedModel(PretrainedModelBase):
             raise InputError(f"{type(self).__name__} got unexpected inputs {unknown}; it takes {names}.")
         views = {k: jax_input_view(v) for k, v in inputs.items()}
         check_model_inputs(self.config, type(self).__name__, views, self._max_input_length())
-        inputs = {k: v if isinstance(v, jax.Array) else jnp.asarray(v) for k, v in inputs.items() if v is not None}
+        inputs = {k: v if isinstance(v, jax.Array) else jax.tree_util.tree_map(jnp.asarray, v) for k, v in inputs.items() if v is not None}
         if train and dropout_rng is None:
             raise InputError("train=True applies dropout, which needs a key: pass dropout_rng=jax.random.PRNGKey(...).")
         if self._jitted_forward is None:
@@ -429,12 +430,17 @@ class FlaxPreTrainedModel(PretrainedModelBase):
 def _to_param(array: np.ndarray, layout: str, dtype: Any) -> jax.Array:
     """A checkpoint tensor (a memory-mapped view) as a device array in the native layout and `dtype`.
 
-    `device_put` reads the (possibly transposed) view straight into device memory: the one copy.
+    The tensor is read, transposed and cast in bounded chunks into one aligned host buffer
+    (`read_native`, which drops the mapped pages it has copied), and on a CPU device JAX adopts
+    that buffer without a copy: the buffer is the parameter. On an accelerator it is copied to the
+    device once and freed.
     """
-    value = jax.device_put(from_canonical(array, layout))
-    if jnp.issubdtype(value.dtype, jnp.floating) and value.dtype != dtype:
-        value = value.astype(dtype)
-    return value
+    target = np.dtype(dtype) if _is_float(array.dtype) and _is_float(dtype) else array.dtype
+    return jax.device_put(read_native(array, from_canonical_axes(layout), target))
+
+
+def _is_float(dtype: Any) -> bool:
+    return jnp.issubdtype(dtype, jnp.floating)
 
 
 def _numpy_generator(rng: jax.Array) -> np.random.Generator:

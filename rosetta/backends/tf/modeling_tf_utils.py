@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from ...convert.formats.base import BFLOAT16
+from ...convert.formats.safetensors import aligned_empty, read_native
 from ...convert.mapping import (
     canonical_name,
     canonical_shape,
@@ -101,7 +102,8 @@ def _numpy_dtype(name: str) -> np.dtype:
 def init_empty_weights() -> Iterator[None]:
     """Create every Keras weight with the "zeros" initialiser; each remembers the one it was given.
 
-    Zeros cost a memset where a random initialiser costs a draw per element; the real
+    The zeros are an untouched calloc'd buffer TF adopts (no memory until written, and the
+    checkpoint's buffer replaces it on assign), where a random initialiser costs a draw per element; the real
     initialiser (`variable._rosetta_initializer`) is used later only for weights a checkpoint
     does not provide.
     """
@@ -113,7 +115,7 @@ def init_empty_weights() -> Iterator[None]:
         if initializer is None:  # Keras' own default
             dtype = kwargs.get("dtype") or layer.variable_dtype
             initializer = "glorot_uniform" if "float" in str(dtype) else "zeros"
-        kwargs["initializer"] = "zeros"
+        kwargs["initializer"] = _UntouchedZeros()
         variable = add_weight(layer, **kwargs)
         variable._rosetta_initializer = keras.initializers.get(initializer)
         return variable
@@ -589,17 +591,33 @@ class TFPreTrainedModel(PretrainedModelBase, keras.Model):
 # Helpers
 # --------------------------------------------------------------------------------------
 def _native_array(array: np.ndarray, layout: str, dtype: str) -> tf.Tensor:
-    """A checkpoint tensor in the weight's layout and dtype, as a TF tensor.
+    """A checkpoint tensor in the weight's layout and dtype, as a TF tensor over one host buffer.
 
-    TensorFlow copies the mapped array into memory of its own once; the transpose (Eigen,
-    multi-threaded, faster than numpy's) and the cast, when needed, run on that copy.
+    The tensor is read, transposed and cast in bounded chunks into an aligned host buffer
+    (`read_native`, which drops the mapped pages it has copied), and TensorFlow adopts that
+    buffer through DLPack without a copy; `variable.assign` of it then takes the buffer over as
+    the variable's storage (on a CPU device) and frees the one the variable was built with.
     """
-    tensor = tf.convert_to_tensor(array)
-    axes = from_canonical_axes(layout)
-    if axes is not None:
-        tensor = tf.transpose(tensor, axes)
-    target = _numpy_dtype(dtype)
-    return tensor if tensor.dtype == target else tf.cast(tensor, target)
+    return _adopt(read_native(array, from_canonical_axes(layout), _numpy_dtype(dtype)))
+
+
+def _adopt(host: np.ndarray) -> tf.Tensor:
+    """A TF tensor over `host`'s memory (DLPack; bfloat16, which DLPack lacks in numpy, as its bits)."""
+    if host.dtype == BFLOAT16:
+        return tf.bitcast(_adopt(host.view(np.uint16)), tf.bfloat16)
+    try:
+        return tf.experimental.dlpack.from_dlpack(host.__dlpack__())
+    except (BufferError, TypeError, ValueError):  # a dtype DLPack cannot carry: one copy instead
+        return tf.convert_to_tensor(host)
+
+
+class _UntouchedZeros(keras.initializers.Initializer):
+    """Zeros in a calloc'd host buffer TensorFlow adopts: a weight built with it takes no resident memory
+    until it is written, so a load holds only the buffers `_native_array` reads the checkpoint into."""
+
+    def __call__(self, shape: Any, dtype: Any = None) -> tf.Tensor:
+        name = keras.backend.standardize_dtype(dtype or keras.config.floatx())
+        return _adopt(aligned_empty(tuple(shape), _numpy_dtype(name), zeroed=True))
 
 
 def _initialise(variable: keras.Variable) -> None:

@@ -4,6 +4,7 @@
     pt            pytorch_model.bin (read with torch.load(weights_only=True) only)
     tf            tf_model.h5 (transformers 4.x TF)
     flax          flax_model.msgpack (transformers 4.x Flax)
+    gguf          a llama.cpp .gguf file: read only, dequantised, canonical names (`open_gguf`, `find_gguf`)
 
 each single or sharded (`<stem>-00001-of-0000N<ext>` plus `<name>.index.json`). `find_checkpoint`
 looks for them in this order; `open_checkpoint` opens the files; `open_canonical_checkpoint` does
@@ -19,9 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...core.errors import CheckpointError, MissingFileError
-from ...core.hub import HubOptions, resolve_file
+from ...core.hub import HubOptions, is_offline_mode, resolve_file
 from . import h5, journal, msgpack, safetensors, torch_bin
 from .base import CheckpointReader, ShardedReader
+from .gguf import find_gguf, open_gguf
 from .index import check_inside, index_shards
 from .naming import to_canonical_reader
 
@@ -90,7 +92,10 @@ def find_checkpoint(
                 check_inside(path, index_path, files)
             return fmt.name, files
     names = ", ".join(f"{f.weights_name} (or {f.index_name})" for f in FORMATS.values())
-    raise MissingFileError("model weights", _where(path), options.revision, hint=f"Looked for: {names}.")
+    hint = f"Looked for: {names}."
+    if not os.path.isdir(path) and (options.local_files_only or is_offline_mode()):
+        hint += " Offline mode (local_files_only or HF_HUB_OFFLINE) only serves files already downloaded."
+    raise MissingFileError("model weights", _where(path), options.revision, hint=hint)
 
 
 def format_of_file(path: str) -> str:
@@ -157,6 +162,6 @@ def open_canonical_checkpoint(
 
 
 __all__ = [
-    "FORMATS", "Format", "SAVE_ID_KEY", "canonical", "find_checkpoint", "format_of_file", "get_format",
-    "load_checkpoint", "open_canonical_checkpoint", "open_checkpoint",
+    "FORMATS", "Format", "SAVE_ID_KEY", "canonical", "find_checkpoint", "find_gguf", "format_of_file", "get_format",
+    "load_checkpoint", "open_gguf", "open_canonical_checkpoint", "open_checkpoint",
 ]  # fmt: skip

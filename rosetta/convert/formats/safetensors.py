@@ -11,6 +11,7 @@ backend can take them without a copy and a later in-place update never touches t
 from __future__ import annotations
 
 import json
+import mmap
 import os
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -159,6 +160,75 @@ class SafetensorsFile(CheckpointReader):
 
     def close(self) -> None:
         self._map = None
+
+
+# --------------------------------------------------------------------------------------
+# Reading a mapped tensor into the one buffer a backend keeps
+# --------------------------------------------------------------------------------------
+BUFFER_ALIGNMENT = 64  # what TensorFlow (Eigen) and XLA need to adopt a host buffer without a copy
+CHUNK_BYTES = 8 << 20  # mapped bytes copied (and then dropped) at a time when the layout is the same
+TRANSPOSE_BYTES = 256 << 10  # ... when it is transposed: numpy transposes fastest in cache-sized blocks
+
+
+def aligned_empty(shape: tuple[int, ...], dtype: np.dtype, *, zeroed: bool = False) -> np.ndarray:
+    """A C-contiguous array whose data starts on a `BUFFER_ALIGNMENT` boundary: uninitialised, or
+    `zeroed` (by calloc: a large one takes no resident memory until written)."""
+    dtype = np.dtype(dtype)
+    nbytes = numel(tuple(shape)) * dtype.itemsize
+    raw = (np.zeros if zeroed else np.empty)(nbytes + BUFFER_ALIGNMENT, dtype=np.uint8)
+    start = -raw.ctypes.data % BUFFER_ALIGNMENT
+    return raw[start : start + nbytes].view(dtype).reshape(shape)
+
+
+def _mapping_root(array: np.ndarray) -> np.memmap | None:
+    """The memmap that owns a whole file mapping under `array` (its `base` is the mmap), or None."""
+    node: Any = array
+    while isinstance(node, np.ndarray):
+        if isinstance(node, np.memmap) and isinstance(node.base, mmap.mmap):
+            return node
+        node = node.base
+    return None
+
+
+def _release_upto(root: np.memmap | None, source: np.ndarray, done: int, end: int) -> int:
+    """Drop the mapped pages of `source`'s bytes [done, end) (offsets from its start); return where
+    the next call starts: the page boundary up to which pages are now dropped."""
+    if root is None:
+        return done
+    base = source.ctypes.data - root.ctypes.data
+    if base < 0 or base + end > root.nbytes:
+        return done
+    last = (base + end) // mmap.PAGESIZE * mmap.PAGESIZE
+    release_pages(root, base + done, last)
+    return max(done, last - base)
+
+
+def read_native(source: np.ndarray, axes: tuple[int, ...] | None, dtype: np.dtype) -> np.ndarray:
+    """`source` (a tensor of a checkpoint, often a view of a mapped file) as a fresh aligned array in
+    `np.transpose(source, axes)` order and `dtype`: the one copy it gets.
+
+    The copy goes in chunks of whole slices along the source's first axis (about `CHUNK_BYTES`
+    each), transposed and cast on the way, and the mapped pages of each chunk are dropped once it
+    is copied, so a load never holds a tensor twice: only its destination and one chunk of the file.
+    Only for callers that keep no view of `source` (its pages are re-read from the file if touched).
+    """
+    shape = source.shape if axes is None else tuple(source.shape[a] for a in axes)
+    out = aligned_empty(shape, dtype)
+    if source.ndim == 0:
+        out[()] = source
+        return out
+    root = _mapping_root(source) if source.flags.c_contiguous else None
+    lead = 0 if axes is None else axes.index(0)  # where the source's first axis lands in `out`
+    row_bytes = max(1, source[:1].nbytes)
+    step = max(1, (CHUNK_BYTES if axes is None else TRANSPOSE_BYTES) // row_bytes)
+    done = 0
+    for first in range(0, source.shape[0], step):
+        chunk = source[first : first + step]
+        where = [slice(None)] * out.ndim
+        where[lead] = slice(first, first + step)
+        out[tuple(where)] = chunk if axes is None else chunk.transpose(axes)
+        done = _release_upto(root, source, done, (first + len(chunk)) * row_bytes)
+    return out
 
 
 def encode_header(specs: Sequence[TensorSpec], metadata: dict[str, str] | None) -> bytes:

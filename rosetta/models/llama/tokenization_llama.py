@@ -51,7 +51,11 @@ class LlamaTokenizer(PreTrainedTokenizer):
         eos = f" {self.eos_token}:0" if add_eos_token else ""
         bos_b = f" {self.bos_token}:1" if add_bos_token else ""
         eos_b = f" {self.eos_token}:1" if add_eos_token else ""
-        special = [(t, self.convert_tokens_to_ids(t)) for t, on in ((self.bos_token, add_bos_token), (self.eos_token, add_eos_token)) if on]
+        special = [
+            (t, self.convert_tokens_to_ids(t))
+            for t, on in ((self.bos_token, add_bos_token), (self.eos_token, add_eos_token))
+            if on
+        ]
         self.backend_tokenizer.post_processor = processors.TemplateProcessing(
             single=f"{bos}$A:0{eos}", pair=f"{bos}$A:0{eos}{bos_b} $B:1{eos_b}", special_tokens=special
         )

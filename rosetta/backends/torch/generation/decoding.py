@@ -1,0 +1,87 @@
+"""How the torch loops call the model: over the static KV cache (the shared contract) or without a cache."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+def positions_from_mask(mask: torch.Tensor) -> torch.Tensor:
+    """Position ids of left-padded rows: cumsum(mask) - 1, clipped at 0."""
+    return (mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+class CachedDecoder:
+    """Prefill then one token per step over `model.init_cache(rows, max_length)`; shapes never change.
+
+    With `compile=True` the one-token step goes through `torch.compile` (static shapes: the input is
+    [rows, 1], the mask [rows, max_length], the cache written in place), so it is compiled once.
+    """
+
+    def __init__(self, model: Any, prompt_mask: torch.Tensor, max_length: int, compile: bool = False):
+        rows, prompt_length = prompt_mask.shape
+        self.model = model
+        self.cache = model.init_cache(rows, max_length)
+        self.mask = torch.zeros((rows, max_length), dtype=torch.long, device=prompt_mask.device)
+        self.mask[:, :prompt_length] = prompt_mask
+        self.step_fn = torch.compile(self._call, dynamic=False) if compile else self._call
+
+    def _call(self, input_ids, mask, position_ids, cache_position):
+        out = self.model(
+            input_ids=input_ids,
+            attention_mask=mask,
+            position_ids=position_ids,
+            past_key_values=self.cache,
+            cache_position=cache_position,
+            return_dict=True,
+        )
+        return out.logits[:, -1, :]
+
+    def prefill(self, input_ids: torch.Tensor) -> torch.Tensor:
+        positions = positions_from_mask(self.mask[:, : input_ids.shape[1]])
+        zero = torch.zeros((), dtype=torch.int32, device=input_ids.device)
+        return self._call(input_ids, self.mask, positions, zero)
+
+    def step(self, next_tokens: torch.Tensor, slot: int) -> torch.Tensor:
+        """Logits after writing `next_tokens` [rows] at cache slot `slot`."""
+        self.mask[:, slot] = 1
+        positions = self.mask[:, : slot + 1].sum(-1, keepdim=True) - 1
+        where = torch.tensor(slot, dtype=torch.int32, device=next_tokens.device)
+        return self.step_fn(next_tokens[:, None], self.mask, positions, where)
+
+    def reorder(self, rows: torch.Tensor) -> None:
+        """Beam search: row i of the cache becomes row rows[i] (in place, addresses kept)."""
+        for tensor in (*self.cache.key_cache, *self.cache.value_cache):
+            tensor.copy_(tensor.index_select(0, rows))
+        self.mask.copy_(self.mask.index_select(0, rows))
+
+
+class FullDecoder:
+    """The plain eager loop: no cache, the whole sequence is run again at every step."""
+
+    def __init__(self, model: Any, prompt_mask: torch.Tensor, max_length: int, compile: bool = False):
+        self.model = model
+        self.mask = prompt_mask.long()
+        self.ids: torch.Tensor | None = None
+
+    def _call(self) -> torch.Tensor:
+        out = self.model(
+            input_ids=self.ids,
+            attention_mask=self.mask,
+            position_ids=positions_from_mask(self.mask),
+            return_dict=True,
+        )
+        return out.logits[:, -1, :]
+
+    def prefill(self, input_ids: torch.Tensor) -> torch.Tensor:
+        self.ids = input_ids
+        return self._call()
+
+    def step(self, next_tokens: torch.Tensor, slot: int) -> torch.Tensor:
+        self.ids = torch.cat([self.ids, next_tokens[:, None]], dim=1)
+        self.mask = torch.cat([self.mask, torch.ones_like(self.mask[:, :1])], dim=1)
+        return self._call()
+
+    def reorder(self, rows: torch.Tensor) -> None:
+        self.ids, self.mask = self.ids.index_select(0, rows), self.mask.index_select(0, rows)

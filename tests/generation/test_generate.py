@@ -1,0 +1,159 @@
+"""generate in torch (vs transformers' own generate), Flax and TF (vs the torch loop), on left-padded batches."""
+
+import numpy as np
+import pytest
+
+from rosetta.core.errors import InputError
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from .toy_models import flax_model_class, tf_model_class, tiny_hf_llama, torch_models, toy_weights  # noqa: E402
+
+CASES = [
+    {},
+    {"eos_token_id": "two", "min_new_tokens": 4},
+    {"num_beams": 3, "eos_token_id": "two"},
+    {"num_beams": 4, "eos_token_id": "one", "num_return_sequences": 2, "length_penalty": 0.5},
+    {"num_beams": 3, "early_stopping": True, "eos_token_id": "two"},
+    {"repetition_penalty": 1.3, "no_repeat_ngram_size": 2, "eos_token_id": "two"},
+    {
+        "num_beams": 2,
+        "no_repeat_ngram_size": 3,
+        "repetition_penalty": 1.2,
+        "eos_token_id": "one",
+        "early_stopping": "never",
+    },
+]
+
+
+def _prompt(high):
+    rng = np.random.default_rng(1)
+    ids = rng.integers(3, high, (3, 7))
+    mask = np.ones_like(ids)
+    mask[0, :3], mask[1, :1] = 0, 0
+    ids[mask == 0] = 0
+    return ids, mask
+
+
+def _resolve(case, eos):
+    out = dict(case)
+    if "eos_token_id" in out:
+        out["eos_token_id"] = eos if out["eos_token_id"] == "two" else eos[0]
+    return out
+
+
+@pytest.fixture(scope="module")
+def hf_pair():
+    hf = tiny_hf_llama()
+    _, adapter = torch_models()
+    ids, mask = _prompt(50)
+    ref = hf.generate(
+        input_ids=torch.tensor(ids),
+        attention_mask=torch.tensor(mask),
+        max_new_tokens=10,
+        do_sample=False,
+        eos_token_id=None,
+        pad_token_id=0,
+    )
+    eos = [int(ref[0, 10]), int(ref[1, 12])]  # tokens the model does produce, so rows end early
+    return hf, adapter(hf), ids, mask, eos
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("static_cache", [True, False])
+def test_torch_matches_transformers(hf_pair, case, static_cache):
+    hf, ours, ids, mask, eos = hf_pair
+    kw = _resolve(case, eos)
+    ids_t, mask_t = torch.tensor(ids), torch.tensor(mask)
+    ref = hf.generate(
+        input_ids=ids_t, attention_mask=mask_t, max_new_tokens=10, pad_token_id=0, do_sample=False, **kw
+    )
+    out = ours.generate(ids_t, mask_t, max_new_tokens=10, pad_token_id=0, use_static_cache=static_cache, **kw)
+    assert out.shape == ref.shape
+    assert torch.equal(out, ref)
+
+
+def test_torch_processors_match_transformers():
+    from transformers.generation import logits_process as hf
+
+    from rosetta.backends.torch.generation.logits_process import PROCESSORS
+
+    gen = torch.Generator().manual_seed(0)
+    tokens, scores = torch.randint(0, 30, (4, 12), generator=gen), torch.randn(4, 30, generator=gen)
+    ctx = {"prompt_length": 5, "pad_lengths": torch.tensor([0, 2, 0, 1])}
+    pairs = [
+        (
+            "repetition_penalty",
+            {"penalty": 1.5},
+            hf.RepetitionPenaltyLogitsProcessor(1.5, prompt_ignore_length=ctx["pad_lengths"]),
+        ),
+        ("no_repeat_ngram", {"size": 2}, hf.NoRepeatNGramLogitsProcessor(2)),
+        ("top_k", {"top_k": 5}, hf.TopKLogitsWarper(5)),
+        ("top_p", {"top_p": 0.7, "min_tokens_to_keep": 1}, hf.TopPLogitsWarper(0.7)),
+        ("min_p", {"min_p": 0.2, "min_tokens_to_keep": 2}, hf.MinPLogitsWarper(0.2, min_tokens_to_keep=2)),
+        (
+            "min_new_tokens",
+            {"min_new_tokens": 9, "eos": [3, 4]},
+            hf.MinNewTokensLengthLogitsProcessor(5, 9, [3, 4]),
+        ),
+    ]
+    for name, params, theirs in pairs:
+        ours = PROCESSORS[name](tokens, 12, scores.clone(), ctx, **params)
+        torch.testing.assert_close(ours, theirs(tokens, scores.clone()), msg=name)
+
+
+@pytest.fixture(scope="module")
+def toy_pair():
+    toy_cls, _ = torch_models()
+    ids, mask = _prompt(23)
+    return toy_cls(toy_weights()), ids, mask
+
+
+def _torch_tokens(toy, ids, mask, kw):
+    return toy.generate(
+        torch.tensor(ids), torch.tensor(mask), max_new_tokens=12, pad_token_id=0, **kw
+    ).numpy()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_flax_matches_torch(toy_pair, case):
+    pytest.importorskip("jax")
+    toy, ids, mask = toy_pair
+    kw = _resolve(case, [5, 7])
+    ours = np.asarray(
+        flax_model_class()(toy_weights()).generate(ids, mask, max_new_tokens=12, pad_token_id=0, **kw)
+    )
+    np.testing.assert_array_equal(ours, _torch_tokens(toy, ids, mask, kw))
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if "num_beams" not in c])
+def test_tf_matches_torch(toy_pair, case):
+    pytest.importorskip("tensorflow")
+    toy, ids, mask = toy_pair
+    kw = _resolve(case, [5, 7])
+    ours = (
+        tf_model_class()(toy_weights()).generate(ids, mask, max_new_tokens=12, pad_token_id=0, **kw).numpy()
+    )
+    np.testing.assert_array_equal(ours, _torch_tokens(toy, ids, mask, kw))
+
+
+def test_compiled_loops_do_not_retrace_and_sampling_is_seeded(toy_pair):
+    _, ids, mask = toy_pair
+    sample = {"do_sample": True, "top_k": 5, "top_p": 0.9, "min_p": 0.05, "temperature": 0.7, "seed": 3}
+    for cls in (flax_model_class(), tf_model_class()):
+        model = cls(toy_weights())
+        model.generate(ids, mask, max_new_tokens=6)
+        before = cls.generate_trace_count
+        model.generate(ids + 1, mask, max_new_tokens=6)
+        assert cls.generate_trace_count == before
+        first = np.asarray(model.generate(ids, mask, max_new_tokens=6, **sample))
+        np.testing.assert_array_equal(
+            first, np.asarray(model.generate(ids, mask, max_new_tokens=6, **sample))
+        )
+
+
+def test_unknown_keyword_refused_by_name(toy_pair):
+    toy, ids, mask = toy_pair
+    with pytest.raises(InputError, match="'max_tokens'"):
+        toy.generate(torch.tensor(ids), torch.tensor(mask), max_tokens=3)
