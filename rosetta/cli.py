@@ -14,7 +14,7 @@ import sys
 from . import __version__
 from .core.errors import RosettaError
 
-COMMANDS = ("convert", "verify", "env", "modular")
+COMMANDS = ("convert", "verify", "env", "modular", "generate")
 
 
 def build_parser() -> argparse.ArgumentParser:

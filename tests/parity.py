@@ -62,6 +62,23 @@ TINY_CONFIGS: dict[str, dict[str, Any]] = {
         "eos_token_id": 2,
     },
     "llama": {**_SMALL, "num_key_value_heads": 2, "max_position_embeddings": 64, "pad_token_id": 0},
+    # Mistral: a window shorter than the tiny inputs (7 tokens), so every parity test crosses it.
+    "mistral": {
+        **_SMALL,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 64,
+        "pad_token_id": 0,
+        "sliding_window": 4,
+    },
+    "qwen2": {**_SMALL, "num_key_value_heads": 2, "max_position_embeddings": 64, "pad_token_id": 0},
+    # Gemma: head_dim 16 != hidden_size / heads, as Gemma's checkpoints have it.
+    "gemma": {
+        **_SMALL,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 64,
+        "pad_token_id": 0,
+        "head_dim": 16,
+    },
     # GPT-2 spells its sizes as transformers' GPT2Config does (n_embd, n_layer, ...); pad, bos and eos in the vocabulary.
     "gpt2": {
         "vocab_size": 99,
@@ -84,6 +101,60 @@ TINY_CONFIGS: dict[str, dict[str, Any]] = {
         "patch_size": 8,
         "num_channels": 3,
     },
+    # CLIP: two towers in one config; text eos_token_id 2 pools at the largest id (transformers 4's rule).
+    "clip": {
+        "text_config": {
+            **_SMALL,
+            "max_position_embeddings": 64,
+            "projection_dim": 16,
+            "pad_token_id": 1,
+            "bos_token_id": 0,
+            "eos_token_id": 2,
+        },
+        "vision_config": {
+            "hidden_size": 32,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "intermediate_size": 37,
+            "image_size": 32,
+            "patch_size": 8,
+            "projection_dim": 16,
+        },
+        "projection_dim": 16,
+    },
+    # Whisper: 8 mel bins x 32 frames (16 encoder positions), 24 decoder positions; token ids in the vocabulary.
+    "whisper": {
+        "vocab_size": 99,
+        "d_model": 32,
+        "encoder_layers": 2,
+        "decoder_layers": 2,
+        "encoder_attention_heads": 4,
+        "decoder_attention_heads": 4,
+        "encoder_ffn_dim": 37,
+        "decoder_ffn_dim": 37,
+        "num_mel_bins": 8,
+        "max_source_positions": 16,
+        "max_target_positions": 24,
+        "pad_token_id": 0,
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+        "decoder_start_token_id": 3,
+        "begin_suppress_tokens": [4],
+    },
+}
+TINY_CONFIGS["wav2vec2"] = {  # 1024 samples -> 14 frames through three stride-4 convolutions; blank 0
+    "vocab_size": 32,
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "intermediate_size": 37,
+    "conv_dim": (32, 32, 32),
+    "conv_stride": (4, 4, 4),
+    "conv_kernel": (8, 8, 8),
+    "num_conv_pos_embeddings": 16,
+    "num_conv_pos_embedding_groups": 2,
+    "classifier_proj_size": 16,
+    "ctc_loss_reduction": "mean",
 }
 # task -> the class-name suffix of its head ("BertFor" + ...); "base" is the bare model.
 TASKS: dict[str, str] = {
@@ -97,6 +168,8 @@ TASKS: dict[str, str] = {
     "question-answering": "ForQuestionAnswering",
     "image-classification": "ForImageClassification",
     "causal-lm": "ForCausalLM",
+    "speech-seq2seq": "ForConditionalGeneration",
+    "ctc": "ForCTC",
 }
 
 
@@ -205,12 +278,45 @@ def _vit_inputs(shape: tuple[int, ...], seed: int, config: Mapping[str, Any]) ->
     return {"pixel_values": np.random.default_rng(seed).uniform(-1, 1, size).astype(np.float32)}
 
 
+def _clip_inputs(shape: tuple[int, ...], seed: int, config: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Right-padded text (ids of the text tower) and as many images as texts, so return_loss pairs them."""
+    text = _llama_inputs(shape, seed, {**config["text_config"], "pad_token_id": 1})
+    vision = config["vision_config"]
+    size = (shape[0], vision.get("num_channels", 3), vision["image_size"], vision["image_size"])
+    return {**text, "pixel_values": np.random.default_rng(seed).uniform(-1, 1, size).astype(np.float32)}
+
+
+def _whisper_inputs(shape: tuple[int, ...], seed: int, config: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """input_features [batch, mel bins, 2 * max_source_positions] and decoder_input_ids [batch, seq]."""
+    rng = np.random.default_rng(seed)
+    frames = 2 * config["max_source_positions"]
+    return {
+        "input_features": rng.standard_normal((shape[0], config["num_mel_bins"], frames)).astype(np.float32),
+        "decoder_input_ids": rng.integers(3, config["vocab_size"], shape, dtype=np.int64),
+    }
+
+
+def _wav2vec2_inputs(shape: tuple[int, ...], seed: int, config: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """input_values [batch, 1024] (normalised audio) with the last row's final 324 samples padded."""
+    input_values = np.random.default_rng(seed).standard_normal((shape[0], 1024)).astype(np.float32)
+    attention_mask = np.ones(input_values.shape, dtype=np.int64)
+    attention_mask[-1, 700:] = 0
+    input_values[-1, 700:] = 0.0
+    return {"input_values": input_values, "attention_mask": attention_mask}
+
+
 INPUT_MAKERS: dict[str, Callable[[tuple[int, ...], int, Mapping[str, Any]], dict[str, np.ndarray]]] = {
     "bert": _bert_inputs,
     "roberta": _roberta_inputs,
     "vit": _vit_inputs,
+    "clip": _clip_inputs,
     "llama": _llama_inputs,
+    "mistral": _llama_inputs,
+    "qwen2": _llama_inputs,
+    "gemma": _llama_inputs,
     "gpt2": _gpt2_inputs,
+    "whisper": _whisper_inputs,
+    "wav2vec2": _wav2vec2_inputs,
 }
 
 
@@ -239,6 +345,8 @@ def tiny_labels(
         },
         "masked-lm": lambda: {"labels": rng.integers(0, vocab_size, (batch, seq))},
         "causal-lm": lambda: {"labels": rng.integers(0, vocab_size, (batch, seq))},
+        # CTC transcripts: ids 1.. (0 is the blank), the last row shorter (-100 padded)
+        "ctc": lambda: {"labels": np.where(np.arange(5) < [[5]] * (batch - 1) + [[3]], rng.integers(1, 32, (batch, 5)), -100)},
         "next-sentence-prediction": lambda: {"labels": rng.integers(0, 2, (batch,))},
         "sequence-classification": lambda: {"labels": rng.integers(0, num_labels, (batch,))},
         "image-classification": lambda: {"labels": rng.integers(0, num_labels, (batch,))},

@@ -414,6 +414,8 @@ def constructor_keywords(init: Any) -> set[str]:
 
 
 def _map_nested(fn: Any, value: Any) -> Any:
+    if isinstance(value, ModelOutput):  # an output nested in another (a two-tower model's parts)
+        return type(value)(**{k: _map_nested(fn, v) for k, v in value.items()})
     if isinstance(value, tuple):
         return tuple(_map_nested(fn, v) for v in value)
     if isinstance(value, list):

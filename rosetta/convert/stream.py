@@ -32,6 +32,7 @@ from ..core.errors import CheckpointError, ConversionError, InputError, MissingF
 from ..core.hub import HubOptions, resolve_file
 from .formats import FORMATS, canonical, find_checkpoint, format_of_file, open_checkpoint
 from .formats.base import BFLOAT16, CheckpointReader, TensorSpec, contiguous, numpy_dtype
+from .formats.ct2 import CT2File, find_ct2
 from .formats.gguf import GGUFFile, find_gguf, gguf_tokenizer_files
 from .formats.journal import fsync_path
 from .formats.naming import LegacyNaming, keras_scope, kind_of, legacy_naming, native_name
@@ -79,6 +80,8 @@ class Source:
     def open(self) -> CheckpointReader:
         if self.fmt == "gguf":
             return GGUFFile(self.path)  # canonical names already
+        if self.fmt == "ct2":
+            return CT2File(self.path)  # canonical names already
         return canonical(open_checkpoint(self.fmt, [self.path]), self.fmt)
 
 
@@ -118,6 +121,9 @@ def resolve_sources(src: str, options: HubOptions, gguf_file: str | None = None)
     gguf_path = find_gguf(src, gguf_file) if gguf_file is not None or os.path.isfile(src) else None
     if gguf_path is not None:
         return [Source("gguf", gguf_path)]
+    ct2_path = find_ct2(src)
+    if ct2_path is not None:
+        return [Source("ct2", ct2_path)]
     if os.path.isfile(src):
         return [Source(format_of_file(src), src)]
     try:
@@ -202,7 +208,7 @@ def build_architecture(config_dict: dict[str, Any], config_path: str) -> Archite
     if not frameworks or config_dict.get("model_type") not in registry.available_model_types():
         return None
     config_class = registry.config_class_for(config_dict["model_type"], source=config_path)
-    if config_path.endswith(".gguf"):  # the config comes from the GGUF's metadata, not a file
+    if not config_path.endswith(".json"):  # the config comes from a GGUF or CTranslate2 file, not a config.json
         config = config_class.from_dict(config_dict, source=config_path)
     else:
         config = config_class.from_json_file(config_path)
@@ -477,6 +483,35 @@ def write_gguf_companions(path: str, config: dict[str, Any], folder: str, dtype:
     return list(texts)
 
 
+def ct2_config(path: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """(config, generation config) a CTranslate2 model.bin and its folder's files describe, and the file."""
+    reader = CT2File(path)
+    try:
+        config = reader.config(os.path.dirname(path))
+        return config, reader.generation_config(config, os.path.dirname(path)), path
+    finally:
+        reader.close()
+
+
+def write_ct2_companions(
+    path: str, config: dict[str, Any], generation: dict[str, Any], folder: str, dtype: str | None
+) -> list[str]:
+    """config.json and generation_config.json built from a CTranslate2 folder, and its tokenizer.json copied."""
+    texts = {
+        "config.json": {**config, "torch_dtype": dtype or config.get("torch_dtype")},
+        "generation_config.json": generation,
+    }
+    for name, content in texts.items():
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
+            f.write(json.dumps(content, indent=2) + "\n")
+    written = list(texts)
+    tokenizer = os.path.join(os.path.dirname(path), "tokenizer.json")
+    if os.path.isfile(tokenizer):
+        shutil.copyfile(tokenizer, os.path.join(folder, "tokenizer.json"))
+        written.append("tokenizer.json")
+    return written
+
+
 def _set_config_dtype(path: str, dtype: str) -> None:
     with open(path, encoding="utf-8") as f:
         config = json.load(f)
@@ -614,11 +649,16 @@ def convert(
         raise InputError(f"Unknown dtype {dtype!r}; use one of {', '.join(DTYPES)}.")
     shard_size = parse_size(max_shard_size)
     check_destination(src, out, force)
-    check_config(*load_config(src, options))  # a bad config is named before any weight is looked for
+    ct2_path = find_ct2(src) if gguf_file is None else None
+    if ct2_path is None:  # a CTranslate2 folder's config.json is CTranslate2's own, not a model config
+        check_config(*load_config(src, options))  # a bad config is named before any weight is looked for
     sources = resolve_sources(src, options, gguf_file)
     tensors = scan_sources(sources)
     gguf_path = sources[0].path if sources[0].fmt == "gguf" else None
-    config, config_path = gguf_config(gguf_path) if gguf_path else load_config(src, options)
+    if ct2_path is not None:
+        config, generation, config_path = ct2_config(ct2_path)
+    else:
+        config, config_path = gguf_config(gguf_path) if gguf_path else load_config(src, options)
     notes: list[str] = []
     arch = build_architecture(config, config_path) if config is not None else None
     if arch is None:
@@ -637,6 +677,8 @@ def convert(
             pool.close()
         if gguf_path is not None:
             companions = write_gguf_companions(gguf_path, config, folder, dtype)
+        elif ct2_path is not None:
+            companions = write_ct2_companions(ct2_path, config, generation, folder, dtype)
         else:
             companions = copy_companions(src, folder, options, dtype)
     return ConversionResult(out, to, files, companions, len(plan.entries), total, notes + plan.notes)

@@ -285,6 +285,8 @@ class PretrainedConfig(PushToHubMixin, metaclass=_ValidatedOnCreation):
                     expected[name] = (float, int)
                 elif isinstance(default, str) and name != "model_type":
                     expected[name] = (str,)
+                if name in expected and "None" in str(param.annotation):  # `int | None = 4096`: null allowed
+                    expected[name] = (*expected[name], type(None))
         for name, value in values.items():
             types = expected.get(cls.attribute_map.get(name, name))
             if types is None:

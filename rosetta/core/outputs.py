@@ -198,3 +198,36 @@ class ImageClassifierOutput(ModelOutput):
     logits: Any = None
     hidden_states: Any = None
     attentions: Any = None
+
+
+@dataclass
+class Seq2SeqModelOutput(ModelOutput):
+    last_hidden_state: Any = None
+    past_key_values: Any = None
+    decoder_hidden_states: Any = None
+    decoder_attentions: Any = None
+    cross_attentions: Any = None
+    encoder_last_hidden_state: Any = None
+    encoder_hidden_states: Any = None
+    encoder_attentions: Any = None
+
+
+@dataclass
+class Seq2SeqLMOutput(ModelOutput):
+    loss: Any = None
+    logits: Any = None
+    past_key_values: Any = None
+    decoder_hidden_states: Any = None
+    decoder_attentions: Any = None
+    cross_attentions: Any = None
+    encoder_last_hidden_state: Any = None
+    encoder_hidden_states: Any = None
+    encoder_attentions: Any = None
+
+
+@dataclass
+class CausalLMOutput(ModelOutput):
+    loss: Any = None
+    logits: Any = None
+    hidden_states: Any = None
+    attentions: Any = None

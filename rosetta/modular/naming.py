@@ -38,8 +38,9 @@ class Renamer:
         self.new = new
         self._rules = [
             (re.compile(rf"(?:(?<![a-z])|(?<=Flax)){re.escape(old.camel)}"), new.camel),
-            (re.compile(rf"(?<![a-z]){re.escape(old.lower)}"), new.lower),
-            (re.compile(rf"(?<![A-Z]){re.escape(old.upper)}"), new.upper),
+            # not before a digit: "llama3" names a rope type, not the model
+            (re.compile(rf"(?<![a-z]){re.escape(old.lower)}(?![0-9])"), new.lower),
+            (re.compile(rf"(?<![A-Z]){re.escape(old.upper)}(?![0-9])"), new.upper),
         ]
 
     def name(self, word: str) -> str:

@@ -25,6 +25,8 @@ def to_numpy(value: Any) -> Any:
     """A tensor of any framework (or a tuple/list of them) as numpy; bfloat16 becomes float32."""
     if value is None:
         return None
+    if isinstance(value, Mapping):  # a nested output
+        return {k: to_numpy(v) for k, v in value.items()}
     if isinstance(value, (tuple, list)):
         return tuple(to_numpy(v) for v in value)
     if hasattr(value, "detach"):

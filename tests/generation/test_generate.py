@@ -26,6 +26,13 @@ CASES = [
     },
 ]
 
+# Beam search in the TF XLA loop, beyond the shared cases: min_new_tokens, early_stopping False, no eos.
+TF_BEAM_CASES = [
+    {"num_beams": 3, "eos_token_id": "two", "min_new_tokens": 5, "early_stopping": False},
+    {"num_beams": 2, "eos_token_id": "one", "length_penalty": 2.0, "early_stopping": "never"},
+    {"num_beams": 4, "num_return_sequences": 3},
+]
+
 
 def _prompt(high):
     rng = np.random.default_rng(1)
@@ -127,7 +134,7 @@ def test_flax_matches_torch(toy_pair, case):
     np.testing.assert_array_equal(ours, _torch_tokens(toy, ids, mask, kw))
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if "num_beams" not in c])
+@pytest.mark.parametrize("case", CASES + TF_BEAM_CASES)
 def test_tf_matches_torch(toy_pair, case):
     pytest.importorskip("tensorflow")
     toy, ids, mask = toy_pair
@@ -143,14 +150,15 @@ def test_compiled_loops_do_not_retrace_and_sampling_is_seeded(toy_pair):
     sample = {"do_sample": True, "top_k": 5, "top_p": 0.9, "min_p": 0.05, "temperature": 0.7, "seed": 3}
     for cls in (flax_model_class(), tf_model_class()):
         model = cls(toy_weights())
-        model.generate(ids, mask, max_new_tokens=6)
-        before = cls.generate_trace_count
-        model.generate(ids + 1, mask, max_new_tokens=6)
-        assert cls.generate_trace_count == before
-        first = np.asarray(model.generate(ids, mask, max_new_tokens=6, **sample))
-        np.testing.assert_array_equal(
-            first, np.asarray(model.generate(ids, mask, max_new_tokens=6, **sample))
-        )
+        for beams in (1, 3):
+            model.generate(ids, mask, max_new_tokens=6, num_beams=beams)
+            before = cls.generate_trace_count
+            model.generate(ids + 1, mask, max_new_tokens=6, num_beams=beams)
+            assert cls.generate_trace_count == before
+        for beams in (1, 2):
+            first = np.asarray(model.generate(ids, mask, max_new_tokens=6, num_beams=beams, **sample))
+            again = np.asarray(model.generate(ids, mask, max_new_tokens=6, num_beams=beams, **sample))
+            np.testing.assert_array_equal(first, again)
 
 
 def test_unknown_keyword_refused_by_name(toy_pair):

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import inspect
 import threading
+import warnings
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -35,9 +36,15 @@ def resolve_torch_dtype(dtype: Any) -> torch.dtype | None:
 
 def numpy_to_torch(array: np.ndarray) -> torch.Tensor:
     """A torch tensor sharing the numpy array's memory (bfloat16 included)."""
+    contiguous = np.ascontiguousarray(array).reshape(array.shape)  # ascontiguousarray makes a 0-d array 1-d
     if BFLOAT16 is not None and array.dtype == BFLOAT16 or array.dtype == np.uint16:
-        return torch.from_numpy(np.ascontiguousarray(array).view(np.int16)).view(torch.bfloat16)
-    return torch.from_numpy(np.ascontiguousarray(array))
+        contiguous = contiguous.view(np.int16)
+    with warnings.catch_warnings():
+        # A read-only memory-mapped checkpoint: torch warns that writing would be undefined; the
+        # map is copy-on-write, so a write stays private to this process.
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        tensor = torch.from_numpy(contiguous)
+    return tensor.view(torch.bfloat16) if contiguous.dtype == np.int16 and array.dtype != np.int16 else tensor
 
 
 def torch_to_numpy(tensor: torch.Tensor) -> np.ndarray:

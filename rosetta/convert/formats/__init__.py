@@ -5,6 +5,7 @@
     tf            tf_model.h5 (transformers 4.x TF)
     flax          flax_model.msgpack (transformers 4.x Flax)
     gguf          a llama.cpp .gguf file: read only, dequantised, canonical names (`open_gguf`, `find_gguf`)
+    ct2           a CTranslate2 model.bin: read only, canonical names, fused projections split (`open_ct2`)
 
 each single or sharded (`<stem>-00001-of-0000N<ext>` plus `<name>.index.json`). `find_checkpoint`
 looks for them in this order; `open_checkpoint` opens the files; `open_canonical_checkpoint` does
@@ -23,6 +24,7 @@ from ...core.errors import CheckpointError, MissingFileError
 from ...core.hub import HubOptions, is_offline_mode, resolve_file
 from . import h5, journal, msgpack, safetensors, torch_bin
 from .base import CheckpointReader, ShardedReader
+from .ct2 import find_ct2, open_ct2
 from .gguf import find_gguf, open_gguf
 from .index import check_inside, index_shards
 from .naming import to_canonical_reader
@@ -162,6 +164,6 @@ def open_canonical_checkpoint(
 
 
 __all__ = [
-    "FORMATS", "Format", "SAVE_ID_KEY", "canonical", "find_checkpoint", "find_gguf", "format_of_file", "get_format",
-    "load_checkpoint", "open_gguf", "open_canonical_checkpoint", "open_checkpoint",
+    "FORMATS", "Format", "SAVE_ID_KEY", "canonical", "find_checkpoint", "find_ct2", "find_gguf", "format_of_file", "get_format",
+    "load_checkpoint", "open_ct2", "open_gguf", "open_canonical_checkpoint", "open_checkpoint",
 ]  # fmt: skip

@@ -10,6 +10,7 @@ from ...core.image_processing import BaseImageProcessor
 OPENAI_CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 OPENAI_CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 
+
 class CLIPImageProcessor(BaseImageProcessor):
     do_resize = True
     size = {"shortest_edge": 224}

@@ -18,14 +18,20 @@ class CLIPProcessor(ProcessorMixin):
         "tokenizer": "rosetta.models.clip.tokenization_clip.CLIPTokenizer",
     }
 
-    def __call__(self, text: Any = None, images: Any = None, return_tensors: str | None = None, **kwargs: Any) -> BatchEncoding:
+    def __call__(
+        self, text: Any = None, images: Any = None, return_tensors: str | None = None, **kwargs: Any
+    ) -> BatchEncoding:
         if text is None and images is None:
             raise InputError("CLIPProcessor needs text=..., images=... or both.")
-        text_kwargs, image_kwargs = self.split_kwargs(kwargs, self.tokenizer.__call__, self.image_processor.preprocess)
+        text_kwargs, image_kwargs = self.split_kwargs(
+            kwargs, self.tokenizer.__call__, self.image_processor.preprocess
+        )
         output = BatchEncoding()
         if text is not None:
             encoding = self.tokenizer(text, return_tensors=return_tensors, **text_kwargs)
             output = BatchEncoding(dict(encoding), encodings=encoding.encodings)
         if images is not None:
-            output["pixel_values"] = self.image_processor(images, return_tensors=return_tensors, **image_kwargs)["pixel_values"]
+            output["pixel_values"] = self.image_processor(
+                images, return_tensors=return_tensors, **image_kwargs
+            )["pixel_values"]
         return output

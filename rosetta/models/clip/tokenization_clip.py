@@ -12,7 +12,9 @@ from ...core.errors import InputError
 from ...core.tokenization import PreTrainedTokenizer, token_content
 
 # OpenAI CLIP's word splitting: special tokens, English contractions, letter runs, single digits, other symbols.
-_CLIP_PATTERN = r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
+_CLIP_PATTERN = (
+    r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
+)
 
 
 class CLIPTokenizer(PreTrainedTokenizer):
@@ -37,7 +39,9 @@ class CLIPTokenizer(PreTrainedTokenizer):
         from_vocab = tokenizer_file is None and tokenizer_object is None
         if from_vocab:
             if vocab_file is None or merges_file is None:
-                raise InputError("CLIPTokenizer needs vocab_file (vocab.json) and merges_file (merges.txt), or a tokenizer.json.")
+                raise InputError(
+                    "CLIPTokenizer needs vocab_file (vocab.json) and merges_file (merges.txt), or a tokenizer.json."
+                )
             model = BPE.from_file(
                 os.fspath(vocab_file),
                 os.fspath(merges_file),

@@ -26,7 +26,9 @@ class Wav2Vec2FeatureExtractor(SequenceFeatureExtractor):
         do_normalize: bool = True,
         **kwargs: Any,
     ):
-        super().__init__(feature_size, sampling_rate, padding_value, return_attention_mask=return_attention_mask, **kwargs)
+        super().__init__(
+            feature_size, sampling_rate, padding_value, return_attention_mask=return_attention_mask, **kwargs
+        )
         self.do_normalize = do_normalize
 
     def __call__(
@@ -51,7 +53,9 @@ class Wav2Vec2FeatureExtractor(SequenceFeatureExtractor):
             return_attention_mask=True,
         )
         if self.do_normalize:
-            padded["input_values"] = zero_mean_unit_var_norm(padded["input_values"], padded["attention_mask"], self.padding_value)
+            padded["input_values"] = zero_mean_unit_var_norm(
+                padded["input_values"], padded["attention_mask"], self.padding_value
+            )
         if not (self.return_attention_mask if return_attention_mask is None else return_attention_mask):
             del padded["attention_mask"]
         return padded.convert_to_tensors(return_tensors)

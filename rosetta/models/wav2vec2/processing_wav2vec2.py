@@ -18,10 +18,14 @@ class Wav2Vec2Processor(ProcessorMixin):
         "tokenizer": "rosetta.models.wav2vec2.tokenization_wav2vec2.Wav2Vec2CTCTokenizer",
     }
 
-    def __call__(self, audio: Any = None, text: Any = None, return_tensors: str | None = None, **kwargs: Any) -> BatchFeature:
+    def __call__(
+        self, audio: Any = None, text: Any = None, return_tensors: str | None = None, **kwargs: Any
+    ) -> BatchFeature:
         if audio is None and text is None:
             raise InputError("Wav2Vec2Processor needs audio=..., text=... or both.")
-        audio_kwargs, text_kwargs = self.split_kwargs(kwargs, self.feature_extractor.__call__, self.tokenizer.__call__)
+        audio_kwargs, text_kwargs = self.split_kwargs(
+            kwargs, self.feature_extractor.__call__, self.tokenizer.__call__
+        )
         if text is not None:
             encodings = self.tokenizer(text, return_tensors=return_tensors, **text_kwargs)
             if audio is None:

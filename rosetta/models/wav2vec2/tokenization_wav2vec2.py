@@ -45,7 +45,9 @@ class Wav2Vec2CTCTokenizer(PreTrainedTokenizer):
     ):
         if tokenizer_file is None and tokenizer_object is None:
             if vocab_file is None:
-                raise InputError("Wav2Vec2CTCTokenizer needs a vocab_file (vocab.json) or a tokenizer_file (tokenizer.json).")
+                raise InputError(
+                    "Wav2Vec2CTCTokenizer needs a vocab_file (vocab.json) or a tokenizer_file (tokenizer.json)."
+                )
             with open(vocab_file, encoding="utf-8") as f:
                 vocab = json.load(f)
             tokenizer_object = Tokenizer(WordLevel(vocab, unk_token=token_content(unk_token)))
@@ -53,14 +55,22 @@ class Wav2Vec2CTCTokenizer(PreTrainedTokenizer):
             tokenizer_object.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
             tokenizer_object.decoder = decoders.Sequence(
                 [
-                    decoders.CTC(pad_token=token_content(pad_token), word_delimiter_token=word_delimiter_token, cleanup=False),
+                    decoders.CTC(
+                        pad_token=token_content(pad_token),
+                        word_delimiter_token=word_delimiter_token,
+                        cleanup=False,
+                    ),
                     decoders.Replace(word_delimiter_token, replace_word_delimiter_char),
                 ]
             )
             # tokens of several characters are matched whole, taking the spaces around them
             special = {token_content(t) for t in (bos_token, eos_token, unk_token, pad_token)}
             tokenizer_object.add_tokens(
-                [AddedToken(t, lstrip=True, rstrip=True, normalized=False, special=t in special) for t in vocab if len(t) > 1]
+                [
+                    AddedToken(t, lstrip=True, rstrip=True, normalized=False, special=t in special)
+                    for t in vocab
+                    if len(t) > 1
+                ]
             )
         super().__init__(
             tokenizer_object,

@@ -31,7 +31,11 @@ def mel_to_hertz(mels: np.ndarray) -> np.ndarray:
 
 
 def mel_filter_bank(
-    num_frequency_bins: int, num_mel_filters: int, min_frequency: float, max_frequency: float, sampling_rate: int
+    num_frequency_bins: int,
+    num_mel_filters: int,
+    min_frequency: float,
+    max_frequency: float,
+    sampling_rate: int,
 ) -> np.ndarray:
     """(num_frequency_bins, num_mel_filters) triangular filters, Slaney mel scale and area normalisation."""
     mel_points = np.linspace(hertz_to_mel(min_frequency), hertz_to_mel(max_frequency), num_mel_filters + 2)
@@ -45,7 +49,9 @@ def mel_filter_bank(
     return filters * (2.0 / (filter_freqs[2:] - filter_freqs[:-2]))[None, :]
 
 
-def log_mel_spectrogram(waveform: np.ndarray, n_fft: int, hop_length: int, mel_filters: np.ndarray) -> np.ndarray:
+def log_mel_spectrogram(
+    waveform: np.ndarray, n_fft: int, hop_length: int, mel_filters: np.ndarray
+) -> np.ndarray:
     """(num_mel_filters, frames - 1) Whisper log-mel features of one waveform."""
     window = np.hanning(n_fft + 1)[:-1]  # periodic Hann, as torch.hann_window
     padded = np.pad(waveform.astype(np.float64), n_fft // 2, mode="reflect")
@@ -75,7 +81,9 @@ class WhisperFeatureExtractor(SequenceFeatureExtractor):
     ):
         for derived in ("n_samples", "nb_max_frames"):  # written by transformers; recomputed here
             kwargs.pop(derived, None)
-        super().__init__(feature_size, sampling_rate, padding_value, return_attention_mask=return_attention_mask, **kwargs)
+        super().__init__(
+            feature_size, sampling_rate, padding_value, return_attention_mask=return_attention_mask, **kwargs
+        )
         self.n_fft = n_fft
         self.hop_length = hop_length
         self.chunk_length = chunk_length

@@ -1,0 +1,386 @@
+"""Whisper in TensorFlow/Keras: conv front end -> attention -> encoder/decoder layers -> stacks -> heads.
+
+The torch file, layer for layer: attributes carry the torch module names, so every weight's path maps to Hugging
+Face's parameter name by the generic rules (the convolutions' WIO kernels to OIW), and `proj_out` is the decoder's
+token-embedding layer itself, as tied in torch. `input_features` are [batch, mel bins, frames] as in torch; the
+convolutions run channels-last. Dropout is active only in calls with `training=True`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ...backends.tf.activations import get_tf_activation
+from ...backends.tf.losses import cross_entropy
+from ...backends.tf.modeling_tf_utils import TFLayer, TFPreTrainedModel
+from ...backends.tf.tf_utils import get_initializer
+from ...core.errors import InputError
+from ...core.outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput, finish_output
+from .configuration_whisper import WhisperConfig
+from .generation_whisper import greedy_decode, greedy_plan
+
+
+def sinusoids(length: int, channels: int, max_timescale: float = 10000.0) -> np.ndarray:
+    """Whisper's encoder positions [length, channels] (float32), as torch's `sinusoids`."""
+    increment = np.log(max_timescale) / (channels // 2 - 1)
+    inv_timescales = np.exp(-increment * np.arange(channels // 2, dtype=np.float32)).astype(np.float32)
+    scaled = np.arange(length, dtype=np.float32)[:, None] * inv_timescales[None, :]
+    return np.concatenate([np.sin(scaled), np.cos(scaled)], axis=1).astype(np.float32)
+
+
+def shift_tokens_right(input_ids: tf.Tensor, pad_token_id: int, decoder_start_token_id: int) -> tf.Tensor:
+    input_ids = tf.cast(input_ids, tf.int32)
+    start = tf.fill((tf.shape(input_ids)[0], 1), decoder_start_token_id)
+    shifted = tf.concat([start, input_ids[:, :-1]], axis=1)
+    return tf.where(shifted == -100, pad_token_id, shifted)
+
+
+def _dense(config: WhisperConfig, units: int, use_bias: bool = True) -> keras.layers.Dense:
+    return keras.layers.Dense(units, use_bias=use_bias, kernel_initializer=get_initializer(config.init_std))
+
+
+def _layer_norm() -> keras.layers.LayerNormalization:
+    return keras.layers.LayerNormalization(epsilon=1e-5)
+
+
+class TFWhisperAttention(TFLayer):
+    def __init__(self, config: WhisperConfig, num_heads: int, is_cross: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        embed_dim = config.d_model
+        if embed_dim % num_heads != 0:
+            raise InputError(
+                f"d_model ({embed_dim}) must be a multiple of the attention heads ({num_heads})."
+            )
+        self.num_heads, self.head_dim, self.is_cross = num_heads, embed_dim // num_heads, is_cross
+        self.k_proj = _dense(config, embed_dim, use_bias=False)
+        self.v_proj = _dense(config, embed_dim)
+        self.q_proj = _dense(config, embed_dim)
+        self.out_proj = _dense(config, embed_dim)
+        self.dropout = keras.layers.Dropout(config.attention_dropout)
+
+    def _heads(self, x: tf.Tensor) -> tf.Tensor:
+        batch, seq = tf.shape(x)[0], tf.shape(x)[1]
+        return tf.transpose(tf.reshape(x, (batch, seq, self.num_heads, self.head_dim)), (0, 2, 1, 3))
+
+    def call(self, hidden_states, key_value_states=None, attention_mask=None, training: bool = False):
+        query = self._heads(self.q_proj(hidden_states) * self.head_dim**-0.5)
+        source = key_value_states if self.is_cross else hidden_states
+        key, value = self._heads(self.k_proj(source)), self._heads(self.v_proj(source))
+        scores = tf.matmul(query, key, transpose_b=True)
+        if attention_mask is not None:
+            scores = tf.where(attention_mask, scores, scores.dtype.min)
+        probs = tf.nn.softmax(scores, axis=-1)
+        context = tf.matmul(self.dropout(probs, training=training), value)
+        batch, seq = tf.shape(context)[0], tf.shape(context)[2]
+        context = tf.reshape(
+            tf.transpose(context, (0, 2, 1, 3)), (batch, seq, self.num_heads * self.head_dim)
+        )
+        return self.out_proj(context), probs
+
+
+class TFWhisperEncoderLayer(TFLayer):
+    def __init__(self, config: WhisperConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.self_attn = TFWhisperAttention(config, config.encoder_attention_heads)
+        self.self_attn_layer_norm = _layer_norm()
+        self.activation_fn = get_tf_activation(config.activation_function)
+        self.fc1 = _dense(config, config.encoder_ffn_dim)
+        self.fc2 = _dense(config, config.d_model)
+        self.final_layer_norm = _layer_norm()
+        self.dropout = keras.layers.Dropout(config.dropout)
+        self.activation_dropout = keras.layers.Dropout(config.activation_dropout)
+
+    def call(self, hidden_states, training: bool = False):
+        attn, probs = self.self_attn(self.self_attn_layer_norm(hidden_states), training=training)
+        hidden_states = hidden_states + self.dropout(attn, training=training)
+        ffn = self.activation_fn(self.fc1(self.final_layer_norm(hidden_states)))
+        ffn = self.fc2(self.activation_dropout(ffn, training=training))
+        return hidden_states + self.dropout(ffn, training=training), probs
+
+
+class TFWhisperDecoderLayer(TFLayer):
+    def __init__(self, config: WhisperConfig, **kwargs):
+        super().__init__(**kwargs)
+        heads = config.decoder_attention_heads
+        self.self_attn = TFWhisperAttention(config, heads)
+        self.self_attn_layer_norm = _layer_norm()
+        self.encoder_attn = TFWhisperAttention(config, heads, is_cross=True)
+        self.encoder_attn_layer_norm = _layer_norm()
+        self.activation_fn = get_tf_activation(config.activation_function)
+        self.fc1 = _dense(config, config.decoder_ffn_dim)
+        self.fc2 = _dense(config, config.d_model)
+        self.final_layer_norm = _layer_norm()
+        self.dropout = keras.layers.Dropout(config.dropout)
+        self.activation_dropout = keras.layers.Dropout(config.activation_dropout)
+
+    def call(self, hidden_states, causal_mask, encoder_hidden_states, training: bool = False):
+        attn, self_probs = self.self_attn(
+            self.self_attn_layer_norm(hidden_states), attention_mask=causal_mask, training=training
+        )
+        hidden_states = hidden_states + self.dropout(attn, training=training)
+        attn, cross_probs = self.encoder_attn(
+            self.encoder_attn_layer_norm(hidden_states),
+            key_value_states=encoder_hidden_states,
+            training=training,
+        )
+        hidden_states = hidden_states + self.dropout(attn, training=training)
+        ffn = self.activation_fn(self.fc1(self.final_layer_norm(hidden_states)))
+        ffn = self.fc2(self.activation_dropout(ffn, training=training))
+        return hidden_states + self.dropout(ffn, training=training), self_probs, cross_probs
+
+
+class TFWhisperEncoder(TFLayer):
+    def __init__(self, config: WhisperConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        init = get_initializer(config.init_std)
+        self.conv1 = keras.layers.Conv1D(config.d_model, 3, padding="valid", kernel_initializer=init)
+        self.conv2 = keras.layers.Conv1D(
+            config.d_model, 3, strides=2, padding="valid", kernel_initializer=init
+        )
+        self.embed_positions = keras.layers.Embedding(
+            config.max_source_positions,
+            config.d_model,
+            embeddings_initializer=keras.initializers.Constant(
+                sinusoids(config.max_source_positions, config.d_model)
+            ),
+        )
+        self.layers = [TFWhisperEncoderLayer(config) for _ in range(config.encoder_layers)]
+        self.layer_norm = _layer_norm()
+        self.dropout = keras.layers.Dropout(config.dropout)
+
+    def call(self, input_features, output_attentions=False, output_hidden_states=False, training=False):
+        config = self.config
+        expected = (config.num_mel_bins, 2 * config.max_source_positions)
+        if (
+            input_features is None
+            or input_features.shape.rank != 3
+            or tuple(input_features.shape[1:]) != expected
+        ):
+            shape = None if input_features is None else tuple(input_features.shape)
+            raise InputError(
+                f"Whisper needs input_features [batch, {expected[0]}, {expected[1]}] (num_mel_bins, "
+                f"2 * max_source_positions), got {shape}. Pass WhisperFeatureExtractor's output (padded to 30 s)."
+            )
+        pad = [[0, 0], [1, 1], [0, 0]]
+        features = tf.transpose(tf.cast(input_features, self.compute_dtype), (0, 2, 1))
+        hidden = tf.nn.gelu(self.conv1(tf.pad(features, pad)), approximate=False)
+        hidden = tf.nn.gelu(self.conv2(tf.pad(hidden, pad)), approximate=False)
+        positions = self.embed_positions(tf.range(config.max_source_positions))
+        hidden = self.dropout(hidden + positions, training=training)
+        states, attentions = (), ()
+        for layer in self.layers:
+            states += (hidden,)
+            hidden, probs = layer(hidden, training=training)
+            attentions += (probs,)
+        hidden = self.layer_norm(hidden)
+        return BaseModelOutput(
+            last_hidden_state=hidden,
+            hidden_states=states + (hidden,) if output_hidden_states else None,
+            attentions=attentions if output_attentions else None,
+        )
+
+
+class TFWhisperDecoder(TFLayer):
+    def __init__(self, config: WhisperConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        init = get_initializer(config.init_std)
+        self.embed_tokens = keras.layers.Embedding(
+            config.vocab_size, config.d_model, embeddings_initializer=init
+        )
+        self.embed_positions = keras.layers.Embedding(
+            config.max_target_positions, config.d_model, embeddings_initializer=init
+        )
+        self.layers = [TFWhisperDecoderLayer(config) for _ in range(config.decoder_layers)]
+        self.layer_norm = _layer_norm()
+        self.dropout = keras.layers.Dropout(config.dropout)
+
+    def call(
+        self,
+        input_ids,
+        encoder_hidden_states,
+        attention_mask=None,
+        position_ids=None,
+        output_attentions=False,
+        output_hidden_states=False,
+        training=False,
+    ):
+        seq = input_ids.shape[1]
+        if seq > self.config.max_target_positions:
+            raise InputError(
+                f"decoder_input_ids reach position {seq}, beyond max_target_positions "
+                f"({self.config.max_target_positions}); shorten the decoder prompt or max_new_tokens."
+            )
+        if position_ids is None:
+            position_ids = tf.range(seq)[None, :]
+        scale = self.config.d_model**0.5 if self.config.scale_embedding else 1.0
+        hidden = self.embed_tokens(input_ids) * scale + self.embed_positions(position_ids)
+        hidden = self.dropout(hidden, training=training)
+        mask = tf.cast(tf.linalg.band_part(tf.ones((seq, seq)), -1, 0), tf.bool)[None, None]
+        if attention_mask is not None:
+            mask = mask & tf.cast(attention_mask, tf.bool)[:, None, None, :]
+        states, self_attn, cross_attn = (), (), ()
+        for layer in self.layers:
+            states += (hidden,)
+            hidden, self_probs, cross_probs = layer(
+                hidden, causal_mask=mask, encoder_hidden_states=encoder_hidden_states, training=training
+            )
+            self_attn, cross_attn = self_attn + (self_probs,), cross_attn + (cross_probs,)
+        hidden = self.layer_norm(hidden)
+        return {
+            "last_hidden_state": hidden,
+            "hidden_states": states + (hidden,) if output_hidden_states else None,
+            "attentions": self_attn if output_attentions else None,
+            "cross_attentions": cross_attn if output_attentions else None,
+        }
+
+
+class TFWhisperPreTrainedModel(TFPreTrainedModel):
+    config_class = WhisperConfig
+    base_model_prefix = "model"
+    main_input_name = "input_features"
+
+    @property
+    def dummy_inputs(self) -> dict[str, tf.Tensor]:
+        """Silence of the config's length and one start token: enough to create every weight."""
+        config = self.config
+        shape = (1, config.num_mel_bins, 2 * config.max_source_positions)
+        return {
+            "input_features": tf.constant(np.zeros(shape, dtype=np.float32)),
+            "decoder_input_ids": tf.constant([[0]], dtype=tf.int32),
+        }
+
+
+class TFWhisperModel(TFWhisperPreTrainedModel):
+    """The encoder and the decoder, without the vocabulary projection."""
+
+    def __init__(self, config: WhisperConfig, **kwargs):
+        super().__init__(config, **kwargs)
+        self.encoder = TFWhisperEncoder(config)
+        self.decoder = TFWhisperDecoder(config)
+        self.post_init()
+
+    def get_input_embeddings(self) -> keras.layers.Embedding:
+        return self.decoder.embed_tokens
+
+    def set_input_embeddings(self, value: keras.layers.Embedding) -> None:
+        self.decoder.embed_tokens = value
+
+    def call(
+        self,
+        input_features=None,
+        decoder_input_ids=None,
+        decoder_attention_mask=None,
+        decoder_position_ids=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        training: bool = False,
+    ):
+        config = self.config
+        output_attentions = config.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = (
+            config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        )
+        return_dict = config.return_dict if return_dict is None else return_dict
+        if decoder_input_ids is None:
+            raise InputError(
+                "Whisper's decoder needs decoder_input_ids (start with config.decoder_start_token_id)."
+            )
+        encoder = self.encoder(
+            input_features,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            training=training,
+        )
+        decoder = self.decoder(
+            decoder_input_ids,
+            encoder_hidden_states=encoder.last_hidden_state,
+            attention_mask=decoder_attention_mask,
+            position_ids=decoder_position_ids,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            training=training,
+        )
+        outputs = Seq2SeqModelOutput(
+            last_hidden_state=decoder["last_hidden_state"],
+            decoder_hidden_states=decoder["hidden_states"],
+            decoder_attentions=decoder["attentions"],
+            cross_attentions=decoder["cross_attentions"],
+            encoder_last_hidden_state=encoder.last_hidden_state,
+            encoder_hidden_states=encoder.hidden_states,
+            encoder_attentions=encoder.attentions,
+        )
+        return finish_output(outputs, return_dict)
+
+
+class TFWhisperForConditionalGeneration(TFWhisperPreTrainedModel):
+    """Encoder-decoder with `proj_out`, the decoder's token-embedding layer itself (tied)."""
+
+    _tied_weights_keys = ["proj_out.weight"]
+
+    def __init__(self, config: WhisperConfig, **kwargs):
+        super().__init__(config, **kwargs)
+        self.model = TFWhisperModel(config)
+        self.post_init()
+
+    def get_output_embeddings(self) -> keras.layers.Embedding:
+        return self.model.decoder.embed_tokens
+
+    def call(
+        self,
+        input_features=None,
+        decoder_input_ids=None,
+        decoder_attention_mask=None,
+        decoder_position_ids=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        training: bool = False,
+    ):
+        config = self.config
+        return_dict = config.return_dict if return_dict is None else return_dict
+        if labels is not None and decoder_input_ids is None:
+            decoder_input_ids = shift_tokens_right(labels, config.pad_token_id, config.decoder_start_token_id)
+        outputs = self.model(
+            input_features,
+            decoder_input_ids=decoder_input_ids,
+            decoder_attention_mask=decoder_attention_mask,
+            decoder_position_ids=decoder_position_ids,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            training=training,
+        )
+        hidden = outputs.last_hidden_state
+        embeddings = self.model.decoder.embed_tokens.embeddings
+        logits = tf.matmul(hidden, tf.cast(embeddings, hidden.dtype), transpose_b=True)
+        loss = cross_entropy(tf.cast(logits, tf.float32), labels) if labels is not None else None
+        fields = {k: v for k, v in outputs.items() if k != "last_hidden_state"}
+        return finish_output(Seq2SeqLMOutput(loss=loss, logits=logits, **fields), return_dict)
+
+    def generate(self, input_features: Any, generation_config: Any = None, **kwargs: Any) -> tf.Tensor:
+        """Greedy transcription as the torch model's `generate` (same tokens): the encoder once, then the
+        decoder over a fixed-length token buffer, in one `tf.function` per (batch, max_length)."""
+        plan = greedy_plan(self.config, getattr(self, "generation_config", None), generation_config, kwargs)
+        features = tf.convert_to_tensor(input_features)
+        encoder_hidden = self.model.encoder(features).last_hidden_state
+        decode = self.__dict__.setdefault("_decode_function", tf.function(self._decode_logits))
+        tokens = greedy_decode(
+            plan,
+            int(features.shape[0]),
+            lambda ids, at: decode(tf.constant(ids), encoder_hidden)[:, at].numpy(),
+        )
+        return tf.constant(tokens)
+
+    def _decode_logits(self, ids: tf.Tensor, encoder_hidden: tf.Tensor) -> tf.Tensor:
+        hidden = self.model.decoder(ids, encoder_hidden_states=encoder_hidden)["last_hidden_state"]
+        return tf.matmul(
+            hidden, tf.cast(self.model.decoder.embed_tokens.embeddings, hidden.dtype), transpose_b=True
+        )
