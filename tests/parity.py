@@ -346,7 +346,11 @@ def tiny_labels(
         "masked-lm": lambda: {"labels": rng.integers(0, vocab_size, (batch, seq))},
         "causal-lm": lambda: {"labels": rng.integers(0, vocab_size, (batch, seq))},
         # CTC transcripts: ids 1.. (0 is the blank), the last row shorter (-100 padded)
-        "ctc": lambda: {"labels": np.where(np.arange(5) < [[5]] * (batch - 1) + [[3]], rng.integers(1, 32, (batch, 5)), -100)},
+        "ctc": lambda: {
+            "labels": np.where(
+                np.arange(5) < [[5]] * (batch - 1) + [[3]], rng.integers(1, 32, (batch, 5)), -100
+            )
+        },
         "next-sentence-prediction": lambda: {"labels": rng.integers(0, 2, (batch,))},
         "sequence-classification": lambda: {"labels": rng.integers(0, num_labels, (batch,))},
         "image-classification": lambda: {"labels": rng.integers(0, num_labels, (batch,))},

@@ -110,7 +110,19 @@ def test_rosetta_version():
 def test_the_registry_finds_every_model_package_and_its_preprocessors():
     from rosetta.core import registry
 
-    models = {"bert", "roberta", "gpt2", "llama", "mistral", "qwen2", "gemma", "vit", "clip", "wav2vec2", "whisper"}
+    models = {
+        "bert",
+        "roberta",
+        "gpt2",
+        "llama",
+        "mistral",
+        "qwen2",
+        "gemma",
+        "vit",
+        "clip",
+        "wav2vec2",
+        "whisper",
+    }
     assert models <= set(registry.available_model_types()) <= set(registry.packages())
     assert registry.preprocessor_class_by_name("GPT2Tokenizer").__name__ == "GPT2Tokenizer"
     assert registry.preprocessor_class_by_name("TokenizersBackend").__name__ == "PreTrainedTokenizer"

@@ -35,7 +35,12 @@ def _gpt2_state() -> dict:
     """GPT-2's byte-level BPE from the Whisper tokenizer.json, without Whisper's specials and template."""
     state = json.loads(whisper_tokenizer_json().read_text(encoding="utf-8"))
     state["added_tokens"] = [t for t in state["added_tokens"] if t["content"] == "<|endoftext|>"]
-    state["post_processor"] = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True}
+    state["post_processor"] = {
+        "type": "ByteLevel",
+        "add_prefix_space": True,
+        "trim_offsets": False,
+        "use_regex": True,
+    }
     return state
 
 
@@ -73,15 +78,23 @@ def roberta_vocab_folder(folder: pathlib.Path) -> pathlib.Path:
     """A RoBERTa layout of the GPT-2 BPE: <s> <pad> </s> <unk> first, <mask> last, as in roberta-base."""
     model = _gpt2_state()["model"]
     specials = ["<s>", "<pad>", "</s>", "<unk>"]
-    tokens = specials + [t for t, _ in sorted(model["vocab"].items(), key=lambda item: item[1]) if t != "<|endoftext|>"]
+    tokens = specials + [
+        t for t, _ in sorted(model["vocab"].items(), key=lambda item: item[1]) if t != "<|endoftext|>"
+    ]
     vocab = {token: index for index, token in enumerate(tokens + ["<mask>"])}
     _write_bpe_files(folder, vocab, model["merges"])
-    _write_json(folder / "tokenizer_config.json", {"tokenizer_class": "RobertaTokenizer", "model_max_length": 512})
+    _write_json(
+        folder / "tokenizer_config.json", {"tokenizer_class": "RobertaTokenizer", "model_max_length": 512}
+    )
     return folder
 
 
 def _bytes_to_unicode() -> dict[int, str]:
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    printable = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
     chars = printable[:]
     extra = 0
     for byte in range(256):
@@ -97,9 +110,16 @@ def clip_folder(folder: pathlib.Path) -> pathlib.Path:
     lines = gzip.open(clip_bpe_vocab()).read().decode("utf-8").split("\n")
     merges = [tuple(line.split()) for line in lines[1 : 49152 - 256 - 2 + 1]]
     alphabet = list(_bytes_to_unicode().values())
-    tokens = alphabet + [c + "</w>" for c in alphabet] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
+    tokens = (
+        alphabet
+        + [c + "</w>" for c in alphabet]
+        + ["".join(m) for m in merges]
+        + ["<|startoftext|>", "<|endoftext|>"]
+    )
     _write_bpe_files(folder, {token: index for index, token in enumerate(tokens)}, merges)
-    _write_json(folder / "tokenizer_config.json", {"tokenizer_class": "CLIPTokenizer", "model_max_length": 77})
+    _write_json(
+        folder / "tokenizer_config.json", {"tokenizer_class": "CLIPTokenizer", "model_max_length": 77}
+    )
     return folder
 
 
@@ -113,28 +133,53 @@ def llama_folder(folder: pathlib.Path, texts: list[str]) -> pathlib.Path:
 
     trained = Tokenizer(BPE(unk_token="<unk>"))
     trained.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=False)
-    trainer = trainers.BpeTrainer(vocab_size=500, special_tokens=["<unk>", "<s>", "</s>"], show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=500, special_tokens=["<unk>", "<s>", "</s>"], show_progress=False
+    )
     trained.train_from_iterator([t for t in texts if t.isascii()], trainer)
     model = json.loads(trained.model.__getstate__())
-    learned = [t for t, _ in sorted(model["vocab"].items(), key=lambda item: item[1]) if t not in ("<unk>", "<s>", "</s>")]
+    learned = [
+        t
+        for t, _ in sorted(model["vocab"].items(), key=lambda item: item[1])
+        if t not in ("<unk>", "<s>", "</s>")
+    ]
     tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{i:02X}>" for i in range(256)] + learned
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
-    tokenizer = Tokenizer(BPE({t: i for i, t in enumerate(tokens)}, merges, unk_token="<unk>", byte_fallback=True, fuse_unk=True))
+    tokenizer = Tokenizer(
+        BPE(
+            {t: i for i, t in enumerate(tokens)}, merges, unk_token="<unk>", byte_fallback=True, fuse_unk=True
+        )
+    )
     tokenizer.add_special_tokens(["<unk>", "<s>", "</s>"])
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=False)
     tokenizer.decoder = decoders.Sequence(
         [decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(" ", 1, 0)]
     )
-    tokenizer.post_processor = processors.TemplateProcessing(single="<s>:0 $A:0", pair="<s>:0 $A:0 <s>:1 $B:1", special_tokens=[("<s>", 1)])
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="<s>:0 $A:0", pair="<s>:0 $A:0 <s>:1 $B:1", special_tokens=[("<s>", 1)]
+    )
     tokenizer.save(str(folder / "tokenizer.json"))
     _write_json(
         folder / "tokenizer_config.json",
-        {"tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "add_bos_token": True},
+        {
+            "tokenizer_class": "LlamaTokenizer",
+            "bos_token": "<s>",
+            "eos_token": "</s>",
+            "unk_token": "<unk>",
+            "add_bos_token": True,
+        },
     )
     return folder
 
 
-CTC_VOCAB = {"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3, "|": 4, **{c: 5 + i for i, c in enumerate("ETAONIHSRDLUMWCFGYPBVK'XJQZ")}}
+CTC_VOCAB = {
+    "<pad>": 0,
+    "<s>": 1,
+    "</s>": 2,
+    "<unk>": 3,
+    "|": 4,
+    **{c: 5 + i for i, c in enumerate("ETAONIHSRDLUMWCFGYPBVK'XJQZ")},
+}
 
 
 def ctc_folder(folder: pathlib.Path) -> pathlib.Path:

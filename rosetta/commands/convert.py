@@ -48,7 +48,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--max-shard-size", default="5GB", help="largest output file before sharding (default: 5GB)"
     )
     parser.add_argument(
-        "--gguf-file", default=None, metavar="NAME", help="the .gguf file in SRC to convert, when it holds several"
+        "--gguf-file",
+        default=None,
+        metavar="NAME",
+        help="the .gguf file in SRC to convert, when it holds several",
     )
     parser.add_argument("--force", action="store_true", help="replace OUT if it exists")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary")

@@ -108,7 +108,9 @@ def plan_loading(
         sources[key] = original
     used = set(sources.values()) | {candidates[k] for k, _, _ in info.mismatched_keys}
     info.unexpected_keys = [
-        k for k in checkpoint if k not in used and not _matches(k, ignore_unexpected) and _normalise_legacy(k) not in tied_keys
+        k
+        for k in checkpoint
+        if k not in used and not _matches(k, ignore_unexpected) and _normalise_legacy(k) not in tied_keys
     ]
     if info.mismatched_keys and not ignore_mismatched_sizes:
         raise WeightsMismatchError(info.mismatched_keys, where=source)
@@ -123,21 +125,27 @@ def report(info: LoadingInfo, model_name: str, source: str) -> None:
         logger.warning(
             "Some weights of the checkpoint at %s were not used when initializing %s: %s\n"
             "- This is expected when the checkpoint was trained for another task or architecture.",
-            source, model_name, info.unexpected_keys,
+            source,
+            model_name,
+            info.unexpected_keys,
         )
     newly = [k for k in info.missing_keys if k not in {m for m, _, _ in info.mismatched_keys}]
     if newly:
         logger.warning(
             "Some weights of %s were not initialized from the checkpoint at %s and are newly initialized: %s\n"
             "You should probably TRAIN this model on a down-stream task to use it for predictions and inference.",
-            model_name, source, newly,
+            model_name,
+            source,
+            newly,
         )
     if info.mismatched_keys:
         lines = "\n".join(f"- {k}: checkpoint {c} vs model {m}" for k, c, m in info.mismatched_keys)
         logger.warning(
             "Some weights of %s were not initialized from the checkpoint at %s because their shapes did not match "
             "and are newly initialized:\n%s",
-            model_name, source, lines,
+            model_name,
+            source,
+            lines,
         )
 
 
@@ -160,14 +168,21 @@ def write_pretrained(
     the folder as their own; `tensors` are canonical names -> numpy arrays in PyTorch layouts.
     """
     if not safe_serialization:
-        raise InputError("rosetta writes safetensors only (safe_serialization=True); pickled checkpoints are never written.")
+        raise InputError(
+            "rosetta writes safetensors only (safe_serialization=True); pickled checkpoints are never written."
+        )
     if os.path.isfile(save_directory):
         raise InputError(f"save_pretrained expects a folder, but {save_directory} is a file.")
     if not is_main_process:
         return
     config.architectures = [architecture]
     config.torch_dtype = dtype_name
-    write_checkpoint(save_directory, tensors, max_shard_size=max_shard_size, extra_files={"config.json": config.to_json_string(), **(extra_files or {})})
+    write_checkpoint(
+        save_directory,
+        tensors,
+        max_shard_size=max_shard_size,
+        extra_files={"config.json": config.to_json_string(), **(extra_files or {})},
+    )
 
 
 def requested_dtype_name(requested, config: PretrainedConfig, reader: CheckpointReader) -> str | None:

@@ -25,9 +25,17 @@ _TO_CANONICAL_AXES = {
     "conv2d": (3, 2, 0, 1),  # HWIO -> OIHW
     "conv3d": (4, 3, 0, 1, 2),  # DHWIO -> OIDHW
 }
-_FROM_CANONICAL_AXES = {name: tuple(int(i) for i in np.argsort(axes)) for name, axes in _TO_CANONICAL_AXES.items()}
+_FROM_CANONICAL_AXES = {
+    name: tuple(int(i) for i in np.argsort(axes)) for name, axes in _TO_CANONICAL_AXES.items()
+}
 _KERNEL_LAYOUT_BY_NDIM = {2: "linear", 3: "conv1d", 4: "conv2d", 5: "conv3d"}
-_LEAF_RENAMES = {"scale": "weight", "gamma": "weight", "beta": "bias", "embedding": "weight", "embeddings": "weight"}
+_LEAF_RENAMES = {
+    "scale": "weight",
+    "gamma": "weight",
+    "beta": "bias",
+    "embedding": "weight",
+    "embeddings": "weight",
+}
 
 
 def canonical_name(native_path: Sequence[str], ndim: int) -> tuple[str, str]:

@@ -60,7 +60,9 @@ def pop_dtype(kwargs: dict[str, Any]) -> Any:
     given = {k: kwargs.pop(k) for k in _DTYPE_KEYWORDS if k in kwargs}
     values = {str(v) for v in given.values() if v is not None}
     if len(values) > 1:
-        raise InputError(f"dtype={given['dtype']!r} and torch_dtype={given['torch_dtype']!r} disagree; pass one of them.")
+        raise InputError(
+            f"dtype={given['dtype']!r} and torch_dtype={given['torch_dtype']!r} disagree; pass one of them."
+        )
     return next((v for v in given.values() if v is not None), None)
 
 
@@ -92,12 +94,16 @@ class PretrainedModelBase(PushToHubMixin):
         raise NotImplementedError
 
     @classmethod
-    def _build_empty(cls, config: PretrainedConfig, dtype: Any, model_args: tuple, model_kwargs: dict[str, Any]):
+    def _build_empty(
+        cls, config: PretrainedConfig, dtype: Any, model_args: tuple, model_kwargs: dict[str, Any]
+    ):
         """The model with its weights' shapes but none of their values (filled by `_assign`)."""
         raise NotImplementedError
 
     @classmethod
-    def _build_initialised(cls, config: PretrainedConfig, dtype: Any, model_args: tuple, model_kwargs: dict[str, Any]):
+    def _build_initialised(
+        cls, config: PretrainedConfig, dtype: Any, model_args: tuple, model_kwargs: dict[str, Any]
+    ):
         raise NotImplementedError
 
     def _weight_layouts(self) -> dict[str, tuple[tuple[int, ...], str]]:
@@ -202,7 +208,9 @@ class PretrainedModelBase(PushToHubMixin):
 
     # -- from_pretrained --------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any, **kwargs: Any):
+    def from_pretrained(
+        cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any, **kwargs: Any
+    ):
         """Build the model without initialising its weights, then fill them from the checkpoint.
 
         Keywords: `config`, `dtype`/`torch_dtype` ("auto": the checkpoint's), `revision`,
@@ -239,7 +247,9 @@ class PretrainedModelBase(PushToHubMixin):
             model = cls._build_empty(config, dtype, model_args, model_kwargs)
             info = model._load_from_reader(reader, dtype, ignore_mismatched_sizes, source)
         if cls.can_generate():
-            model.generation_config = generation_config or _generation_config(pretrained_model_name_or_path, config, options)
+            model.generation_config = generation_config or _generation_config(
+                pretrained_model_name_or_path, config, options
+            )
         if device_map is not None:
             model._place(device_map)
         if output_loading_info:
@@ -255,12 +265,16 @@ class PretrainedModelBase(PushToHubMixin):
     def _refuse_unsupported(cls, kwargs: dict[str, Any]) -> None:
         for key in kwargs:
             if key in _REFUSED_KEYWORDS:
-                raise InputError(f"{cls.__name__}.from_pretrained does not support {key}=: {_REFUSED_KEYWORDS[key]}.")
+                raise InputError(
+                    f"{cls.__name__}.from_pretrained does not support {key}=: {_REFUSED_KEYWORDS[key]}."
+                )
         if "generation_config" in kwargs and not cls.can_generate():
             raise InputError(f"{cls.__name__} does not generate, so it takes no generation_config=.")
 
     @classmethod
-    def _open_gguf(cls, path: Any, gguf_file: str, config: Any, options: HubOptions) -> tuple[PretrainedConfig, Any]:
+    def _open_gguf(
+        cls, path: Any, gguf_file: str, config: Any, options: HubOptions
+    ) -> tuple[PretrainedConfig, Any]:
         from .formats.gguf import open_gguf
 
         found = resolve_file(path, gguf_file, options)
@@ -270,7 +284,9 @@ class PretrainedModelBase(PushToHubMixin):
         return config, reader
 
     @classmethod
-    def _resolve_config(cls, pretrained_model_name_or_path: Any, config: Any, options: HubOptions) -> PretrainedConfig:
+    def _resolve_config(
+        cls, pretrained_model_name_or_path: Any, config: Any, options: HubOptions
+    ) -> PretrainedConfig:
         if isinstance(config, PretrainedConfig):
             return config
         return cls.config_class.from_pretrained(
@@ -283,7 +299,9 @@ class PretrainedModelBase(PushToHubMixin):
         )
 
     @classmethod
-    def _split_kwargs(cls, config: PretrainedConfig, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _split_kwargs(
+        cls, config: PretrainedConfig, kwargs: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Config overrides (names the config has) and constructor keywords; anything else refused."""
         accepted = cls._constructor_keywords()
         overrides, model_kwargs, unknown = {}, {}, []
@@ -307,7 +325,9 @@ class PretrainedModelBase(PushToHubMixin):
         """Keyword arguments the model's constructor takes besides the config."""
         return set()
 
-    def _load_from_reader(self, reader: Any, dtype: Any, ignore_mismatched_sizes: bool, source: str) -> LoadingInfo:
+    def _load_from_reader(
+        self, reader: Any, dtype: Any, ignore_mismatched_sizes: bool, source: str
+    ) -> LoadingInfo:
         layouts = self._weight_layouts()
         if not layouts:
             raise ConfigError(
@@ -352,9 +372,15 @@ class PretrainedModelBase(PushToHubMixin):
         model's own weights. `push_to_hub=True` then pushes the folder (`repo_id=`, default the
         folder's name; other keywords go to `push_to_hub`).
         """
-        unknown = set(push_kwargs) - ({"repo_id", "commit_message", "private", "token", "revision", "create_pr", "verify"} if push_to_hub else set())
+        unknown = set(push_kwargs) - (
+            {"repo_id", "commit_message", "private", "token", "revision", "create_pr", "verify"}
+            if push_to_hub
+            else set()
+        )
         if unknown:
-            raise InputError(f"save_pretrained got unexpected keyword argument(s) {', '.join(map(repr, sorted(unknown)))}.")
+            raise InputError(
+                f"save_pretrained got unexpected keyword argument(s) {', '.join(map(repr, sorted(unknown)))}."
+            )
         if not is_main_process:
             return
         tensors = self._tensors_to_save(state_dict)
@@ -362,12 +388,15 @@ class PretrainedModelBase(PushToHubMixin):
         write_pretrained(
             save_directory,
             self.config,
-            FRAMEWORKS["torch"].class_prefix + type(self).__name__.removeprefix(FRAMEWORKS[self.framework].class_prefix),
+            FRAMEWORKS["torch"].class_prefix
+            + type(self).__name__.removeprefix(FRAMEWORKS[self.framework].class_prefix),
             self.weights_dtype_name,
             tensors,
             max_shard_size=max_shard_size,
             safe_serialization=safe_serialization,
-            extra_files={GENERATION_CONFIG_NAME: generation_config.to_json_string()} if generation_config else None,
+            extra_files={GENERATION_CONFIG_NAME: generation_config.to_json_string()}
+            if generation_config
+            else None,
         )
         if push_to_hub:
             repo_id = push_kwargs.pop("repo_id", None) or os.path.basename(os.path.abspath(save_directory))
@@ -377,7 +406,11 @@ class PretrainedModelBase(PushToHubMixin):
         if state_dict is None:
             return self.canonical_state_dict()
         tied = set(self._tied_keys_in_use())
-        return {k: self._to_numpy(v) if not isinstance(v, np.ndarray) else v for k, v in state_dict.items() if k not in tied}
+        return {
+            k: self._to_numpy(v) if not isinstance(v, np.ndarray) else v
+            for k, v in state_dict.items()
+            if k not in tied
+        }
 
     def push_to_hub(self, repo_id: str, *args: Any, verify: bool = False, **kwargs: Any) -> Any:
         """Save and upload as one commit. With `verify=True`, the model card lists the frameworks
@@ -399,9 +432,7 @@ class PretrainedModelBase(PushToHubMixin):
 
 def _generation_config(path: Any, config: PretrainedConfig, options: HubOptions) -> GenerationConfig:
     """The checkpoint's generation_config.json, or defaults from the model config when it has none."""
-    found = resolve_file(
-        path, GENERATION_CONFIG_NAME, options, required=False
-    )
+    found = resolve_file(path, GENERATION_CONFIG_NAME, options, required=False)
     return GenerationConfig.from_json_file(found) if found else GenerationConfig.from_model_config(config)
 
 

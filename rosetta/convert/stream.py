@@ -208,7 +208,9 @@ def build_architecture(config_dict: dict[str, Any], config_path: str) -> Archite
     if not frameworks or config_dict.get("model_type") not in registry.available_model_types():
         return None
     config_class = registry.config_class_for(config_dict["model_type"], source=config_path)
-    if not config_path.endswith(".json"):  # the config comes from a GGUF or CTranslate2 file, not a config.json
+    if not config_path.endswith(
+        ".json"
+    ):  # the config comes from a GGUF or CTranslate2 file, not a config.json
         config = config_class.from_dict(config_dict, source=config_path)
     else:
         config = config_class.from_json_file(config_path)

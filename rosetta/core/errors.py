@@ -64,7 +64,9 @@ class WeightsMismatchError(RosettaError, ValueError):
 
     def __init__(self, mismatched: list[tuple[str, tuple, tuple]], where: str = "the checkpoint"):
         self.mismatched = mismatched
-        lines = [f"  {key}: checkpoint {tuple(ckpt)} vs model {tuple(model)}" for key, ckpt, model in mismatched]
+        lines = [
+            f"  {key}: checkpoint {tuple(ckpt)} vs model {tuple(model)}" for key, ckpt, model in mismatched
+        ]
         super().__init__(
             f"{len(mismatched)} weight(s) in {where} have a shape that does not fit the model:\n"
             + "\n".join(lines)

@@ -29,7 +29,13 @@ PREPROCESSOR_CONFIG_FILE = "preprocessor_config.json"
 PROCESSOR_CONFIG_FILE = "processor_config.json"
 
 # Keys a config file may carry that are not constructor arguments.
-_NOT_INIT_KEYS = {"feature_extractor_type", "image_processor_type", "auto_map", "transformers_version", "rosetta_version"}
+_NOT_INIT_KEYS = {
+    "feature_extractor_type",
+    "image_processor_type",
+    "auto_map",
+    "transformers_version",
+    "rosetta_version",
+}
 
 __all__ = ["BatchFeature", "FeatureExtractionMixin", "SequenceFeatureExtractor"]
 
@@ -66,7 +72,9 @@ class FeatureExtractionMixin(PushToHubMixin):
             return NotImplemented
         return type(self) is type(other) and self.to_json_string() == other.to_json_string()
 
-    def save_pretrained(self, save_directory: str | os.PathLike, push_to_hub: bool = False, **kwargs: Any) -> list[str]:
+    def save_pretrained(
+        self, save_directory: str | os.PathLike, push_to_hub: bool = False, **kwargs: Any
+    ) -> list[str]:
         """Write preprocessor_config.json (atomically) into `save_directory`."""
         if os.path.isfile(save_directory):
             raise InputError(f"save_pretrained needs a folder, but {os.fspath(save_directory)!r} is a file.")
@@ -104,7 +112,9 @@ class FeatureExtractionMixin(PushToHubMixin):
         nested = load_json(processor_path).get(cls.processor_key) if processor_path else None
         if isinstance(nested, Mapping):
             return cls.from_dict(nested, **kwargs)
-        where = f"the local folder {os.path.abspath(source)}" if is_local(source) else f"{os.fspath(source)!r}"
+        where = (
+            f"the local folder {os.path.abspath(source)}" if is_local(source) else f"{os.fspath(source)!r}"
+        )
         raise MissingFileError(
             PREPROCESSOR_CONFIG_FILE, where, options.revision,
             hint=f"{cls.__name__} reads its settings from it (or from the '{cls.processor_key}' entry of processor_config.json).",
@@ -168,12 +178,16 @@ class SequenceFeatureExtractor(FeatureExtractionMixin):
     def as_batch(self, raw_speech: Any) -> tuple[list[np.ndarray], bool]:
         """Validate raw audio (one waveform or a batch) and return it as a list of float32 arrays."""
         if raw_speech is None:
-            raise InputError("No audio was given. Pass a 1-d array (or list of floats) per waveform, or a list of them.")
+            raise InputError(
+                "No audio was given. Pass a 1-d array (or list of floats) per waveform, or a list of them."
+            )
         if framework_of(raw_speech) is not None:
             raw_speech = to_numpy(raw_speech)
         if isinstance(raw_speech, np.ndarray):
             if raw_speech.ndim > 2:
-                raise InputError(f"Only mono audio is supported: got an array of shape {raw_speech.shape}; pass one channel.")
+                raise InputError(
+                    f"Only mono audio is supported: got an array of shape {raw_speech.shape}; pass one channel."
+                )
             is_batched = raw_speech.ndim == 2
             waveforms = list(raw_speech) if is_batched else [raw_speech]
         elif isinstance(raw_speech, Sequence) and not isinstance(raw_speech, str):
@@ -183,15 +197,21 @@ class SequenceFeatureExtractor(FeatureExtractionMixin):
             is_batched = isinstance(first, (list, tuple, np.ndarray)) or framework_of(first) is not None
             waveforms = list(raw_speech) if is_batched else [raw_speech]
         else:
-            raise InputError(f"Audio must be a numpy array, a tensor or a list of floats, got {type(raw_speech).__name__}.")
+            raise InputError(
+                f"Audio must be a numpy array, a tensor or a list of floats, got {type(raw_speech).__name__}."
+            )
         batch = []
         for index, waveform in enumerate(waveforms):
             try:
-                array = np.asarray(to_numpy(waveform) if framework_of(waveform) else waveform, dtype=np.float32)
+                array = np.asarray(
+                    to_numpy(waveform) if framework_of(waveform) else waveform, dtype=np.float32
+                )
             except (TypeError, ValueError) as err:
                 raise InputError(f"Waveform {index} is not numeric audio: {err}.") from err
             if array.ndim != 1 and not (self.feature_size > 1 and array.ndim == 2):
-                raise InputError(f"Waveform {index} has shape {array.shape}; only mono audio (a 1-d array) is supported.")
+                raise InputError(
+                    f"Waveform {index} has shape {array.shape}; only mono audio (a 1-d array) is supported."
+                )
             batch.append(array)
         return batch, is_batched
 
@@ -208,7 +228,9 @@ class SequenceFeatureExtractor(FeatureExtractionMixin):
         """Pad (and truncate) a batch of sequences to one length; a list of dicts works as a collate function."""
         if isinstance(processed_features, Sequence) and not isinstance(processed_features, str):
             if not processed_features or not all(isinstance(e, Mapping) for e in processed_features):
-                raise InputError("pad() takes a non-empty list of dicts (one per example) or a dict of lists.")
+                raise InputError(
+                    "pad() takes a non-empty list of dicts (one per example) or a dict of lists."
+                )
             processed_features = {key: [e[key] for e in processed_features] for key in processed_features[0]}
         main = self.model_input_names[0]
         if not isinstance(processed_features, Mapping) or main not in processed_features:
@@ -217,7 +239,9 @@ class SequenceFeatureExtractor(FeatureExtractionMixin):
         framework = None
         features = {}
         for key, value in processed_features.items():
-            found = framework_of(value) or (framework_of(value[0]) if isinstance(value, Sequence) and value else None)
+            found = framework_of(value) or (
+                framework_of(value[0]) if isinstance(value, Sequence) and value else None
+            )
             framework = framework or (found if found != "np" else None)  # numpy in, lists of arrays out
             rows = to_numpy(value) if framework_of(value) else value
             features[key] = [to_numpy(v) if framework_of(v) else np.asarray(v) for v in rows]
@@ -232,7 +256,10 @@ class SequenceFeatureExtractor(FeatureExtractionMixin):
             if max_length is None:
                 raise InputError("truncation=True needs max_length=... (the number of samples to keep).")
             limit = _round_up(max_length, pad_to_multiple_of)
-            features = {k: [v[:limit] for v in values] if k in (main, "attention_mask") else values for k, values in features.items()}
+            features = {
+                k: [v[:limit] for v in values] if k in (main, "attention_mask") else values
+                for k, values in features.items()
+            }
         lengths = [len(v) for v in features[main]]
         target = max(lengths) if padding == "longest" else max_length
         if target is not None:
@@ -254,19 +281,31 @@ class SequenceFeatureExtractor(FeatureExtractionMixin):
                     continue
                 outputs[key].append(value)
             if return_attention_mask:
-                mask = features["attention_mask"][index] if "attention_mask" in features else np.ones(length, dtype=np.int32)
+                mask = (
+                    features["attention_mask"][index]
+                    if "attention_mask" in features
+                    else np.ones(length, dtype=np.int32)
+                )
                 outputs["attention_mask"].append(np.pad(mask.astype(np.int32), (before, after)))
         return BatchFeature(outputs, tensor_type=return_tensors)
 
     def _padding_strategy(self, padding: Any, max_length: int | None) -> str:
         padding = getattr(padding, "value", padding)
-        strategy = {True: "longest", False: "do_not_pad", None: "do_not_pad"}.get(padding, padding) if not isinstance(padding, str) else padding
+        strategy = (
+            {True: "longest", False: "do_not_pad", None: "do_not_pad"}.get(padding, padding)
+            if not isinstance(padding, str)
+            else padding
+        )
         if strategy not in ("longest", "max_length", "do_not_pad"):
-            raise InputError(f"padding={padding!r} is not a valid padding strategy. Use True, False, 'longest', 'max_length' or 'do_not_pad'.")
+            raise InputError(
+                f"padding={padding!r} is not a valid padding strategy. Use True, False, 'longest', 'max_length' or 'do_not_pad'."
+            )
         if strategy == "max_length" and max_length is None:
             raise InputError("padding='max_length' needs max_length=... (the number of samples to pad to).")
         if strategy != "do_not_pad" and self.padding_value is None:
-            raise InputError(f"Padding was asked for but {type(self).__name__} has no padding_value; set one, e.g. 0.0.")
+            raise InputError(
+                f"Padding was asked for but {type(self).__name__} has no padding_value; set one, e.g. 0.0."
+            )
         return strategy
 
 
@@ -285,7 +324,11 @@ def zero_mean_unit_var_norm(
     """
     normed = []
     for index, vector in enumerate(input_values):
-        valid = np.ones(len(vector), dtype=bool) if attention_mask is None else np.asarray(attention_mask[index], dtype=bool)
+        valid = (
+            np.ones(len(vector), dtype=bool)
+            if attention_mask is None
+            else np.asarray(attention_mask[index], dtype=bool)
+        )
         samples = vector[valid]
         out = (vector - samples.mean()) / np.sqrt(samples.var() + 1e-7)
         out[~valid] = padding_value

@@ -34,7 +34,9 @@ class Framework:
 
 FRAMEWORKS: dict[str, Framework] = {
     "torch": Framework("torch", "", "pt", "PyTorch", "torch", ("torch",), "pytorch", ("pt", "pytorch")),
-    "tf": Framework("tf", "TF", "tf", "TensorFlow", "tf", ("tensorflow", "keras"), "tf", ("tensorflow", "keras")),
+    "tf": Framework(
+        "tf", "TF", "tf", "TensorFlow", "tf", ("tensorflow", "keras"), "tf", ("tensorflow", "keras")
+    ),
     "flax": Framework("flax", "Flax", "jax", "JAX/Flax", "flax", ("jax", "flax"), "jax", ("jax",)),
 }
 

@@ -34,7 +34,9 @@ _SPLIT_DIGITS_BY_1 = (
     r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 PRE_TOKENIZER_SPLITS = {
-    **dict.fromkeys(("llama3", "llama-v3", "llama-bpe", "falcon3", "dbrx", "smaug-bpe"), _SPLIT_DIGITS_BY_3),  # format values
+    **dict.fromkeys(
+        ("llama3", "llama-v3", "llama-bpe", "falcon3", "dbrx", "smaug-bpe"), _SPLIT_DIGITS_BY_3
+    ),  # format values
     **dict.fromkeys(("qwen2", "deepseek-r1-qwen", "megrez"), _SPLIT_DIGITS_BY_1),  # format values
 }
 _SPECIAL_IDS = {

@@ -198,7 +198,6 @@ def _known_absent(repo_id: str, relative: str, options: HubOptions) -> bool:
     return found is not None and not isinstance(found, str)
 
 
-
 class PushToHubMixin:
     """`push_to_hub` for anything with a `save_pretrained(folder)`: one commit per push."""
 

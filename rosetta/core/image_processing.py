@@ -31,18 +31,28 @@ IMAGENET_STANDARD_STD = [0.5, 0.5, 0.5]
 IMAGENET_DEFAULT_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_DEFAULT_STD = [0.229, 0.224, 0.225]
 
-_SIZE_KEYS = ({"height", "width"}, {"shortest_edge"}, {"shortest_edge", "longest_edge"}, {"longest_edge"}, {"max_height", "max_width"})
+_SIZE_KEYS = (
+    {"height", "width"},
+    {"shortest_edge"},
+    {"shortest_edge", "longest_edge"},
+    {"longest_edge"},
+    {"max_height", "max_width"},
+)
 _OPTIONS = (
     "do_resize", "size", "resample", "do_center_crop", "crop_size", "do_rescale", "rescale_factor",
     "do_normalize", "image_mean", "image_std", "do_convert_rgb",
 )  # fmt: skip
 
 
-def get_size_dict(size: Any, default_to_square: bool = True, param_name: str = "size") -> dict[str, int] | None:
+def get_size_dict(
+    size: Any, default_to_square: bool = True, param_name: str = "size"
+) -> dict[str, int] | None:
     """`224` -> {"height": 224, "width": 224} (or {"shortest_edge": 224}); `(h, w)` -> a height/width dict."""
     if size is None or isinstance(size, Mapping):
         if size is not None and set(size) not in _SIZE_KEYS:
-            raise InputError(f"{param_name} must have the keys {' or '.join(str(sorted(k)) for k in _SIZE_KEYS)}; got {dict(size)}.")
+            raise InputError(
+                f"{param_name} must have the keys {' or '.join(str(sorted(k)) for k in _SIZE_KEYS)}; got {dict(size)}."
+            )
         return None if size is None else {k: int(v) for k, v in size.items()}
     if isinstance(size, int):
         return {"height": size, "width": size} if default_to_square else {"shortest_edge": size}
@@ -112,7 +122,9 @@ class BaseImageProcessor(FeatureExtractionMixin):
         """`pixel_values`: one (C, H, W) float32 array per image, or a tensor of the batch with `return_tensors`."""
         check_tensor_type(return_tensors)
         if input_data_format not in (None, "channels_first", "channels_last"):
-            raise InputError(f"input_data_format must be 'channels_first', 'channels_last' or None, got {input_data_format!r}.")
+            raise InputError(
+                f"input_data_format must be 'channels_first', 'channels_last' or None, got {input_data_format!r}."
+            )
         given = {
             "do_resize": do_resize, "size": size, "resample": resample, "do_center_crop": do_center_crop,
             "crop_size": crop_size, "do_rescale": do_rescale, "rescale_factor": rescale_factor,
@@ -122,7 +134,9 @@ class BaseImageProcessor(FeatureExtractionMixin):
         opts["size"] = get_size_dict(opts["size"], self.default_to_square)
         opts["crop_size"] = get_size_dict(opts["crop_size"], param_name="crop_size")
         self._check_options(opts)
-        pixel_values = [self._process(image, opts, input_data_format) for image in make_list_of_images(images)]
+        pixel_values = [
+            self._process(image, opts, input_data_format) for image in make_list_of_images(images)
+        ]
         return BatchFeature({"pixel_values": pixel_values}, tensor_type=return_tensors)
 
     @staticmethod
@@ -133,12 +147,17 @@ class BaseImageProcessor(FeatureExtractionMixin):
                 ("size", opts["do_resize"] and not opts["size"]),
                 ("crop_size", opts["do_center_crop"] and not opts["crop_size"]),
                 ("rescale_factor", opts["do_rescale"] and opts["rescale_factor"] is None),
-                ("image_mean and image_std", opts["do_normalize"] and (opts["image_mean"] is None or opts["image_std"] is None)),
+                (
+                    "image_mean and image_std",
+                    opts["do_normalize"] and (opts["image_mean"] is None or opts["image_std"] is None),
+                ),
             )
             if needed
         ]
         if missing:
-            raise InputError(f"The image processor is asked to use {', '.join(missing)} but it is not set; pass it or turn that step off.")
+            raise InputError(
+                f"The image processor is asked to use {', '.join(missing)} but it is not set; pass it or turn that step off."
+            )
         if opts["do_center_crop"] and set(opts["crop_size"]) != {"height", "width"}:
             raise InputError(f"crop_size must have 'height' and 'width', got {opts['crop_size']}.")
 
@@ -149,7 +168,9 @@ class BaseImageProcessor(FeatureExtractionMixin):
                 image = convert_pil_to_rgb(image)
             if opts["do_resize"] and image.mode in ("RGB", "RGBA", "L"):
                 # Resizing the PIL image itself is what the numpy path does via uint8, without the round trip.
-                image = image.resize(self._output_size(image.height, image.width, opts["size"])[::-1], opts["resample"])
+                image = image.resize(
+                    self._output_size(image.height, image.width, opts["size"])[::-1], opts["resample"]
+                )
                 opts = {**opts, "do_resize": False}
             array = np.asarray(image)
             array = array[..., None] if array.ndim == 2 else array
@@ -174,19 +195,25 @@ class BaseImageProcessor(FeatureExtractionMixin):
             scale = min(size["max_height"] / height, size["max_width"] / width)
             return int(height * scale), int(width * scale)
         if "shortest_edge" not in size:
-            raise InputError(f"size={size} cannot be used for resizing: give 'height' and 'width' or 'shortest_edge'.")
+            raise InputError(
+                f"size={size} cannot be used for resizing: give 'height' and 'width' or 'shortest_edge'."
+            )
         if "longest_edge" in size:
             return _size_with_aspect_ratio(height, width, size["shortest_edge"], size["longest_edge"])
         short, long = (width, height) if width <= height else (height, width)
         new_short, new_long = size["shortest_edge"], int(size["shortest_edge"] * long / short)
         return (new_long, new_short) if width <= height else (new_short, new_long)
 
-    def resize(self, image: np.ndarray, size: dict[str, int], resample: int = Image.Resampling.BILINEAR) -> np.ndarray:
+    def resize(
+        self, image: np.ndarray, size: dict[str, int], resample: int = Image.Resampling.BILINEAR
+    ) -> np.ndarray:
         """Resize an (H, W, C) array with Pillow; float images in [0, 1] go through uint8 and come back scaled."""
         height, width = self._output_size(image.shape[0], image.shape[1], size)
         scaled = _needs_scaling_for_pil(image)
         pixels = (image.astype(np.float64) * 255).astype(np.float32) if scaled else image
-        pil = Image.fromarray(pixels.astype(np.uint8)[..., 0] if image.shape[-1] == 1 else pixels.astype(np.uint8))
+        pil = Image.fromarray(
+            pixels.astype(np.uint8)[..., 0] if image.shape[-1] == 1 else pixels.astype(np.uint8)
+        )
         resized = np.asarray(pil.resize((width, height), resample=resample))
         resized = resized[..., None] if resized.ndim == 2 else resized
         return (resized.astype(np.float64) * (1 / 255)).astype(np.float32) if scaled else resized
@@ -232,13 +259,19 @@ def _per_channel(value: Any, channels: int, name: str) -> np.ndarray:
 # -- input handling ---------------------------------------------------------------------------------
 def is_image(value: Any) -> bool:
     """A PIL image, a numpy array, a torch/TF/JAX tensor, or anything else numpy can view (`__array__`)."""
-    return isinstance(value, (Image.Image, np.ndarray)) or framework_of(value) is not None or hasattr(value, "__array__")
+    return (
+        isinstance(value, (Image.Image, np.ndarray))
+        or framework_of(value) is not None
+        or hasattr(value, "__array__")
+    )
 
 
 def make_list_of_images(images: Any) -> list[Any]:
     """One image, a list (or nested list) of images, or a 4-d batch array/tensor -> a flat list of images."""
     if images is None:
-        raise InputError("No images were given. Pass a PIL image, a numpy array or tensor, or a list of them.")
+        raise InputError(
+            "No images were given. Pass a PIL image, a numpy array or tensor, or a list of them."
+        )
     if isinstance(images, (list, tuple)):
         if not images:
             raise InputError("The list of images is empty; pass at least one image.")
@@ -249,7 +282,9 @@ def make_list_of_images(images: Any) -> list[Any]:
             elif is_image(item):
                 flat.append(item)
             else:
-                raise InputError(f"images[{index}] is a {type(item).__name__}; images must be PIL images, numpy arrays or tensors.")
+                raise InputError(
+                    f"images[{index}] is a {type(item).__name__}; images must be PIL images, numpy arrays or tensors."
+                )
         return flat
     if isinstance(images, Image.Image):
         return [images]
@@ -260,7 +295,9 @@ def make_list_of_images(images: Any) -> list[Any]:
             return list(images)
         if ndim in (2, 3):
             return [images]
-        raise InputError(f"An image array must have 2, 3 or 4 (batch) dimensions, got shape {tuple(images.shape)}.")
+        raise InputError(
+            f"An image array must have 2, 3 or 4 (batch) dimensions, got shape {tuple(images.shape)}."
+        )
     raise InputError(f"images must be PIL images, numpy arrays or tensors, got {type(images).__name__}.")
 
 
@@ -302,7 +339,9 @@ def convert_array_to_rgb(image: np.ndarray) -> np.ndarray:
         return image
     floating = np.issubdtype(image.dtype, np.floating)
     if floating and (image.min() < 0.0 or image.max() > 1.0):
-        raise InputError(f"An RGBA float image must have values in [0, 1] to be converted to RGB, got [{image.min()}, {image.max()}].")
+        raise InputError(
+            f"An RGBA float image must have values in [0, 1] to be converted to RGB, got [{image.min()}, {image.max()}]."
+        )
     white = 1.0 if floating else 255
     alpha = image[..., 3:4] / white
     composite = alpha * image[..., :3] + (1 - alpha) * white
@@ -316,10 +355,14 @@ def _needs_scaling_for_pil(image: np.ndarray) -> bool:
     if np.allclose(image, image.astype(int)):
         if image.min() >= 0 and image.max() <= 255:
             return False
-        raise InputError(f"An image to resize must have values in [0, 255] (or [0, 1] as floats), got [{image.min()}, {image.max()}].")
+        raise InputError(
+            f"An image to resize must have values in [0, 255] (or [0, 1] as floats), got [{image.min()}, {image.max()}]."
+        )
     if image.min() >= 0 and image.max() <= 1:
         return True
-    raise InputError(f"A float image to resize must have values in [0, 1] (or [0, 255]), got [{image.min()}, {image.max()}].")
+    raise InputError(
+        f"A float image to resize must have values in [0, 1] (or [0, 255]), got [{image.min()}, {image.max()}]."
+    )
 
 
 def center_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -30,9 +30,9 @@ def _expected_base(attribute: str) -> type:
 class ProcessorMixin(PushToHubMixin):
     """Base of processors; a subclass names its parts and the classes that load them.
 
-        class MyProcessor(ProcessorMixin):
-            attributes = ("image_processor", "tokenizer")
-            part_classes = {"image_processor": "rosetta.models.<arch>....ImageProcessor", "tokenizer": "....Tokenizer"}
+    class MyProcessor(ProcessorMixin):
+        attributes = ("image_processor", "tokenizer")
+        part_classes = {"image_processor": "rosetta.models.<arch>....ImageProcessor", "tokenizer": "....Tokenizer"}
     """
 
     attributes: ClassVar[tuple[str, ...]] = ()
@@ -40,11 +40,15 @@ class ProcessorMixin(PushToHubMixin):
 
     def __init__(self, *args: Any, **kwargs: Any):
         if len(args) > len(self.attributes):
-            raise InputError(f"{type(self).__name__} takes {len(self.attributes)} parts ({', '.join(self.attributes)}), got {len(args)}.")
+            raise InputError(
+                f"{type(self).__name__} takes {len(self.attributes)} parts ({', '.join(self.attributes)}), got {len(args)}."
+            )
         parts = dict(zip(self.attributes, args))
         for name, value in kwargs.items():
             if name not in self.attributes:
-                raise InputError(f"{type(self).__name__} has no part {name!r}; its parts are {', '.join(self.attributes)}.")
+                raise InputError(
+                    f"{type(self).__name__} has no part {name!r}; its parts are {', '.join(self.attributes)}."
+                )
             if name in parts:
                 raise InputError(f"{type(self).__name__} got {name!r} both by position and by keyword.")
             parts[name] = value
@@ -85,7 +89,9 @@ class ProcessorMixin(PushToHubMixin):
         return self.tokenizer.decode(*args, **kwargs)
 
     # -- save / load ------------------------------------------------------------------------------
-    def save_pretrained(self, save_directory: str | os.PathLike, push_to_hub: bool = False, **kwargs: Any) -> list[str]:
+    def save_pretrained(
+        self, save_directory: str | os.PathLike, push_to_hub: bool = False, **kwargs: Any
+    ) -> list[str]:
         """Save every part into `save_directory`, each naming this processor class, and processor_config.json."""
         if os.path.isfile(save_directory):
             raise InputError(f"save_pretrained needs a folder, but {os.fspath(save_directory)!r} is a file.")
@@ -110,7 +116,10 @@ class ProcessorMixin(PushToHubMixin):
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
         """Load every part from a folder or Hub repo; hub options and overrides go to each part."""
-        parts = {attribute: cls.part_class(attribute).from_pretrained(pretrained_model_name_or_path, **kwargs) for attribute in cls.attributes}
+        parts = {
+            attribute: cls.part_class(attribute).from_pretrained(pretrained_model_name_or_path, **kwargs)
+            for attribute in cls.attributes
+        }
         return cls(**parts)
 
     def __repr__(self) -> str:

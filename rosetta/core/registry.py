@@ -226,7 +226,9 @@ def gguf_model_type(architecture: str) -> str:
     """The model_type whose package reads GGUF files of `architecture` (refused by name if none does)."""
     found = gguf_naming(architecture)
     if found is None:
-        raise UnknownModelTypeError(architecture, gguf_architectures(), where="the GGUF file's general.architecture")
+        raise UnknownModelTypeError(
+            architecture, gguf_architectures(), where="the GGUF file's general.architecture"
+        )
     return found[0]
 
 
@@ -295,11 +297,17 @@ class _AutoModel:
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *args: Any, **kwargs: Any):
         config = kwargs.pop("config", None)
-        if config is None and kwargs.get("gguf_file") is not None:  # the config comes from the GGUF's metadata
+        if (
+            config is None and kwargs.get("gguf_file") is not None
+        ):  # the config comes from the GGUF's metadata
             from .gguf_tokenizer import gguf_architecture
 
-            gguf = resolve_file(pretrained_model_name_or_path, kwargs["gguf_file"], HubOptions.pop_from(dict(kwargs)))
-            return cls.model_class(gguf_model_type(gguf_architecture(gguf))).from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+            gguf = resolve_file(
+                pretrained_model_name_or_path, kwargs["gguf_file"], HubOptions.pop_from(dict(kwargs))
+            )
+            return cls.model_class(gguf_model_type(gguf_architecture(gguf))).from_pretrained(
+                pretrained_model_name_or_path, *args, **kwargs
+            )
         if config is None:
             hub_keys = ("revision", "cache_dir", "local_files_only", "token", "subfolder")
             config = AutoConfig.from_pretrained(
@@ -382,7 +390,9 @@ def _preprocessor_auto(kind: str, config_files: tuple[str, ...]) -> type:
                 from .gguf_tokenizer import gguf_architecture
 
                 gguf = resolve_file(pretrained_model_name_or_path, kwargs["gguf_file"], options)
-                return cls.class_for(gguf_model_type(gguf_architecture(gguf))).from_pretrained(pretrained_model_name_or_path, **kwargs)
+                return cls.class_for(gguf_model_type(gguf_architecture(gguf))).from_pretrained(
+                    pretrained_model_name_or_path, **kwargs
+                )
             target = cls._target(pretrained_model_name_or_path, options)
             return target.from_pretrained(pretrained_model_name_or_path, **kwargs)
 

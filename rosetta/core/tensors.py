@@ -35,7 +35,7 @@ def check_tensor_type(return_tensors: Any) -> str | None:
 
 
 def framework_of(value: Any) -> str | None:
-    """"pt", "tf", "jax" or "np" for a tensor/array of that framework, None for anything else."""
+    """ "pt", "tf", "jax" or "np" for a tensor/array of that framework, None for anything else."""
     if isinstance(value, np.ndarray):
         return "np"
     module = type(value).__module__
@@ -135,7 +135,9 @@ class BatchFeature(dict):
         try:
             return self[name]
         except KeyError:
-            raise AttributeError(f"{type(self).__name__} has no field {name!r}; it has {list(self)}.") from None
+            raise AttributeError(
+                f"{type(self).__name__} has no field {name!r}; it has {list(self)}."
+            ) from None
 
     def __getstate__(self) -> dict[str, Any]:
         return dict(self.__dict__)

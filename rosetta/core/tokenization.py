@@ -41,7 +41,15 @@ CHAT_TEMPLATE_FILE = "chat_template.jinja"
 VERY_LARGE_INTEGER = int(1e30)  # model_max_length of a tokenizer with no length limit
 LARGE_INTEGER = int(1e20)
 
-SPECIAL_TOKENS_ATTRIBUTES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
+SPECIAL_TOKENS_ATTRIBUTES = (
+    "bos_token",
+    "eos_token",
+    "unk_token",
+    "sep_token",
+    "pad_token",
+    "cls_token",
+    "mask_token",
+)
 PADDING_STRATEGIES = ("longest", "max_length", "do_not_pad")
 TRUNCATION_STRATEGIES = ("longest_first", "only_first", "only_second", "do_not_truncate")
 
@@ -82,7 +90,9 @@ class BatchEncoding(BatchFeature):
                 "call; this BatchEncoding was built without them (e.g. by pad())."
             )
         if not -len(self._encodings) <= batch_index < len(self._encodings):
-            raise InputError(f"batch_index {batch_index} is out of range for a batch of {len(self._encodings)}.")
+            raise InputError(
+                f"batch_index {batch_index} is out of range for a batch of {len(self._encodings)}."
+            )
         return self._encodings[batch_index]
 
     def tokens(self, batch_index: int = 0) -> list[str]:
@@ -97,11 +107,15 @@ class BatchEncoding(BatchFeature):
         return self._encoding(batch_index).sequence_ids
 
     def char_to_token(self, batch_or_char_index: int, char_index: int | None = None, sequence_index: int = 0):
-        batch_index, char_index = (0, batch_or_char_index) if char_index is None else (batch_or_char_index, char_index)
+        batch_index, char_index = (
+            (0, batch_or_char_index) if char_index is None else (batch_or_char_index, char_index)
+        )
         return self._encoding(batch_index).char_to_token(char_index, sequence_index)
 
     def token_to_chars(self, batch_or_token_index: int, token_index: int | None = None):
-        batch_index, token_index = (0, batch_or_token_index) if token_index is None else (batch_or_token_index, token_index)
+        batch_index, token_index = (
+            (0, batch_or_token_index) if token_index is None else (batch_or_token_index, token_index)
+        )
         return self._encoding(batch_index).token_to_chars(token_index)
 
 
@@ -112,10 +126,14 @@ def _added_token(value: Any, special: bool = True) -> AddedToken | None:
     if isinstance(value, str):
         return AddedToken(value, special=special, normalized=not special)
     if isinstance(value, Mapping) and "content" in value:
-        fields = {k: value[k] for k in ("single_word", "lstrip", "rstrip", "normalized", "special") if k in value}
+        fields = {
+            k: value[k] for k in ("single_word", "lstrip", "rstrip", "normalized", "special") if k in value
+        }
         fields.setdefault("special", special)
         return AddedToken(value["content"], **fields)
-    raise InputError(f"A special token must be a string or a tokenizers.AddedToken, got {type(value).__name__}: {value!r}.")
+    raise InputError(
+        f"A special token must be a string or a tokenizers.AddedToken, got {type(value).__name__}: {value!r}."
+    )
 
 
 def token_content(value: Any) -> str | None:
@@ -210,13 +228,17 @@ class PreTrainedTokenizer(PushToHubMixin):
     ):
         if tokenizer_object is not None:
             if not isinstance(tokenizer_object, Tokenizer):
-                raise InputError(f"tokenizer_object must be a tokenizers.Tokenizer, got {type(tokenizer_object).__name__}.")
+                raise InputError(
+                    f"tokenizer_object must be a tokenizers.Tokenizer, got {type(tokenizer_object).__name__}."
+                )
             self._tokenizer = tokenizer_object
         elif tokenizer_file is not None:
             try:
                 self._tokenizer = Tokenizer.from_file(os.fspath(tokenizer_file))
             except Exception as err:
-                raise InputError(f"Could not read the tokenizer file {os.fspath(tokenizer_file)!r}: {err}") from err
+                raise InputError(
+                    f"Could not read the tokenizer file {os.fspath(tokenizer_file)!r}: {err}"
+                ) from err
         else:
             files = " or ".join(self.vocab_files_names.values()) or "legacy vocabulary files"
             raise InputError(
@@ -235,7 +257,9 @@ class PreTrainedTokenizer(PushToHubMixin):
                 to_register.append(token)
         if isinstance(extra_special_tokens, Mapping):
             extra_special_tokens = list(extra_special_tokens.values())
-        extra = [_added_token(t) for t in (additional_special_tokens or []) + list(extra_special_tokens or [])]
+        extra = [
+            _added_token(t) for t in (additional_special_tokens or []) + list(extra_special_tokens or [])
+        ]
         self._additional_special_tokens = list(dict.fromkeys(t.content for t in extra))
 
         self._add_missing_tokens(added_tokens_decoder, to_register + extra)
@@ -260,7 +284,9 @@ class PreTrainedTokenizer(PushToHubMixin):
         if self._tokenizer.truncation is not None:
             self._tokenizer.no_truncation()
 
-    def _add_missing_tokens(self, added_tokens_decoder: dict[Any, Any] | None, special: list[AddedToken]) -> None:
+    def _add_missing_tokens(
+        self, added_tokens_decoder: dict[Any, Any] | None, special: list[AddedToken]
+    ) -> None:
         """Register added tokens of a config and every special token the backend does not know as added."""
         known = {token.content for token in self._tokenizer.get_added_tokens_decoder().values()}
         for _, value in sorted((added_tokens_decoder or {}).items(), key=lambda item: int(item[0])):
@@ -307,7 +333,9 @@ class PreTrainedTokenizer(PushToHubMixin):
             return self.unk_token_id if index is None else index
         return [self.convert_tokens_to_ids(token) for token in tokens]
 
-    def convert_ids_to_tokens(self, ids: int | Sequence[int], skip_special_tokens: bool = False) -> str | list[str]:
+    def convert_ids_to_tokens(
+        self, ids: int | Sequence[int], skip_special_tokens: bool = False
+    ) -> str | list[str]:
         ids = _as_ids(ids)
         if isinstance(ids, int):
             return self._tokenizer.id_to_token(ids)
@@ -321,7 +349,9 @@ class PreTrainedTokenizer(PushToHubMixin):
     def num_special_tokens_to_add(self, pair: bool = False) -> int:
         return self._tokenizer.num_special_tokens_to_add(pair)
 
-    def add_tokens(self, new_tokens: str | AddedToken | Sequence[str | AddedToken], special_tokens: bool = False) -> int:
+    def add_tokens(
+        self, new_tokens: str | AddedToken | Sequence[str | AddedToken], special_tokens: bool = False
+    ) -> int:
         """Add tokens to the vocabulary; returns how many were not in it before."""
         if isinstance(new_tokens, (str, AddedToken)):
             new_tokens = [new_tokens]
@@ -330,7 +360,9 @@ class PreTrainedTokenizer(PushToHubMixin):
             if isinstance(token, str):
                 token = AddedToken(token, normalized=not special_tokens, special=special_tokens)
             elif not isinstance(token, AddedToken):
-                raise InputError(f"add_tokens takes strings or tokenizers.AddedToken, got {type(token).__name__}: {token!r}.")
+                raise InputError(
+                    f"add_tokens takes strings or tokenizers.AddedToken, got {type(token).__name__}: {token!r}."
+                )
             elif special_tokens:
                 token.special = True
             tokens.append(token)
@@ -345,7 +377,9 @@ class PreTrainedTokenizer(PushToHubMixin):
     ) -> int:
         """Set special tokens (`{"pad_token": "[PAD]"}`) and add the new ones; returns how many were added."""
         if not isinstance(special_tokens_dict, Mapping):
-            raise InputError(f"add_special_tokens takes a dict like {{'pad_token': '[PAD]'}}, got {type(special_tokens_dict).__name__}.")
+            raise InputError(
+                f"add_special_tokens takes a dict like {{'pad_token': '[PAD]'}}, got {type(special_tokens_dict).__name__}."
+            )
         added = 0
         for key, value in special_tokens_dict.items():
             if key in ("additional_special_tokens", "extra_special_tokens"):
@@ -382,7 +416,11 @@ class PreTrainedTokenizer(PushToHubMixin):
     @property
     def special_tokens_map(self) -> dict[str, Any]:
         """Every set special token by attribute name, as written to special_tokens_map.json."""
-        named = {name: self._special_tokens[name] for name in SPECIAL_TOKENS_ATTRIBUTES if self._special_tokens.get(name)}
+        named = {
+            name: self._special_tokens[name]
+            for name in SPECIAL_TOKENS_ATTRIBUTES
+            if self._special_tokens.get(name)
+        }
         if self._additional_special_tokens:
             named["additional_special_tokens"] = list(self._additional_special_tokens)
         return named
@@ -421,12 +459,16 @@ class PreTrainedTokenizer(PushToHubMixin):
     ) -> BatchEncoding:
         """Tokenize one text (or pair) or a batch; see the Hugging Face tokenizer docs for every argument."""
         if kwargs:
-            raise InputError(f"{type(self).__name__}.__call__ got unexpected keyword arguments: {', '.join(sorted(kwargs))}.")
+            raise InputError(
+                f"{type(self).__name__}.__call__ got unexpected keyword arguments: {', '.join(sorted(kwargs))}."
+            )
         tensor_type = check_tensor_type(return_tensors)
         if padding_side is not None:
             _check_side(padding_side, "padding_side")
         batch, is_batched = self._as_batch(text, text_pair, is_split_into_words)
-        padding, truncation, max_length = self._strategies(padding, truncation, max_length, pad_to_multiple_of)
+        padding, truncation, max_length = self._strategies(
+            padding, truncation, max_length, pad_to_multiple_of
+        )
         self._set_backend(padding, truncation, max_length, stride, pad_to_multiple_of, padding_side)
         try:
             encodings = self._tokenizer.encode_batch(
@@ -465,7 +507,10 @@ class PreTrainedTokenizer(PushToHubMixin):
             self._warn_if_too_long(data["input_ids"])
         if not is_batched and tensor_type is None and not return_overflowing_tokens:
             # one example: drop the batch level of list fields (as Hugging Face does; `length` stays a list)
-            data = {key: value[0] if value and isinstance(value[0], list) else value for key, value in data.items()}
+            data = {
+                key: value[0] if value and isinstance(value[0], list) else value
+                for key, value in data.items()
+            }
         return BatchEncoding(data, encodings=flat, tensor_type=tensor_type)
 
     def encode(
@@ -493,7 +538,9 @@ class PreTrainedTokenizer(PushToHubMixin):
             **kwargs,
         )["input_ids"]
 
-    def tokenize(self, text: str, pair: str | None = None, add_special_tokens: bool = False, **kwargs: Any) -> list[str]:
+    def tokenize(
+        self, text: str, pair: str | None = None, add_special_tokens: bool = False, **kwargs: Any
+    ) -> list[str]:
         """The token strings of one text (no special tokens unless asked)."""
         kwargs.setdefault("return_attention_mask", False)
         kwargs.setdefault("return_token_type_ids", False)
@@ -510,11 +557,15 @@ class PreTrainedTokenizer(PushToHubMixin):
         if text_pair is None:
             return (list(text) if is_batched else [text]), is_batched
         if _is_batch(text_pair, is_split_into_words, "text_pair") != is_batched:
-            raise InputError("text and text_pair must both be single examples or both be batches of the same size.")
+            raise InputError(
+                "text and text_pair must both be single examples or both be batches of the same size."
+            )
         if not is_batched:
             return [(text, text_pair)], False
         if len(text) != len(text_pair):
-            raise InputError(f"text has {len(text)} examples but text_pair has {len(text_pair)}; they must match.")
+            raise InputError(
+                f"text has {len(text)} examples but text_pair has {len(text_pair)}; they must match."
+            )
         return list(zip(text, text_pair)), True
 
     def _strategies(
@@ -524,9 +575,16 @@ class PreTrainedTokenizer(PushToHubMixin):
         if max_length is not None and padding is False and truncation is None:
             truncation = "longest_first"  # Hugging Face: max_length alone means truncate to it
         padding = _strategy(padding, PADDING_STRATEGIES, "padding", on="longest", off="do_not_pad")
-        truncation = _strategy(truncation, TRUNCATION_STRATEGIES, "truncation", on="longest_first", off="do_not_truncate")
-        for name, value, minimum in (("max_length", max_length, 1), ("pad_to_multiple_of", pad_to_multiple_of, 1)):
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < minimum):
+        truncation = _strategy(
+            truncation, TRUNCATION_STRATEGIES, "truncation", on="longest_first", off="do_not_truncate"
+        )
+        for name, value, minimum in (
+            ("max_length", max_length, 1),
+            ("pad_to_multiple_of", pad_to_multiple_of, 1),
+        ):
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < minimum
+            ):
                 raise InputError(f"{name} must be a positive integer, got {value!r}.")
         if max_length is None:
             limited = self.model_max_length < LARGE_INTEGER
@@ -578,7 +636,12 @@ class PreTrainedTokenizer(PushToHubMixin):
         else:
             if not isinstance(stride, int) or stride < 0:
                 raise InputError(f"stride must be a non-negative integer, got {stride!r}.")
-            target = {"max_length": max_length, "stride": stride, "strategy": truncation, "direction": self.truncation_side}
+            target = {
+                "max_length": max_length,
+                "stride": stride,
+                "strategy": truncation,
+                "direction": self.truncation_side,
+            }
             current = backend.truncation
             if current is None or any(current.get(key) != value for key, value in target.items()):
                 try:
@@ -603,7 +666,9 @@ class PreTrainedTokenizer(PushToHubMixin):
     def _warn_if_too_long(self, input_ids: list[list[int]]) -> None:
         if getattr(self, "_warned_too_long", False):
             return
-        if self.model_max_length < LARGE_INTEGER and any(len(ids) > self.model_max_length for ids in input_ids):
+        if self.model_max_length < LARGE_INTEGER and any(
+            len(ids) > self.model_max_length for ids in input_ids
+        ):
             self._warned_too_long = True
             logger.warning(
                 "A sequence is longer than this tokenizer's model_max_length (%d); the model may fail on it. "
@@ -630,10 +695,14 @@ class PreTrainedTokenizer(PushToHubMixin):
         """
         if isinstance(encoded_inputs, Sequence) and not isinstance(encoded_inputs, str):
             if not encoded_inputs or not all(isinstance(e, Mapping) for e in encoded_inputs):
-                raise InputError("pad() takes a non-empty list of dicts (one per example) or a dict of lists.")
+                raise InputError(
+                    "pad() takes a non-empty list of dicts (one per example) or a dict of lists."
+                )
             encoded_inputs = {key: [example[key] for example in encoded_inputs] for key in encoded_inputs[0]}
         if not isinstance(encoded_inputs, Mapping):
-            raise InputError(f"pad() takes a dict of lists or a list of dicts, got {type(encoded_inputs).__name__}.")
+            raise InputError(
+                f"pad() takes a dict of lists or a list of dicts, got {type(encoded_inputs).__name__}."
+            )
         main = self.model_input_names[0]
         if main not in encoded_inputs:
             raise InputError(f"pad() needs a {main!r} field; the input has {list(encoded_inputs)}.")
@@ -662,7 +731,12 @@ class PreTrainedTokenizer(PushToHubMixin):
             return_attention_mask = "attention_mask" in self.model_input_names
         if return_attention_mask and "attention_mask" not in inputs:
             inputs["attention_mask"] = [[1] * len(ids) for ids in inputs[main]]
-        pad_values = {main: self.pad_token_id, "token_type_ids": self.pad_token_type_id, "attention_mask": 0, "special_tokens_mask": 1}
+        pad_values = {
+            main: self.pad_token_id,
+            "token_type_ids": self.pad_token_type_id,
+            "attention_mask": 0,
+            "special_tokens_mask": 1,
+        }
 
         outputs = dict(inputs)
         if padding != "do_not_pad":
@@ -806,7 +880,9 @@ class PreTrainedTokenizer(PushToHubMixin):
             truncation_side=self.truncation_side,
             clean_up_tokenization_spaces=self.clean_up_tokenization_spaces,
             tokenizer_class=type(self).__name__,
-            added_tokens_decoder={str(i): _added_token_dict(t) for i, t in sorted(self.added_tokens_decoder.items())},
+            added_tokens_decoder={
+                str(i): _added_token_dict(t) for i, t in sorted(self.added_tokens_decoder.items())
+            },
         )
         if self.model_input_names != type(self).model_input_names:
             config["model_input_names"] = list(self.model_input_names)
@@ -848,7 +924,9 @@ class PreTrainedTokenizer(PushToHubMixin):
             self.push_to_hub(repo_id, **kwargs)
         return files
 
-    def save_vocabulary(self, save_directory: str | os.PathLike, filename_prefix: str | None = None) -> tuple[str, ...]:
+    def save_vocabulary(
+        self, save_directory: str | os.PathLike, filename_prefix: str | None = None
+    ) -> tuple[str, ...]:
         """Write the legacy files of `vocab_files_names` (vocab.txt, or vocab.json + merges.txt) from the backend."""
         if not self.vocab_files_names:
             return ()
@@ -874,7 +952,9 @@ class PreTrainedTokenizer(PushToHubMixin):
         return tuple(written)
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *init_inputs: Any, **kwargs: Any):
+    def from_pretrained(
+        cls, pretrained_model_name_or_path: str | os.PathLike, *init_inputs: Any, **kwargs: Any
+    ):
         """Load from a folder or Hub repo in the Hugging Face layout; keyword arguments override its config.
 
         tokenizer.json is used when present; otherwise the class's legacy vocabulary files
@@ -905,7 +985,11 @@ class PreTrainedTokenizer(PushToHubMixin):
                     files[argument] = found
             if not files:
                 legacy = " or ".join(cls.vocab_files_names.values())
-                where = f"the local folder {os.path.abspath(source)}" if is_local(source) else f"{os.fspath(source)!r}"
+                where = (
+                    f"the local folder {os.path.abspath(source)}"
+                    if is_local(source)
+                    else f"{os.fspath(source)!r}"
+                )
                 raise MissingFileError(
                     TOKENIZER_FILE, where, options.revision,
                     hint=f"{cls.__name__} loads tokenizer.json" + (f" or the legacy {legacy}." if legacy else "."),
@@ -927,7 +1011,12 @@ class PreTrainedTokenizer(PushToHubMixin):
 
     @classmethod
     def _from_gguf(
-        cls, source: str | os.PathLike, gguf_file: str, options: HubOptions, init_inputs: tuple, kwargs: dict[str, Any]
+        cls,
+        source: str | os.PathLike,
+        gguf_file: str,
+        options: HubOptions,
+        init_inputs: tuple,
+        kwargs: dict[str, Any],
     ):
         """The tokenizer a GGUF file's metadata describes (vocabulary, merges, special tokens, chat template)."""
         path = resolve_file(source, gguf_file, options)
@@ -966,7 +1055,9 @@ def _strategy(value: Any, allowed: tuple[str, ...], name: str, on: str, off: str
         return off
     if isinstance(value, str) and value in allowed:
         return value
-    raise InputError(f"{name}={value!r} is not a valid {name} strategy. Use True, False or one of {', '.join(allowed)}.")
+    raise InputError(
+        f"{name}={value!r} is not a valid {name} strategy. Use True, False or one of {', '.join(allowed)}."
+    )
 
 
 def _is_batch(value: Any, is_split_into_words: bool, name: str) -> bool:
@@ -974,7 +1065,9 @@ def _is_batch(value: Any, is_split_into_words: bool, name: str) -> bool:
     words = " (lists of words need is_split_into_words=True)" if not is_split_into_words else ""
     if isinstance(value, str):
         if is_split_into_words:
-            raise InputError(f"With is_split_into_words=True, {name} must be a list of words, not one string.")
+            raise InputError(
+                f"With is_split_into_words=True, {name} must be a list of words, not one string."
+            )
         return False
     if not isinstance(value, (list, tuple)):
         raise InputError(
@@ -990,7 +1083,9 @@ def _is_batch(value: Any, is_split_into_words: bool, name: str) -> bool:
             if not isinstance(item, (list, tuple)) or not all(isinstance(word, str) for word in item):
                 raise InputError(f"{name}[{index}] must be a list of word strings, got {item!r}.")
         elif not isinstance(item, str):
-            raise InputError(f"{name}[{index}] is a {type(item).__name__}; a batch must be a list of strings{words}.")
+            raise InputError(
+                f"{name}[{index}] is a {type(item).__name__}; a batch must be a list of strings{words}."
+            )
     return True
 
 
@@ -1004,7 +1099,9 @@ def _as_ids(token_ids: Any) -> int | list[Any]:
         if all(type(t) is int for t in token_ids):
             return list(token_ids)
         return [_as_ids(t) for t in token_ids]
-    raise InputError(f"Token ids must be ints, lists of ints or a tensor, got {type(token_ids).__name__}: {token_ids!r}.")
+    raise InputError(
+        f"Token ids must be ints, lists of ints or a tensor, got {type(token_ids).__name__}: {token_ids!r}."
+    )
 
 
 def _to_lists(value: Any) -> tuple[Any, str | None]:
@@ -1024,8 +1121,16 @@ def byte_level_bpe(vocab_file: str | os.PathLike, merges_file: str | os.PathLike
     from tokenizers.models import BPE
 
     if vocab_file is None or merges_file is None:
-        raise InputError("A byte-level BPE tokenizer needs both vocab_file (vocab.json) and merges_file (merges.txt), or a tokenizer.json.")
-    model = BPE.from_file(os.fspath(vocab_file), os.fspath(merges_file), continuing_subword_prefix="", end_of_word_suffix="", fuse_unk=False)
+        raise InputError(
+            "A byte-level BPE tokenizer needs both vocab_file (vocab.json) and merges_file (merges.txt), or a tokenizer.json."
+        )
+    model = BPE.from_file(
+        os.fspath(vocab_file),
+        os.fspath(merges_file),
+        continuing_subword_prefix="",
+        end_of_word_suffix="",
+        fuse_unk=False,
+    )
     backend = Tokenizer(model)
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()

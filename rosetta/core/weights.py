@@ -44,7 +44,9 @@ def new_embedding_rows(
     return mean + rng.standard_normal((count, old.shape[1])) @ lower.T
 
 
-def resized_vocab_size(current: int, new_num_tokens: int | None, pad_to_multiple_of: int | None) -> int | None:
+def resized_vocab_size(
+    current: int, new_num_tokens: int | None, pad_to_multiple_of: int | None
+) -> int | None:
     """The vocabulary size `resize_token_embeddings(new_num_tokens, pad_to_multiple_of)` asks for
     (None: nothing asked, keep the embeddings as they are)."""
     if new_num_tokens is None and pad_to_multiple_of is None:

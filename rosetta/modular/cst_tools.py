@@ -66,14 +66,26 @@ class _FreeNameCollector(_NameCollector):
             if part is not None:
                 part.visit(self)
         params = node.params
-        for param in (*params.posonly_params, *params.params, *params.kwonly_params, params.star_arg, params.star_kwarg):
+        for param in (
+            *params.posonly_params,
+            *params.params,
+            *params.kwonly_params,
+            params.star_arg,
+            params.star_kwarg,
+        ):
             if isinstance(param, cst.Param):
                 param.visit(self)
         inner = _FreeNameCollector()
         node.body.visit(inner)
         local = bound_names(node.body) | {
             p.name.value
-            for p in (*params.posonly_params, *params.params, *params.kwonly_params, params.star_arg, params.star_kwarg)
+            for p in (
+                *params.posonly_params,
+                *params.params,
+                *params.kwonly_params,
+                params.star_arg,
+                params.star_kwarg,
+            )
             if isinstance(p, cst.Param)
         }
         self.names |= inner.names - local
@@ -188,13 +200,17 @@ class _Renamer(cst.CSTTransformer):
     def leave_Param(self, original_node: cst.Param, updated_node: cst.Param) -> cst.Param:
         return updated_node.with_changes(name=original_node.name)
 
-    def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
+    def leave_FunctionDef(
+        self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
+    ) -> cst.FunctionDef:
         return updated_node.with_changes(name=original_node.name)
 
     def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
         return updated_node.with_changes(name=original_node.name)
 
-    def leave_ImportAlias(self, original_node: cst.ImportAlias, updated_node: cst.ImportAlias) -> cst.ImportAlias:
+    def leave_ImportAlias(
+        self, original_node: cst.ImportAlias, updated_node: cst.ImportAlias
+    ) -> cst.ImportAlias:
         return original_node
 
 

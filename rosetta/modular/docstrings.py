@@ -115,8 +115,14 @@ def merge_args(
     indent = next((d.entry_indent for d in (parent, child) if d is not None and d.entry_indent), "        ")
     merged = _with_section(base, header, indent)
     removed = set(parent_params) - set(params)
-    entries = [(p, child_entries.get(p) or parent_entries[p]) for p in params if p in child_entries or p in parent_entries]
-    entries += [(n, lines) for n, lines in parent.entries if n not in params and n not in removed] if parent else []
+    entries = [
+        (p, child_entries.get(p) or parent_entries[p])
+        for p in params
+        if p in child_entries or p in parent_entries
+    ]
+    entries += (
+        [(n, lines) for n, lines in parent.entries if n not in params and n not in removed] if parent else []
+    )
     entries += [(n, lines) for n, lines in child.entries if n not in params] if child else []
     unique = dict(entries)  # a name listed twice keeps its first place and its last (the child's) text
     merged.entries = [(n, _reindent(unique[n], indent)) for n in dict.fromkeys(n for n, _ in entries)]

@@ -41,7 +41,11 @@ def member_key(statement: cst.CSTNode) -> str | None:
                 return f"{statement.name.value}.{dec.attr.value}"
         return statement.name.value
     small = simple_statement(statement)
-    if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+    if (
+        isinstance(small, cst.Assign)
+        and len(small.targets) == 1
+        and isinstance(small.targets[0].target, cst.Name)
+    ):
         return small.targets[0].target.value
     if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
         return small.target.value
@@ -50,7 +54,9 @@ def member_key(statement: cst.CSTNode) -> str | None:
 
 def _is_filler(statement: Statement) -> bool:
     small = simple_statement(statement)
-    return isinstance(small, cst.Pass) or (isinstance(small, cst.Expr) and isinstance(small.value, cst.Ellipsis))
+    return isinstance(small, cst.Pass) or (
+        isinstance(small, cst.Expr) and isinstance(small.value, cst.Ellipsis)
+    )
 
 
 def _body(fn: cst.FunctionDef) -> list[Statement]:
@@ -61,14 +67,18 @@ def _body(fn: cst.FunctionDef) -> list[Statement]:
 
 def _with_body(fn: cst.FunctionDef, body: Sequence[Statement]) -> cst.FunctionDef:
     block = fn.body if isinstance(fn.body, cst.IndentedBlock) else cst.IndentedBlock(body=[])
-    return fn.with_changes(body=block.with_changes(body=list(body) or [cst.SimpleStatementLine([cst.Pass()])]))
+    return fn.with_changes(
+        body=block.with_changes(body=list(body) or [cst.SimpleStatementLine([cst.Pass()])])
+    )
 
 
 def removed_by_property(statement: Statement) -> str | None:
     """`x` for `@property def x(self): raise AttributeError(...)`: the child removes `x`."""
     if not isinstance(statement, cst.FunctionDef):
         return None
-    if not any(isinstance(d.decorator, cst.Name) and d.decorator.value == "property" for d in statement.decorators):
+    if not any(
+        isinstance(d.decorator, cst.Name) and d.decorator.value == "property" for d in statement.decorators
+    ):
         return None
     body = [s for s in _body(statement) if not is_docstring(s)]
     small = simple_statement(body[0]) if len(body) == 1 else None
@@ -118,7 +128,9 @@ class _SuperRewriter(cst.CSTTransformer):
         self.overridden = overridden
         self.needs_parent: set[str] = set()
 
-    def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute) -> cst.BaseExpression:
+    def leave_Attribute(
+        self, original_node: cst.Attribute, updated_node: cst.Attribute
+    ) -> cst.BaseExpression:
         member = super_member(original_node)
         if member is None or member not in self.parent_members:
             return updated_node
@@ -213,7 +225,9 @@ def _assign(name: str, value: cst.BaseExpression) -> Statement:
 def _bind_arguments(call: cst.Call, parent: cst.FunctionDef, child: cst.FunctionDef):
     positional = _positional(parent)
     named = {p.name.value for p in (*positional, *parent.params.kwonly_params)}
-    child_kwargs = child.params.star_kwarg.name.value if isinstance(child.params.star_kwarg, cst.Param) else None
+    child_kwargs = (
+        child.params.star_kwarg.name.value if isinstance(child.params.star_kwarg, cst.Param) else None
+    )
     child_args = child.params.star_arg.name.value if isinstance(child.params.star_arg, cst.Param) else None
     bound: dict[str, cst.BaseExpression] = {}
     extras: list[cst.Arg] = []
@@ -278,7 +292,9 @@ def _occurrences(node: cst.CSTNode, name: str) -> int:
     return count[0]
 
 
-def _bind(call: cst.Call, parent: cst.FunctionDef, child: cst.FunctionDef, body: list[Statement]) -> _Bound | None:
+def _bind(
+    call: cst.Call, parent: cst.FunctionDef, child: cst.FunctionDef, body: list[Statement]
+) -> _Bound | None:
     result = _bind_arguments(call, parent, child)
     if result is None:
         return None
@@ -341,14 +357,18 @@ class _ExpandKwargs(cst.CSTTransformer):
                 new_args.extend(self.args)
             else:
                 new_args.append(arg)
-        if len(new_args) == len(updated_node.args) and all(a is b for a, b in zip(new_args, updated_node.args)):
+        if len(new_args) == len(updated_node.args) and all(
+            a is b for a, b in zip(new_args, updated_node.args)
+        ):
             return updated_node
         return updated_node.with_changes(args=_recomma(new_args, updated_node.args))
 
 
 def _recomma(args: list[cst.Arg], template: Sequence[cst.Arg]) -> list[cst.Arg]:
     """Args with the comma style of `template` (the last keeps the template's last comma)."""
-    middle = next((a.comma for a in template[:-1] if isinstance(a.comma, cst.Comma)), cst.MaybeSentinel.DEFAULT)
+    middle = next(
+        (a.comma for a in template[:-1] if isinstance(a.comma, cst.Comma)), cst.MaybeSentinel.DEFAULT
+    )
     last = template[-1].comma if template else cst.MaybeSentinel.DEFAULT
     return [a.with_changes(comma=middle if i < len(args) - 1 else last) for i, a in enumerate(args)]
 
@@ -362,10 +382,14 @@ def _merge_params(child: cst.FunctionDef, parent: cst.FunctionDef, bound: _Bound
     child_rest = [_annotated(p, parent_params.get(p.name.value)) for p in child_rest]
     by_name = {p.name.value: p for p in child_rest}
     lifted = {p.name.value for p in bound.lifted}
-    positional = [by_name.get(p.name.value, p) for p in _positional(parent) if p.name.value in by_name.keys() | lifted]
+    positional = [
+        by_name.get(p.name.value, p) for p in _positional(parent) if p.name.value in by_name.keys() | lifted
+    ]
     parent_names = {p.name.value for p in _positional(parent)}
     positional += [p for p in child_rest if p.name.value not in parent_names]
-    positional = [p for p in positional if p.default is None] + [p for p in positional if p.default is not None]
+    positional = [p for p in positional if p.default is None] + [
+        p for p in positional if p.default is not None
+    ]
     child_kwonly = {p.name.value for p in child.params.kwonly_params}
     kwonly = [p for p in parent.params.kwonly_params if p.name.value in lifted - child_kwonly]
     kwonly += list(child.params.kwonly_params)
@@ -374,8 +398,15 @@ def _merge_params(child: cst.FunctionDef, parent: cst.FunctionDef, bound: _Bound
         star_arg = cst.ParamStar() if kwonly else None
     star_kwarg = child.params.star_kwarg if isinstance(child.params.star_kwarg, cst.Param) else None
     if star_kwarg is not None and bound.kwargs_name and bound.passthrough == star_kwarg.name.value:
-        star_kwarg = _annotated(star_kwarg, parent.params.star_kwarg).with_changes(name=cst.Name(bound.kwargs_name))
-    groups = [[first, *positional], [star_arg] if star_arg else [], kwonly, [star_kwarg] if star_kwarg else []]
+        star_kwarg = _annotated(star_kwarg, parent.params.star_kwarg).with_changes(
+            name=cst.Name(bound.kwargs_name)
+        )
+    groups = [
+        [first, *positional],
+        [star_arg] if star_arg else [],
+        kwonly,
+        [star_kwarg] if star_kwarg else [],
+    ]
     styled = _restyle([e for g in groups for e in g], parent)
     sizes = [len(g) for g in groups]
     cut = [sum(sizes[:i]) for i in range(5)]
@@ -401,7 +432,9 @@ def _map_params(params: cst.Parameters, change) -> cst.Parameters:
     return params.with_changes(
         posonly_params=[change(x) for x in params.posonly_params],
         params=[change(x) for x in params.params],
-        star_arg=change(params.star_arg) if isinstance(params.star_arg, (cst.Param, cst.ParamStar)) else params.star_arg,
+        star_arg=change(params.star_arg)
+        if isinstance(params.star_arg, (cst.Param, cst.ParamStar))
+        else params.star_arg,
         kwonly_params=[change(x) for x in params.kwonly_params],
         star_kwarg=change(params.star_kwarg) if params.star_kwarg is not None else None,
     )
@@ -417,7 +450,9 @@ def _inherit_annotations(child: cst.FunctionDef, parent: cst.FunctionDef) -> cst
 
 def _fit(fn: cst.FunctionDef, template: cst.FunctionDef) -> cst.FunctionDef:
     """`fn` with its parameters one per line, as the template has them, when its `def` line is too long."""
-    header = code(fn.with_changes(body=cst.SimpleStatementSuite([cst.Pass()]), decorators=[], leading_lines=[]))
+    header = code(
+        fn.with_changes(body=cst.SimpleStatementSuite([cst.Pass()]), decorators=[], leading_lines=[])
+    )
     multiline = "\n" in code(template.params) + code(template.whitespace_before_params)
     if len(header.splitlines()[0]) <= LINE_LENGTH or not multiline:
         return fn
@@ -472,7 +507,9 @@ def _names_in(statements: Sequence[Statement], used: bool = True, bound: bool = 
     return names
 
 
-def _safe_to_inline(child: cst.FunctionDef, parent: cst.FunctionDef, found: _SuperCall, bound: _Bound) -> bool:
+def _safe_to_inline(
+    child: cst.FunctionDef, parent: cst.FunctionDef, found: _SuperCall, bound: _Bound
+) -> bool:
     """Whether the parent's statements may run in the child's scope without a name meaning something else.
 
     The child must not bind a name the parent reads from outside (a global, a builtin); the names
@@ -490,7 +527,9 @@ def _safe_to_inline(child: cst.FunctionDef, parent: cst.FunctionDef, found: _Sup
     child_params = {p.name.value for p in _all_params(child) if isinstance(p, cst.Param)}
     child_bound = _names_in(others, used=False) | child_params
     after = _names_in(statements[found.index + 1 :])
-    return not (parent_free & child_bound or parent_bound & after or lifted & (child_bound | _names_in(others)))
+    return not (
+        parent_free & child_bound or parent_bound & after or lifted & (child_bound | _names_in(others))
+    )
 
 
 def _parent_statements(parent: cst.FunctionDef, found: _SuperCall) -> list[Statement] | None:
@@ -535,7 +574,9 @@ def inline_super(child: cst.FunctionDef, parent: cst.FunctionDef) -> Inlined | N
     function = _fit(function, parent)
     if bound.passthrough:
         params = _merge_params(child, parent, bound)
-        function = function.with_changes(params=params, whitespace_before_params=parent.whitespace_before_params)
+        function = function.with_changes(
+            params=params, whitespace_before_params=parent.whitespace_before_params
+        )
         if bound.kwargs_name and bound.passthrough != bound.kwargs_name:
             renamed = {bound.passthrough: cst.Name(bound.kwargs_name)}
             function = _with_body(function, [substitute(s, renamed) for s in _body(function)])
@@ -569,7 +610,9 @@ def _reads_attribute(statements: Sequence[Statement], name: str, owner: str) -> 
         reads = self_attributes(statement, owner)
         if assigned_self_attribute(statement, owner) == name:
             small = simple_statement(statement)
-            reads = self_attributes(small.value, owner) if getattr(small, "value", None) is not None else set()
+            reads = (
+                self_attributes(small.value, owner) if getattr(small, "value", None) is not None else set()
+            )
         if name in reads:
             return True
     return False
@@ -606,7 +649,9 @@ def apply_overrides(fn: cst.FunctionDef, start: int, end: int) -> tuple[cst.Func
         if _can_move(body, index, target, start, owner):
             moved = body.pop(index)
             comments = [line for line in moved.leading_lines if line.comment is not None]
-            body[target] = moved.with_changes(leading_lines=body[target].leading_lines if not comments else moved.leading_lines)
+            body[target] = moved.with_changes(
+                leading_lines=body[target].leading_lines if not comments else moved.leading_lines
+            )
             continue
         if not _reads_attribute(body[target + 1 : index], name, owner):
             body.pop(target)
@@ -646,7 +691,12 @@ class _DropKeyword(cst.CSTTransformer):
         args = [
             a
             for a in updated_node.args
-            if not (a.keyword and a.keyword.value == self.name and isinstance(a.value, cst.Name) and a.value.value == self.name)
+            if not (
+                a.keyword
+                and a.keyword.value == self.name
+                and isinstance(a.value, cst.Name)
+                and a.value.value == self.name
+            )
         ]
         if len(args) == len(updated_node.args):
             return updated_node
@@ -679,7 +729,11 @@ def drop_dead_locals(fn: cst.FunctionDef, start: int, end: int) -> tuple[cst.Fun
         changed = False
         for i in range(start, end):
             small = simple_statement(body[i])
-            if not (isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name)):
+            if not (
+                isinstance(small, cst.Assign)
+                and len(small.targets) == 1
+                and isinstance(small.targets[0].target, cst.Name)
+            ):
                 continue
             name = small.targets[0].target.value
             if _pure(small.value) and not _count_name([s for j, s in enumerate(body) if j != i], name):
@@ -690,14 +744,20 @@ def drop_dead_locals(fn: cst.FunctionDef, start: int, end: int) -> tuple[cst.Fun
     return _with_body(fn, body), end
 
 
-def remove_attribute(fn: cst.FunctionDef, name: str, start: int, end: int, owner_class: str) -> tuple[cst.FunctionDef, int]:
+def remove_attribute(
+    fn: cst.FunctionDef, name: str, start: int, end: int, owner_class: str
+) -> tuple[cst.FunctionDef, int]:
     """`fn` without `self.<name> = ...` in body[start:end], and without the argument `name` if it has one.
 
     Returns the function and how many statements were removed from the range.
     """
     owner = _first_param(fn) or "self"
     body = _body(fn)
-    keep = [i for i in range(len(body)) if not (start <= i < end and assigned_self_attribute(body[i], owner) == name)]
+    keep = [
+        i
+        for i in range(len(body))
+        if not (start <= i < end and assigned_self_attribute(body[i], owner) == name)
+    ]
     removed = len(body) - len(keep)
     body = [body[i] for i in keep]
     params = param_names(fn)
@@ -732,7 +792,11 @@ def _without_param(fn: cst.FunctionDef, name: str) -> cst.Parameters:
 
 # -- the class -------------------------------------------------------------------------------------
 def _class_body(node: cst.ClassDef) -> list[Statement]:
-    return list(node.body.body) if isinstance(node.body, cst.IndentedBlock) else [cst.SimpleStatementLine(list(node.body.body))]
+    return (
+        list(node.body.body)
+        if isinstance(node.body, cst.IndentedBlock)
+        else [cst.SimpleStatementLine(list(node.body.body))]
+    )
 
 
 def _docstring(body: Sequence[Statement]) -> Statement | None:
@@ -780,7 +844,9 @@ def _kept_parent_method(parent_members: dict[str, Statement], name: str, owner: 
     return method.with_changes(name=cst.Name(parent_alias(name)))
 
 
-def _merge_members(parent_body: list[Statement], members: list[Statement], kept: dict[str, cst.FunctionDef]) -> list[Statement]:
+def _merge_members(
+    parent_body: list[Statement], members: list[Statement], kept: dict[str, cst.FunctionDef]
+) -> list[Statement]:
     body = list(parent_body)
     for statement in members:
         key = member_key(statement)
@@ -813,7 +879,9 @@ def _spaced(body: list[Statement]) -> list[Statement]:
     return out
 
 
-def _remove_member(body: list[Statement], name: str, span: tuple[int, int] | None, owner: str) -> list[Statement]:
+def _remove_member(
+    body: list[Statement], name: str, span: tuple[int, int] | None, owner: str
+) -> list[Statement]:
     """The class body without member `name`, and `__init__` without `self.<name>` / the argument `name`."""
     keys = {name, f"{name}.setter", f"{name}.deleter"}
     kept = [s for s in body if member_key(s) not in keys]
@@ -836,7 +904,9 @@ def _remove_member(body: list[Statement], name: str, span: tuple[int, int] | Non
 def _check_unused(body: list[Statement], name: str, owner: str) -> None:
     """A removed attribute must not be read by what is left of the class."""
     for statement in body:
-        if isinstance(statement, cst.FunctionDef) and name in self_attributes(statement, _first_param(statement) or "self"):
+        if isinstance(statement, cst.FunctionDef) and name in self_attributes(
+            statement, _first_param(statement) or "self"
+        ):
             raise ValueError(
                 f"`{owner}` removes `{name}`, but its method `{statement.name.value}` (from the parent unless "
                 f"overridden) still uses `self.{name}`; override `{statement.name.value}` too."
@@ -850,7 +920,9 @@ def _init_params(body: Sequence[Statement]) -> list[str]:
 
 def _merged_docstring(parent_body, child_body, body, owner: str) -> Statement | None:
     parent_doc, child_doc = _docstring(parent_body), _docstring(child_body)
-    merged = docstrings.merge_args(_doc_node(parent_doc), _doc_node(child_doc), _init_params(body), _init_params(parent_body), owner)
+    merged = docstrings.merge_args(
+        _doc_node(parent_doc), _doc_node(child_doc), _init_params(body), _init_params(parent_body), owner
+    )
     template = child_doc or parent_doc
     if merged is None or template is None:
         return template
@@ -889,7 +961,10 @@ def flatten_class(child: cst.ClassDef, parent: cst.ClassDef, parent_base: int) -
         _check_unused(body, name, owner)
     docstring = _merged_docstring(parent_body, child_body, body, owner)
     body = _spaced([docstring, *body] if docstring else body) or [cst.SimpleStatementLine([cst.Pass()])]
-    decorators = [*parent.decorators, *(d for d in child.decorators if code(d) not in {code(p) for p in parent.decorators})]
+    decorators = [
+        *parent.decorators,
+        *(d for d in child.decorators if code(d) not in {code(p) for p in parent.decorators}),
+    ]
     return child.with_changes(
         bases=_bases(child, parent, parent_base),
         keywords=parent.keywords or child.keywords,

@@ -100,7 +100,9 @@ class Session:
     def generate(self, modular_path: Path) -> dict[str, str]:
         modular_path = Path(modular_path).resolve()
         if not is_modular_file(modular_path) or not modular_path.is_file():
-            raise ModularError(f"{modular_path} is not a modular source (expected an existing <arch>/modular_<arch>.py).")
+            raise ModularError(
+                f"{modular_path} is not a modular source (expected an existing <arch>/modular_<arch>.py)."
+            )
         if modular_path in self._generated:
             return self._generated[modular_path]
         if modular_path in self._active:
@@ -144,7 +146,9 @@ class _Builder:
             self._assign_kinds()
             self._close()
             self._check_replacements()
-            return {model_file(self.folder, kind).name: self._render(kind) for kind in KINDS if self.emitted[kind]}
+            return {
+                model_file(self.folder, kind).name: self._render(kind) for kind in KINDS if self.emitted[kind]
+            }
         except (ValueError, SyntaxError, OSError, cst.ParserSyntaxError) as err:
             if isinstance(err, ModularError):
                 raise
@@ -235,7 +239,9 @@ class _Builder:
             parent_name = self.renamers[arch].name(info.parent_name)
             parent = self.parent_lookup(info.parent_file, parent_name)
             if not isinstance(parent, Definition) or not isinstance(parent.node, cst.ClassDef):
-                raise ValueError(f"`{info.parent_name}` (from {info.parent_file.name}) is not a class that can be flattened.")
+                raise ValueError(
+                    f"`{info.parent_name}` (from {info.parent_file.name}) is not a class that can be flattened."
+                )
             try:
                 definition.node = flatten_class(definition.node, parent.node, info.base_index)
             except ValueError as err:
@@ -269,7 +275,10 @@ class _Builder:
             if isinstance(found, Binding) and framework_kind(found):
                 return framework_kind(found)
         for prefix, kind in (("TF", "modeling_tf"), ("Flax", "modeling_flax")):
-            if definition.name.startswith(prefix) and definition.name[len(prefix) : len(prefix) + 1].isupper():
+            if (
+                definition.name.startswith(prefix)
+                and definition.name[len(prefix) : len(prefix) + 1].isupper()
+            ):
                 return kind
         return None
 
@@ -355,7 +364,11 @@ class _Builder:
             if not isinstance(found, Binding) or found not in self.modular.bindings.values():
                 continue
             new, binding = canonical.get(found.target, (name, None))
-            if new == name or new in used and getattr(self.lookup(new, definition), "target", None) != found.target:
+            if (
+                new == name
+                or new in used
+                and getattr(self.lookup(new, definition), "target", None) != found.target
+            ):
                 continue
             renames[name], aliases[new] = new, binding
         return (rename(definition.node, renames) if renames else definition.node), aliases
@@ -399,7 +412,9 @@ class _Builder:
                     return (i, source.definitions[name].index)
             return None
 
-        placed = sorted((e for e in items if position(e.definition.name)), key=lambda e: position(e.definition.name))
+        placed = sorted(
+            (e for e in items if position(e.definition.name)), key=lambda e: position(e.definition.name)
+        )
         keys = [position(e.definition.name) for e in placed]
         pending = [e for e in items if e not in placed]
         for e in list(pending):
@@ -452,7 +467,9 @@ class _Builder:
         new = [
             e.definition.name
             for e in items
-            if e.definition.source is self.modular and isinstance(e.node, cst.ClassDef) and not e.definition.name.startswith("_")
+            if e.definition.source is self.modular
+            and isinstance(e.node, cst.ClassDef)
+            and not e.definition.name.startswith("_")
         ]
         return list(dict.fromkeys(listed + new))
 
@@ -463,7 +480,9 @@ def _join(statements: list[cst.BaseStatement]) -> str:
     for i, statement in enumerate(statements):
         text = code(statement).rstrip("\n") + "\n"
         if i:
-            compound = isinstance(statement, cst.BaseCompoundStatement) or isinstance(statements[i - 1], cst.BaseCompoundStatement)
+            compound = isinstance(statement, cst.BaseCompoundStatement) or isinstance(
+                statements[i - 1], cst.BaseCompoundStatement
+            )
             out += "\n\n" if compound else "\n"
         out += text
     return out

@@ -75,7 +75,9 @@ def is_import(statement: cst.CSTNode) -> bool:
 
 # -- ordering, as ruff's isort does it (default settings) -------------------------------------
 def _natural(text: str) -> tuple:
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text) if part)
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text) if part
+    )
 
 
 def _member_key(name: str) -> tuple:
@@ -112,7 +114,9 @@ def _from_line(module: str, members: list[str]) -> str:
 
 
 def _section_lines(bindings: list[Binding], folder: Path) -> list[str]:
-    straight = sorted({_straight_line(b) for b in bindings if b.member is None}, key=lambda s: _module_key(s[7:]))
+    straight = sorted(
+        {_straight_line(b) for b in bindings if b.member is None}, key=lambda s: _module_key(s[7:])
+    )
     grouped: dict[str, set[str]] = {}
     aliased: set[tuple[str, str]] = set()
     for b in bindings:

@@ -75,7 +75,9 @@ def camel_prefixes(child: str, parent: str) -> tuple[str, str] | None:
     return None
 
 
-def infer_camel(pairs: Iterable[tuple[str, str]], new_folder: str, old_folder: str) -> tuple[str | None, str | None]:
+def infer_camel(
+    pairs: Iterable[tuple[str, str]], new_folder: str, old_folder: str
+) -> tuple[str | None, str | None]:
     """The CamelCase spellings of the new and the old model, voted by the (child, parent) class pairs.
 
     Only pairs whose prefixes spell the folder names (underscores and case aside) vote, so
@@ -84,7 +86,11 @@ def infer_camel(pairs: Iterable[tuple[str, str]], new_folder: str, old_folder: s
     votes: Counter[tuple[str, str]] = Counter()
     for child, parent in pairs:
         prefixes = camel_prefixes(child, parent)
-        if prefixes and _squash(prefixes[0]) == _squash(new_folder) and _squash(prefixes[1]) == _squash(old_folder):
+        if (
+            prefixes
+            and _squash(prefixes[0]) == _squash(new_folder)
+            and _squash(prefixes[1]) == _squash(old_folder)
+        ):
             votes[prefixes] += 1
     if not votes:
         return None, None

@@ -112,7 +112,9 @@ def find_modular_files(paths: Iterable[Path]) -> list[Path]:
         path = Path(path).resolve()
         if path.is_file():
             if not is_modular_file(path):
-                raise FileNotFoundError(f"{path} is not a modular source (expected <arch>/modular_<arch>.py).")
+                raise FileNotFoundError(
+                    f"{path} is not a modular source (expected <arch>/modular_<arch>.py)."
+                )
             found.add(path)
         elif path.is_dir():
             found.update(p for p in path.rglob("modular_*.py") if is_modular_file(p))

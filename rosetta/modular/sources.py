@@ -49,7 +49,9 @@ class Source:
     order: list[Definition] = field(default_factory=list)
     bindings: dict[str, Binding] = field(default_factory=dict)
     siblings: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (kind, name in that file)
-    parents: dict[str, tuple[Path, str]] = field(default_factory=dict)  # modular: name -> (parent file, name there)
+    parents: dict[str, tuple[Path, str]] = field(
+        default_factory=dict
+    )  # modular: name -> (parent file, name there)
     all_names: list[str] | None = None
 
     def add(self, definition: Definition) -> None:
@@ -163,13 +165,19 @@ def load_modular(path: Path) -> tuple[Source, dict[str, ModularClass], dict[str,
         if model is None or model[2] == path.parent.name:
             source.bindings[binding.name] = binding
         elif binding.member is None:
-            raise ValueError(f"{path.name} imports the module {binding.module}; import the names you need from it.")
+            raise ValueError(
+                f"{path.name} imports the module {binding.module}; import the names you need from it."
+            )
         else:
             source.parents[binding.name] = (model[0], binding.member)
             arches[binding.name] = model[2]
     flattened: dict[str, ModularClass] = {}
     for index, statement in enumerate(module.body):
-        if is_import(statement) or (index == 0 and is_docstring(statement)) or _all_names(statement) is not None:
+        if (
+            is_import(statement)
+            or (index == 0 and is_docstring(statement))
+            or _all_names(statement) is not None
+        ):
             continue
         names = _names(statement)
         if not names:

@@ -73,7 +73,9 @@ def h5_dump(path: Path) -> dict:
             if isinstance(obj, h5py.Dataset):
                 out[name] = (obj.shape, str(obj.dtype), obj[()].tobytes())
             else:
-                out[name + "/@"] = {k: sorted(map(str, v)) if v.shape else str(v) for k, v in obj.attrs.items()}
+                out[name + "/@"] = {
+                    k: sorted(map(str, v)) if v.shape else str(v) for k, v in obj.attrs.items()
+                }
 
         f.visititems(visit)
     return out
@@ -84,5 +86,11 @@ def assert_same_tensors(actual: dict[str, np.ndarray], expected: dict[str, np.nd
     assert sorted(actual) == sorted(expected)
     for name, value in expected.items():
         got = actual[name]
-        assert got.dtype == value.dtype and got.shape == value.shape, (name, got.dtype, got.shape, value.dtype, value.shape)
+        assert got.dtype == value.dtype and got.shape == value.shape, (
+            name,
+            got.dtype,
+            got.shape,
+            value.dtype,
+            value.shape,
+        )
         assert got.tobytes() == value.tobytes(), name

@@ -22,7 +22,9 @@ def canonical_weights(framework: str, model) -> dict:
 
         out = {}
         for weight in model.weights:
-            name, transpose = convert_tf_weight_name_to_pt_weight_name(weight.name, tf_weight_shape=weight.shape)
+            name, transpose = convert_tf_weight_name_to_pt_weight_name(
+                weight.name, tf_weight_shape=weight.shape
+            )
             value = weight.numpy()
             out[name] = value.T if transpose.name == "SIMPLE" else value
         return out
@@ -44,7 +46,10 @@ def load_flax(cls, folder: str):
     model, params = cls.from_pretrained(folder, _do_init=False)
     expected = set(flatten_dict(jax.eval_shape(lambda: model.init_weights(jax.random.PRNGKey(0), (1, 1)))))
     loaded = set(flatten_dict(params))
-    info = {"missing_keys": ["/".join(k) for k in expected - loaded], "unexpected_keys": ["/".join(k) for k in loaded - expected]}
+    info = {
+        "missing_keys": ["/".join(k) for k in expected - loaded],
+        "unexpected_keys": ["/".join(k) for k in loaded - expected],
+    }
     return params, info
 
 
@@ -65,9 +70,24 @@ def check(framework: str, class_name: str, folder: str, reference: str) -> dict:
         if key is None:
             continue
         compared += 1
-        worst = max(worst, float(np.max(np.abs(value.astype(np.float64) - ref[key].astype(np.float64)))) if value.size else 0.0)
-    info = {k: sorted(map(str, v)) for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys")}
-    return {"version": transformers.__version__, "folder": folder, "compared": compared, "max_abs_diff": worst, **info}
+        worst = max(
+            worst,
+            float(np.max(np.abs(value.astype(np.float64) - ref[key].astype(np.float64))))
+            if value.size
+            else 0.0,
+        )
+    info = {
+        k: sorted(map(str, v))
+        for k, v in info.items()
+        if k in ("missing_keys", "unexpected_keys", "mismatched_keys")
+    }
+    return {
+        "version": transformers.__version__,
+        "folder": folder,
+        "compared": compared,
+        "max_abs_diff": worst,
+        **info,
+    }
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ def bert_tf_name(canonical: str) -> tuple[str, bool]:
         leaf, transpose = "kernel", True
     for prefix, scope in TF_SCOPES.items():
         if module.startswith(prefix):
-            module = scope + module[len(prefix):]
+            module = scope + module[len(prefix) :]
     module = re.sub(r"\.(\d+)(?=\.|$)", r"_._\1", module)  # 'layer.0' -> 'layer_._0'
     return "/".join(re.split(r"\.(?!_)", module)) + f"/{leaf}:0", transpose
 

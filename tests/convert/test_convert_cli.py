@@ -29,7 +29,17 @@ from .helpers import (
 torch = pytest.importorskip("torch")
 TIED = {"cls.predictions.decoder.weight", "cls.predictions.decoder.bias"}
 TARGETS = ["safetensors", "pt", "tf", "flax"]
-SOURCES = ["safetensors", "pt", "pt_446", "tf", "tf_sharded", "tf_safetensors", "flax", "flax_sharded", "flax_safetensors"]
+SOURCES = [
+    "safetensors",
+    "pt",
+    "pt_446",
+    "tf",
+    "tf_sharded",
+    "tf_safetensors",
+    "flax",
+    "flax_sharded",
+    "flax_safetensors",
+]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +66,9 @@ def check_target(out: Path, target: str, ref: dict[str, np.ndarray], fixture: st
     if target == "tf":
         assert h5_dump(out / "tf_model.h5") == h5_dump(FIXTURES / (fixture or "tf") / "tf_model.h5")
     elif target == "flax":
-        assert (out / "flax_model.msgpack").read_bytes() == (FIXTURES / (fixture or "flax") / "flax_model.msgpack").read_bytes()
+        assert (out / "flax_model.msgpack").read_bytes() == (
+            FIXTURES / (fixture or "flax") / "flax_model.msgpack"
+        ).read_bytes()
     else:
         weights = load_safetensors_folder(out) if target == "safetensors" else load_torch_folder(out)
         assert set(weights) - set(ref) <= TIED
@@ -70,7 +82,10 @@ def test_every_source_to_every_target_and_back_is_bit_exact(sources, tmp_path, s
     out = convert(sources[source], tmp_path / "out", "--to", target)
     check_target(out, target, ref)
     back = convert(out, tmp_path / "back")
-    assert os.listdir(back) == ["model.safetensors", "config.json"] or sorted(os.listdir(back)) == ["config.json", "model.safetensors"]
+    assert os.listdir(back) == ["model.safetensors", "config.json"] or sorted(os.listdir(back)) == [
+        "config.json",
+        "model.safetensors",
+    ]
     weights = load_safetensors_folder(back)
     assert set(weights) - set(ref) <= TIED
     assert_same_tensors({k: weights[k] for k in ref}, ref)
@@ -106,8 +121,10 @@ def test_sharded_output_matches_transformers_sharding(tmp_path):
 def test_sharded_in_and_out(tmp_path, target):
     ref = reference()
     out = convert(FIXTURES / "flax_sharded", tmp_path / "out", "--to", target, "--max-shard-size", "10KB")
-    single, index_name = {"safetensors": ("model.safetensors", "model.safetensors.index.json"),
-                          "pt": ("pytorch_model.bin", "pytorch_model.bin.index.json")}[target]
+    single, index_name = {
+        "safetensors": ("model.safetensors", "model.safetensors.index.json"),
+        "pt": ("pytorch_model.bin", "pytorch_model.bin.index.json"),
+    }[target]
     index = json.loads((out / index_name).read_text())
     shards = sorted(set(index["weight_map"].values()))
     assert len(shards) > 2 and not (out / single).exists()
@@ -119,7 +136,9 @@ def test_sharded_in_and_out(tmp_path, target):
     assert_same_tensors(load_safetensors_folder(convert(out, tmp_path / "back")), ref)
 
 
-def _write_safetensors(folder: Path, tensors: dict[str, np.ndarray], config: Path = FIXTURES / "pt" / "config.json") -> Path:
+def _write_safetensors(
+    folder: Path, tensors: dict[str, np.ndarray], config: Path = FIXTURES / "pt" / "config.json"
+) -> Path:
     from safetensors.numpy import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -168,15 +187,24 @@ def test_dtype_casts_floats_like_torch_and_records_it_in_the_config(tmp_path):
     assert json.loads((out / "config.json").read_text())["torch_dtype"] == "bfloat16"
     out = convert(FIXTURES / "flax", tmp_path / "fp16", "--dtype", "float16")
     assert_same_tensors(load_safetensors_folder(out), {k: v.astype(np.float16) for k, v in ref.items()})
-    ints = _write_safetensors(tmp_path / "ints", {**ref, "bert.embeddings.position_ids": np.arange(24, dtype=np.int64)[None]})
+    ints = _write_safetensors(
+        tmp_path / "ints", {**ref, "bert.embeddings.position_ids": np.arange(24, dtype=np.int64)[None]}
+    )
     weights = load_safetensors_folder(convert(ints, tmp_path / "ints-out", "--dtype", "float16"))
     assert weights["bert.embeddings.position_ids"].dtype == np.int64  # only floating-point tensors are cast
 
 
 def test_config_tokenizer_and_preprocessor_files_are_copied(tmp_path):
     src = copy_fixture("tf", tmp_path / "src")
-    files = {"vocab.txt": "[PAD]\nhello\n", "tokenizer_config.json": "{}", "special_tokens_map.json": "{}",
-             "tokenizer.json": "{}", "generation_config.json": "{}", "preprocessor_config.json": "{}", "notes.txt": "x"}
+    files = {
+        "vocab.txt": "[PAD]\nhello\n",
+        "tokenizer_config.json": "{}",
+        "special_tokens_map.json": "{}",
+        "tokenizer.json": "{}",
+        "generation_config.json": "{}",
+        "preprocessor_config.json": "{}",
+        "notes.txt": "x",
+    }
     for name, text in files.items():
         (src / name).write_text(text)
     out = convert(src, tmp_path / "out")
@@ -212,7 +240,9 @@ def test_force_never_deletes_a_users_files(tmp_path, capsys):
     assert cli("convert", FIXTURES / "flax", out, "--force") == 2
     assert "notes.txt" in capsys.readouterr().err
     assert os.listdir(out) == ["notes.txt"] and (out / "notes.txt").read_text() == "mine"
-    assert cli("convert", FIXTURES / "flax", tmp_path, "--force") == 2  # OUT contains other files, and SRC's parent
+    assert (
+        cli("convert", FIXTURES / "flax", tmp_path, "--force") == 2
+    )  # OUT contains other files, and SRC's parent
 
 
 # --------------------------------------------------------------------------------------
@@ -244,7 +274,11 @@ def _wrong_shape(folder: Path) -> str:
 def _unknown_metadata_format(folder: Path) -> str:
     from safetensors.numpy import load_file, save_file
 
-    save_file(load_file(str(folder / "model.safetensors")), str(folder / "model.safetensors"), metadata={"format": "keras"})
+    save_file(
+        load_file(str(folder / "model.safetensors")),
+        str(folder / "model.safetensors"),
+        metadata={"format": "keras"},
+    )
     return "model.safetensors"
 
 
@@ -319,17 +353,25 @@ def test_an_existing_out_is_refused_without_force(tmp_path, capsys):
 def test_the_command_line_prints_no_traceback_unless_debug(tmp_path):
     src = copy_fixture("pt", tmp_path / "src")
     _truncate(src)
-    run = subprocess.run([sys.executable, "-m", "rosetta", "convert", str(src), str(tmp_path / "out")],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "rosetta", "convert", str(src), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and "model.safetensors is truncated" in run.stderr, run.stderr
-    run = subprocess.run([sys.executable, "-m", "rosetta", "--debug", "convert", str(src), str(tmp_path / "out")],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "rosetta", "--debug", "convert", str(src), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode != 0 and "Traceback" in run.stderr
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("args", [["--help"], ["convert", "--help"], ["verify", "--help"], ["env", "--help"], ["env"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["convert", "--help"], ["verify", "--help"], ["env", "--help"], ["env"]]
+)
 def test_help_of_every_command_and_env(args):
     run = subprocess.run([sys.executable, "-m", "rosetta", *args], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr

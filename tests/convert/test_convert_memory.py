@@ -27,13 +27,17 @@ def write_checkpoint(folder: Path, shape: tuple[int, int]) -> tuple[int, int]:
     weight_map, shard_bytes = {}, 0
     for shard in range(SHARDS):
         name = f"model-{shard + 1:05d}-of-{SHARDS:05d}.safetensors"
-        tensors = {f"layers.{shard * TENSORS_PER_SHARD + i}.dense.weight": rng.random(shape, dtype=np.float32)
-                   for i in range(TENSORS_PER_SHARD)}
+        tensors = {
+            f"layers.{shard * TENSORS_PER_SHARD + i}.dense.weight": rng.random(shape, dtype=np.float32)
+            for i in range(TENSORS_PER_SHARD)
+        }
         save_file(tensors, str(folder / name), metadata={"format": "pt"})
         weight_map.update(dict.fromkeys(tensors, name))
         shard_bytes = max(shard_bytes, os.path.getsize(folder / name))
         del tensors
-    (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    (folder / "model.safetensors.index.json").write_text(
+        json.dumps({"metadata": {}, "weight_map": weight_map})
+    )
     return shard_bytes, shape[0] * shape[1] * 4
 
 
@@ -54,8 +58,11 @@ def peak_rss(*args: str) -> int:
     """Peak RSS in bytes of `python -m rosetta ARGS` (the child's own rusage, via wait4)."""
     with tempfile.TemporaryDirectory() as tmp:
         result = os.path.join(tmp, "maxrss")
-        run = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, result, sys.executable, "-m", "rosetta", *args],
-                             capture_output=True, text=True)
+        run = subprocess.run(
+            [sys.executable, "-S", "-c", LAUNCHER, result, sys.executable, "-m", "rosetta", *args],
+            capture_output=True,
+            text=True,
+        )
         assert run.returncode == 0, run.stderr
         with open(result) as f:
             return int(f.read()) * 1024
@@ -69,8 +76,11 @@ def checkpoints(tmp_path_factory) -> dict:
     return {"root": root, "shard": shard, "tensor": tensor}
 
 
-@pytest.mark.parametrize("args", [[], ["--to", "flax"], ["--to", "pt", "--dtype", "float16"], ["--to", "tf"]],
-                         ids=["safetensors", "flax-transposed", "pt-float16", "tf-h5"])
+@pytest.mark.parametrize(
+    "args",
+    [[], ["--to", "flax"], ["--to", "pt", "--dtype", "float16"], ["--to", "tf"]],
+    ids=["safetensors", "flax-transposed", "pt-float16", "tf-h5"],
+)
 def test_peak_memory_is_one_shard_plus_one_tensor(checkpoints, args):
     if "tf" in args:
         pytest.importorskip("h5py")
@@ -82,4 +92,6 @@ def test_peak_memory_is_one_shard_plus_one_tensor(checkpoints, args):
     peak = peak_rss("convert", str(root / "big"), str(root / f"big-{name}"), "--quiet", *args)
     bound = baseline + checkpoints["shard"] + checkpoints["tensor"]
     total = SHARDS * checkpoints["shard"]
-    assert peak < bound, f"peak {peak / 1e6:.0f} MB >= bound {bound / 1e6:.0f} MB (baseline {baseline / 1e6:.0f} MB, input {total / 1e6:.0f} MB)"
+    assert peak < bound, (
+        f"peak {peak / 1e6:.0f} MB >= bound {bound / 1e6:.0f} MB (baseline {baseline / 1e6:.0f} MB, input {total / 1e6:.0f} MB)"
+    )

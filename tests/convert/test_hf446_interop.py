@@ -18,8 +18,12 @@ from .helpers import FIXTURES, convert
 
 ROOT = Path(__file__).resolve().parents[2]
 ENVS = ROOT / ".bench-envs"
-CANDIDATES = [os.environ.get("ROSETTA_HF446_PYTHON", ""), str(ENVS / "tf446" / "bin" / "python"),
-              str(ENVS / "flax446" / "bin" / "python"), "/tmp/tf446/bin/python"]
+CANDIDATES = [
+    os.environ.get("ROSETTA_HF446_PYTHON", ""),
+    str(ENVS / "tf446" / "bin" / "python"),
+    str(ENVS / "flax446" / "bin" / "python"),
+    "/tmp/tf446/bin/python",
+]
 MODULES = {"tf": "tensorflow", "flax": "flax", "pt": "torch"}
 
 
@@ -36,12 +40,21 @@ def hf446_python(framework: str) -> str | None:
 
 
 CASES = {  # framework -> (source fixture, --to, extra args, transformers class)
-    "tf": [("pt", "tf", [], "TFBertForPreTraining"), ("flax", "tf", ["--max-shard-size", "8KB"], "TFBertForPreTraining"),
-           ("pt_base", "tf", [], "TFBertModel")],
-    "flax": [("tf", "flax", [], "FlaxBertForPreTraining"), ("tf_safetensors", "flax", ["--max-shard-size", "8KB"], "FlaxBertForPreTraining"),
-             ("tf_base", "flax", [], "FlaxBertModel")],
-    "pt": [("flax", "pt", [], "BertForPreTraining"), ("tf_sharded", "safetensors", [], "BertForPreTraining"),
-           ("flax_base", "pt", ["--max-shard-size", "8KB"], "BertModel")],
+    "tf": [
+        ("pt", "tf", [], "TFBertForPreTraining"),
+        ("flax", "tf", ["--max-shard-size", "8KB"], "TFBertForPreTraining"),
+        ("pt_base", "tf", [], "TFBertModel"),
+    ],
+    "flax": [
+        ("tf", "flax", [], "FlaxBertForPreTraining"),
+        ("tf_safetensors", "flax", ["--max-shard-size", "8KB"], "FlaxBertForPreTraining"),
+        ("tf_base", "flax", [], "FlaxBertModel"),
+    ],
+    "pt": [
+        ("flax", "pt", [], "BertForPreTraining"),
+        ("tf_sharded", "safetensors", [], "BertForPreTraining"),
+        ("flax_base", "pt", ["--max-shard-size", "8KB"], "BertModel"),
+    ],
 }
 
 
@@ -55,8 +68,12 @@ def test_transformers_446_loads_our_output_exactly(tmp_path, framework):
         out = convert(FIXTURES / source, tmp_path / f"out{i}", "--to", target, *extra)
         reference = FIXTURES / ("pt_base" if source.endswith("_base") else "pt") / "model.safetensors"
         jobs += [class_name, str(out), str(reference)]
-    run = subprocess.run([python, str(Path(__file__).parent / "hf446_check.py"), framework, *jobs],
-                         capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    run = subprocess.run(
+        [python, str(Path(__file__).parent / "hf446_check.py"), framework, *jobs],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     results = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
     assert len(results) == len(CASES[framework])
@@ -64,5 +81,9 @@ def test_transformers_446_loads_our_output_exactly(tmp_path, framework):
         assert result["version"] == "4.46.3"
         assert result["missing_keys"] == [] and result["unexpected_keys"] == [], (source, class_name, result)
         assert result.get("mismatched_keys", []) == []
-        assert result["compared"] == (39 if class_name.endswith("BertModel") else 46), (source, class_name, result)
+        assert result["compared"] == (39 if class_name.endswith("BertModel") else 46), (
+            source,
+            class_name,
+            result,
+        )
         assert result["max_abs_diff"] == 0.0, (source, class_name, result)

@@ -62,7 +62,11 @@ def _flax(layout: str, weight: np.ndarray, bias: np.ndarray, x: np.ndarray) -> n
     import jax.numpy as jnp
 
     out_features = weight.shape[0]
-    layer = nn.Dense(out_features) if layout == "linear" else nn.Conv(out_features, weight.shape[2:], padding="VALID")
+    layer = (
+        nn.Dense(out_features)
+        if layout == "linear"
+        else nn.Conv(out_features, weight.shape[2:], padding="VALID")
+    )
     params = {"params": {"kernel": jnp.asarray(from_canonical(weight, layout)), "bias": jnp.asarray(bias)}}
     return np.asarray(layer.apply(params, jnp.asarray(_channels_last(x))))
 
@@ -115,7 +119,9 @@ def test_a_declared_layout_override_carries_through_loading_and_saving(tmp_path)
         assert cls.canonical_layouts(model.config)["pooler.dense.weight"] == ((32, 32), "identity")
         loaded = cls.from_pretrained(tmp_path)
         # the native kernel is the stored [in, out] array itself, not its transpose
-        np.testing.assert_array_equal(loaded.canonical_state_dict()["pooler.dense.weight"], state["pooler.dense.weight"])
+        np.testing.assert_array_equal(
+            loaded.canonical_state_dict()["pooler.dense.weight"], state["pooler.dense.weight"]
+        )
         pooled = loaded.numpy_call({"input_ids": np.array([[1, 2, 3]])}).pooler_output
         expected = model.numpy_call({"input_ids": np.array([[1, 2, 3]])}).pooler_output
         np.testing.assert_allclose(pooled, expected, atol=2e-5)

@@ -123,14 +123,18 @@ def test_device_map(backend, checkpoint):
 
 @each_backend
 def test_output_loading_info_and_ignore_mismatched_sizes(backend, checkpoint):
-    model, info = _load(backend, checkpoint, num_labels=3, ignore_mismatched_sizes=True, output_loading_info=True)
+    model, info = _load(
+        backend, checkpoint, num_labels=3, ignore_mismatched_sizes=True, output_loading_info=True
+    )
     assert [k for k, _, _ in info["mismatched_keys"]] == ["classifier.weight", "classifier.bias"]
     assert model.config.num_labels == 3
 
 
 @each_backend
 def test_hub_keywords_reach_the_resolver(backend, checkpoint):
-    model = _load(backend, checkpoint, revision=None, cache_dir=None, local_files_only=True, token=None, from_pt=True)
+    model = _load(
+        backend, checkpoint, revision=None, cache_dir=None, local_files_only=True, token=None, from_pt=True
+    )
     assert model.config.num_labels == 2
     with pytest.raises(Exception, match="nope"):
         _load(backend, checkpoint, subfolder="nope")
@@ -181,4 +185,6 @@ def test_a_model_that_forgets_post_init_still_loads_its_weights(backend, checkpo
     assert not info["missing_keys"]
     reference = _load(backend, checkpoint)
     expected = reference.canonical_state_dict()["bert.embeddings.word_embeddings.weight"]
-    np.testing.assert_array_equal(model.canonical_state_dict()["bert.embeddings.word_embeddings.weight"], expected)
+    np.testing.assert_array_equal(
+        model.canonical_state_dict()["bert.embeddings.word_embeddings.weight"], expected
+    )

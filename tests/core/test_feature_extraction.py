@@ -15,7 +15,9 @@ RATE = 16000
 RNG = np.random.default_rng(0)
 _t = np.arange(RATE * 3) / RATE
 WAVES = [
-    (0.5 * np.sin(2 * np.pi * 440 * _t) + 0.1 * np.sin(2 * np.pi * 3000 * _t)).astype(np.float32),  # 3 s of tones
+    (0.5 * np.sin(2 * np.pi * 440 * _t) + 0.1 * np.sin(2 * np.pi * 3000 * _t)).astype(
+        np.float32
+    ),  # 3 s of tones
     RNG.normal(0, 0.1, 8000).astype(np.float32),  # 0.5 s of noise
     (RNG.normal(0, 0.3, RATE * 31)).astype(np.float32),  # 31 s: longer than Whisper's 30 s window
     np.zeros(4000, dtype=np.float32),  # silence
@@ -40,7 +42,10 @@ CALLS = [
 def test_wav2vec2_matches_transformers(transformers, kwargs):
     ours = Wav2Vec2FeatureExtractor(return_attention_mask=True)
     theirs = transformers.Wav2Vec2FeatureExtractor(return_attention_mask=True)
-    a, b = ours(WAVES[:2] + WAVES[3:], sampling_rate=RATE, **kwargs), theirs(WAVES[:2] + WAVES[3:], sampling_rate=RATE, **kwargs)
+    a, b = (
+        ours(WAVES[:2] + WAVES[3:], sampling_rate=RATE, **kwargs),
+        theirs(WAVES[:2] + WAVES[3:], sampling_rate=RATE, **kwargs),
+    )
     assert set(a) == set(b) == {"input_values", "attention_mask"}
     for x, y in zip(a["input_values"], b["input_values"]):
         assert x.dtype == np.float32 and x.shape == np.asarray(y).shape
@@ -57,7 +62,9 @@ def test_wav2vec2_normalises_over_the_unpadded_part_only():
     real = short[: len(WAVES[1])]
     assert abs(real.mean()) < 1e-5 and abs(real.std() - 1) < 1e-3
     assert not short[len(WAVES[1]) :].any()  # padding stays silence
-    left = Wav2Vec2FeatureExtractor(padding_side="left")([WAVES[0], WAVES[1]], sampling_rate=RATE, padding=True)
+    left = Wav2Vec2FeatureExtractor(padding_side="left")(
+        [WAVES[0], WAVES[1]], sampling_rate=RATE, padding=True
+    )
     np.testing.assert_allclose(left["input_values"][1][-len(WAVES[1]) :], real, atol=1e-6)
 
 
@@ -79,11 +86,23 @@ def test_whisper_matches_transformers(transformers):
 def test_return_tensors(framework):
     module = {"np": "numpy", "pt": "torch", "tf": "tensorflow", "jax": "jax"}[framework]
     lib = pytest.importorskip(module)
-    tensor_class = {"np": lambda: lib.ndarray, "pt": lambda: lib.Tensor, "tf": lambda: lib.Tensor, "jax": lambda: lib.Array}[framework]()
-    out = Wav2Vec2FeatureExtractor(return_attention_mask=True)(WAVES[:2], sampling_rate=RATE, padding=True, return_tensors=framework)
-    assert isinstance(out["input_values"], tensor_class) and tuple(out["input_values"].shape) == (2, len(WAVES[0]))
+    tensor_class = {
+        "np": lambda: lib.ndarray,
+        "pt": lambda: lib.Tensor,
+        "tf": lambda: lib.Tensor,
+        "jax": lambda: lib.Array,
+    }[framework]()
+    out = Wav2Vec2FeatureExtractor(return_attention_mask=True)(
+        WAVES[:2], sampling_rate=RATE, padding=True, return_tensors=framework
+    )
+    assert isinstance(out["input_values"], tensor_class) and tuple(out["input_values"].shape) == (
+        2,
+        len(WAVES[0]),
+    )
     assert isinstance(out["attention_mask"], tensor_class)
-    feats = WhisperFeatureExtractor()(WAVES[1], sampling_rate=RATE, return_tensors=framework)["input_features"]
+    feats = WhisperFeatureExtractor()(WAVES[1], sampling_rate=RATE, return_tensors=framework)[
+        "input_features"
+    ]
     assert isinstance(feats, tensor_class) and tuple(feats.shape) == (1, 80, 3000)
 
 
@@ -91,7 +110,9 @@ def test_pad_as_collate_function():
     extractor = Wav2Vec2FeatureExtractor(return_attention_mask=True)
     examples = [{"input_values": w} for w in WAVES[:2]]
     batch = extractor.pad(examples, return_tensors="np")
-    assert batch["input_values"].shape == (2, len(WAVES[0])) and batch["attention_mask"][1].sum() == len(WAVES[1])
+    assert batch["input_values"].shape == (2, len(WAVES[0])) and batch["attention_mask"][1].sum() == len(
+        WAVES[1]
+    )
     torch = pytest.importorskip("torch")
     batch = extractor.pad([{"input_values": torch.from_numpy(w)} for w in WAVES[:2]])
     assert isinstance(batch["input_values"], torch.Tensor)
@@ -106,11 +127,17 @@ def test_save_load_round_trips(transformers, tmp_path):
     assert type(theirs).__name__ == "WhisperFeatureExtractor" and theirs.n_samples == 160000
     assert WhisperFeatureExtractor.from_pretrained(tmp_path / "rosetta") == ours
 
-    transformers.Wav2Vec2FeatureExtractor(do_normalize=False, padding_value=0.5).save_pretrained(tmp_path / "transformers")
+    transformers.Wav2Vec2FeatureExtractor(do_normalize=False, padding_value=0.5).save_pretrained(
+        tmp_path / "transformers"
+    )
     from rosetta import AutoFeatureExtractor
 
     loaded = AutoFeatureExtractor.from_pretrained(tmp_path / "transformers")
-    assert type(loaded) is Wav2Vec2FeatureExtractor and loaded.do_normalize is False and loaded.padding_value == 0.5
+    assert (
+        type(loaded) is Wav2Vec2FeatureExtractor
+        and loaded.do_normalize is False
+        and loaded.padding_value == 0.5
+    )
 
 
 BAD = [
@@ -120,7 +147,10 @@ BAD = [
     ({"raw_speech": np.zeros((2, 2, 100))}, "Only mono audio"),
     ({"raw_speech": [np.zeros((2, 100))]}, "only mono audio"),
     ({"raw_speech": [["a", "b"]]}, "not numeric audio"),
-    ({"raw_speech": WAVES[1], "sampling_rate": 8000}, "expects audio sampled at 16000 Hz, got sampling_rate=8000"),
+    (
+        {"raw_speech": WAVES[1], "sampling_rate": 8000},
+        "expects audio sampled at 16000 Hz, got sampling_rate=8000",
+    ),
     ({"raw_speech": WAVES[1], "padding": "max_length"}, "needs max_length"),
     ({"raw_speech": WAVES[1], "padding": "sideways"}, "not a valid padding strategy"),
     ({"raw_speech": WAVES[1], "truncation": True}, "truncation=True needs max_length"),

@@ -58,7 +58,10 @@ def test_matches_transformers(cls, name, reference):
 
 OVERRIDES = [
     {"size": 96, "crop_size": 64},
-    {"size": {"shortest_edge": 50}, "crop_size": {"height": 120, "width": 80}},  # crop larger than the image: zero padding
+    {
+        "size": {"shortest_edge": 50},
+        "crop_size": {"height": 120, "width": 80},
+    },  # crop larger than the image: zero padding
     {"do_center_crop": False, "size": {"height": 31, "width": 47}, "resample": Image.Resampling.NEAREST},
     {"do_resize": False, "crop_size": {"height": 16, "width": 16}},
     {"do_normalize": False, "size": {"shortest_edge": 32, "longest_edge": 40}, "do_center_crop": False},
@@ -89,13 +92,16 @@ def test_batches_and_layouts():
         np.testing.assert_array_equal(other, batch)
     gray = processor(RNG.integers(0, 256, (20, 30), dtype=np.uint8), do_convert_rgb=True)["pixel_values"][0]
     assert gray.shape == (3, 224, 224)
+
     class ArrayLike:  # any object numpy can view, e.g. from a library rosetta does not know
         def __array__(self, dtype=None, copy=None):
             return hwc[0]
 
     np.testing.assert_array_equal(processor([ArrayLike()], return_tensors="np")["pixel_values"][0], batch[0])
     ambiguous = RNG.integers(0, 256, (3, 20, 3), dtype=np.uint8)
-    assert processor(ambiguous, input_data_format="channels_last", do_resize=False)["pixel_values"][0].shape == (3, 3, 20)
+    assert processor(ambiguous, input_data_format="channels_last", do_resize=False)["pixel_values"][
+        0
+    ].shape == (3, 3, 20)
 
 
 def _tensor_class(framework: str) -> type:
@@ -132,16 +138,26 @@ def test_save_load_round_trips(tmp_path, reference):
     assert config["image_processor_type"] == "CLIPImageProcessor" and config["size"] == {"shortest_edge": 256}
     assert CLIPImageProcessor.from_pretrained(tmp_path / "rosetta") == ours
     theirs = transformers.AutoImageProcessor.from_pretrained(tmp_path / "rosetta")
-    assert type(theirs).__name__.startswith("CLIPImageProcessor") and dict(theirs.crop_size) == {"height": 240, "width": 240}
+    assert type(theirs).__name__.startswith("CLIPImageProcessor") and dict(theirs.crop_size) == {
+        "height": 240,
+        "width": 240,
+    }
     image = IMAGES["pil-rgb"]
-    np.testing.assert_allclose(ours(image)["pixel_values"][0], np.asarray(theirs(image)["pixel_values"][0]), atol=TOL)
+    np.testing.assert_allclose(
+        ours(image)["pixel_values"][0], np.asarray(theirs(image)["pixel_values"][0]), atol=TOL
+    )
 
     reference[ViTImageProcessor].save_pretrained(tmp_path / "transformers")
     from rosetta import AutoImageProcessor
 
     loaded = AutoImageProcessor.from_pretrained(tmp_path / "transformers")
     assert type(loaded) is ViTImageProcessor and loaded.size == {"height": 224, "width": 224}
-    legacy = {"feature_extractor_type": "ViTFeatureExtractor", "size": 32, "do_normalize": False, "resample": 2}
+    legacy = {
+        "feature_extractor_type": "ViTFeatureExtractor",
+        "size": 32,
+        "do_normalize": False,
+        "resample": 2,
+    }
     (tmp_path / "legacy").mkdir()
     (tmp_path / "legacy" / "preprocessor_config.json").write_text(json.dumps(legacy))
     old = ViTImageProcessor.from_pretrained(tmp_path / "legacy")
@@ -159,10 +175,19 @@ BAD = [
     ({"images": np.zeros((2, 2, 5, 5, 3), np.uint8)}, "2, 3 or 4"),
     ({"images": np.zeros((7, 5, 5), np.uint8)}, "Cannot tell the channel axis"),
     ({"images": np.full((5, 5, 3), 3.5, np.float32)}, "values in \\[0, 1\\]"),
-    ({"images": np.zeros((5, 5, 3), np.uint8), "return_tensors": "cupy"}, "return_tensors='cupy' is not supported"),
+    (
+        {"images": np.zeros((5, 5, 3), np.uint8), "return_tensors": "cupy"},
+        "return_tensors='cupy' is not supported",
+    ),
     ({"images": np.zeros((5, 5, 3), np.uint8), "size": {"width": 3}}, "size must have the keys"),
-    ({"images": Image.new("L", (5, 5)), "do_convert_rgb": False}, "1 channel\\(s\\) but image_mean has 3 values.*do_convert_rgb=True"),
-    ({"images": np.zeros((5, 5, 3), np.uint8), "do_center_crop": True, "crop_size": {"shortest_edge": 3}}, "crop_size must have 'height' and 'width'"),
+    (
+        {"images": Image.new("L", (5, 5)), "do_convert_rgb": False},
+        "1 channel\\(s\\) but image_mean has 3 values.*do_convert_rgb=True",
+    ),
+    (
+        {"images": np.zeros((5, 5, 3), np.uint8), "do_center_crop": True, "crop_size": {"shortest_edge": 3}},
+        "crop_size must have 'height' and 'width'",
+    ),
 ]
 
 

@@ -41,5 +41,7 @@ def test_jax_pytree_and_jit():
     out, late = f(jax.numpy.ones(3))
     assert isinstance(out, SequenceClassifierOutput) and float(out.logits[0]) == 2.0
     assert isinstance(late, Late) and float(late.value[0]) == 2.0
-    leaves = jax.tree_util.tree_leaves(SequenceClassifierOutput(logits=jax.numpy.ones(1), loss=jax.numpy.zeros(())))
+    leaves = jax.tree_util.tree_leaves(
+        SequenceClassifierOutput(logits=jax.numpy.ones(1), loss=jax.numpy.zeros(()))
+    )
     assert len(leaves) == 2

@@ -19,7 +19,10 @@ from tests.fixtures_text import as_lists
 from tests.tokenizer_files import clip_folder, ctc_folder
 
 RNG = np.random.default_rng(0)
-IMAGES = [Image.fromarray(RNG.integers(0, 256, (120, 90, 3), dtype=np.uint8)), RNG.integers(0, 256, (3, 64, 64), dtype=np.uint8)]
+IMAGES = [
+    Image.fromarray(RNG.integers(0, 256, (120, 90, 3), dtype=np.uint8)),
+    RNG.integers(0, 256, (3, 64, 64), dtype=np.uint8),
+]
 TEXTS = ["a photo of a cat", "two dogs playing in the snow"]
 AUDIO = [RNG.normal(0, 0.1, 16000).astype(np.float32), RNG.normal(0, 0.1, 9000).astype(np.float32)]
 
@@ -35,14 +38,18 @@ def clip(tmp_path_factory, transformers):
 
     folder = clip_folder(tmp_path_factory.mktemp("clip"))
     ours = CLIPProcessor(CLIPImageProcessor(), CLIPTokenizer.from_pretrained(folder))
-    theirs = transformers.CLIPProcessor(image_processor=CLIPImageProcessorPil(), tokenizer=transformers.CLIPTokenizer.from_pretrained(folder))
+    theirs = transformers.CLIPProcessor(
+        image_processor=CLIPImageProcessorPil(), tokenizer=transformers.CLIPTokenizer.from_pretrained(folder)
+    )
     return ours, theirs
 
 
 @pytest.fixture(scope="module")
 def wav2vec2(tmp_path_factory, transformers):
     folder = ctc_folder(tmp_path_factory.mktemp("ctc"))
-    ours = Wav2Vec2Processor(Wav2Vec2FeatureExtractor(return_attention_mask=True), Wav2Vec2CTCTokenizer.from_pretrained(folder))
+    ours = Wav2Vec2Processor(
+        Wav2Vec2FeatureExtractor(return_attention_mask=True), Wav2Vec2CTCTokenizer.from_pretrained(folder)
+    )
     theirs = transformers.Wav2Vec2Processor(
         feature_extractor=transformers.Wav2Vec2FeatureExtractor(return_attention_mask=True),
         tokenizer=transformers.Wav2Vec2CTCTokenizer.from_pretrained(folder),
@@ -53,14 +60,31 @@ def wav2vec2(tmp_path_factory, transformers):
 def assert_close_outputs(ours, theirs) -> None:
     assert set(ours) == set(theirs)
     for key in theirs:
-        np.testing.assert_allclose(np.asarray(as_lists(ours[key]), dtype=np.float64), np.asarray(as_lists(theirs[key]), dtype=np.float64), atol=1e-5, err_msg=key)
+        np.testing.assert_allclose(
+            np.asarray(as_lists(ours[key]), dtype=np.float64),
+            np.asarray(as_lists(theirs[key]), dtype=np.float64),
+            atol=1e-5,
+            err_msg=key,
+        )
 
 
 def test_clip_processor_matches_transformers(clip):
     ours, theirs = clip
-    for kwargs in ({"text": TEXTS, "images": IMAGES, "padding": True}, {"text": TEXTS[0]}, {"images": IMAGES[0]}):
+    for kwargs in (
+        {"text": TEXTS, "images": IMAGES, "padding": True},
+        {"text": TEXTS[0]},
+        {"images": IMAGES[0]},
+    ):
         assert_close_outputs(ours(**kwargs, return_tensors="np"), theirs(**kwargs, return_tensors="np"))
-    out = ours(text=TEXTS, images=IMAGES, padding="max_length", max_length=77, do_center_crop=False, size={"height": 32, "width": 32}, return_tensors="np")
+    out = ours(
+        text=TEXTS,
+        images=IMAGES,
+        padding="max_length",
+        max_length=77,
+        do_center_crop=False,
+        size={"height": 32, "width": 32},
+        return_tensors="np",
+    )
     assert out["input_ids"].shape == (2, 77) and out["pixel_values"].shape == (2, 3, 32, 32)
     assert out.word_ids(0)[:3] == [None, 0, 1]
     assert ours.batch_decode(out["input_ids"], skip_special_tokens=True) == TEXTS
@@ -71,30 +95,53 @@ def test_clip_processor_round_trips(clip, transformers, tmp_path):
     ours, theirs = clip
     files = ours.save_pretrained(tmp_path / "rosetta")
     names = {f.rsplit("/", 1)[-1] for f in files}
-    assert {"preprocessor_config.json", "tokenizer.json", "tokenizer_config.json", "processor_config.json"} <= names
-    assert json.loads((tmp_path / "rosetta" / "tokenizer_config.json").read_text())["processor_class"] == "CLIPProcessor"
+    assert {
+        "preprocessor_config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "processor_config.json",
+    } <= names
+    assert (
+        json.loads((tmp_path / "rosetta" / "tokenizer_config.json").read_text())["processor_class"]
+        == "CLIPProcessor"
+    )
     loaded_by_them = transformers.AutoProcessor.from_pretrained(tmp_path / "rosetta")
     assert type(loaded_by_them).__name__ == "CLIPProcessor"
-    assert_close_outputs(ours(text=TEXTS, images=IMAGES, padding=True, return_tensors="np"), loaded_by_them(text=TEXTS, images=IMAGES, padding=True, return_tensors="np"))
+    assert_close_outputs(
+        ours(text=TEXTS, images=IMAGES, padding=True, return_tensors="np"),
+        loaded_by_them(text=TEXTS, images=IMAGES, padding=True, return_tensors="np"),
+    )
 
-    theirs.save_pretrained(tmp_path / "transformers")  # transformers 5 keeps the image processor inside processor_config.json
+    theirs.save_pretrained(
+        tmp_path / "transformers"
+    )  # transformers 5 keeps the image processor inside processor_config.json
     from rosetta import AutoProcessor
 
     loaded = AutoProcessor.from_pretrained(tmp_path / "transformers")
     assert type(loaded) is CLIPProcessor
-    assert_close_outputs(loaded(text=TEXTS, images=IMAGES, padding=True, return_tensors="np"), theirs(text=TEXTS, images=IMAGES, padding=True, return_tensors="np"))
+    assert_close_outputs(
+        loaded(text=TEXTS, images=IMAGES, padding=True, return_tensors="np"),
+        theirs(text=TEXTS, images=IMAGES, padding=True, return_tensors="np"),
+    )
 
 
 def test_wav2vec2_processor_matches_transformers(wav2vec2):
     ours, theirs = wav2vec2
     kwargs = {"sampling_rate": 16000, "padding": True}
-    assert_close_outputs(ours(AUDIO, **kwargs, return_tensors="np"), theirs(AUDIO, **kwargs, return_tensors="np"))
-    a, b = ours(audio=AUDIO[0], text="HELLO WORLD", sampling_rate=16000), theirs(audio=AUDIO[0], text="HELLO WORLD", sampling_rate=16000)
+    assert_close_outputs(
+        ours(AUDIO, **kwargs, return_tensors="np"), theirs(AUDIO, **kwargs, return_tensors="np")
+    )
+    a, b = (
+        ours(audio=AUDIO[0], text="HELLO WORLD", sampling_rate=16000),
+        theirs(audio=AUDIO[0], text="HELLO WORLD", sampling_rate=16000),
+    )
     assert a["labels"] == b["labels"] and np.allclose(a["input_values"][0], b["input_values"][0], atol=1e-5)
     assert ours(text=["HI", "THERE"])["input_ids"] == theirs(text=["HI", "THERE"])["input_ids"]
     predicted = [[0, 11, 11, 0, 11, 8, 8, 4, 4, 20, 0, 8, 0, 0, 13, 15, 2], [4, 6, 6, 0, 6, 4]]
     assert ours.batch_decode(predicted) == theirs.batch_decode(predicted)
-    assert ours.batch_decode(predicted, skip_special_tokens=True) == theirs.batch_decode(predicted, skip_special_tokens=True)
+    assert ours.batch_decode(predicted, skip_special_tokens=True) == theirs.batch_decode(
+        predicted, skip_special_tokens=True
+    )
 
 
 def test_wav2vec2_processor_pad_and_round_trips(wav2vec2, transformers, tmp_path):
@@ -113,7 +160,10 @@ def test_wav2vec2_processor_pad_and_round_trips(wav2vec2, transformers, tmp_path
     theirs.save_pretrained(tmp_path / "transformers")
     loaded = Wav2Vec2Processor.from_pretrained(tmp_path / "transformers")
     assert loaded.feature_extractor.return_attention_mask is True
-    assert_close_outputs(loaded(AUDIO, sampling_rate=16000, padding=True, return_tensors="np"), theirs(AUDIO, sampling_rate=16000, padding=True, return_tensors="np"))
+    assert_close_outputs(
+        loaded(AUDIO, sampling_rate=16000, padding=True, return_tensors="np"),
+        theirs(AUDIO, sampling_rate=16000, padding=True, return_tensors="np"),
+    )
 
 
 def test_bad_input(clip, wav2vec2):

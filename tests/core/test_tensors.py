@@ -45,4 +45,8 @@ def test_tensorflow_and_jax():
     assert to_framework([0.5], "tf").dtype == tf.float32
     jax = pytest.importorskip("jax")
     array = to_framework([[1, 2]], "jax")
-    assert isinstance(array, jax.Array) and framework_of(array) == "jax" and to_framework(array, "np").tolist() == [[1, 2]]
+    assert (
+        isinstance(array, jax.Array)
+        and framework_of(array) == "jax"
+        and to_framework(array, "np").tolist() == [[1, 2]]
+    )

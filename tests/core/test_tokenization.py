@@ -42,7 +42,11 @@ def test_parity_with_transformers(tokenizer, hf_tokenizer):
 
 
 def test_single_example_shapes(tokenizer, hf_tokenizer):
-    for kwargs in ({"return_length": True}, {"return_tensors": "np"}, {"return_overflowing_tokens": True, "max_length": 20, "stride": 5}):
+    for kwargs in (
+        {"return_length": True},
+        {"return_tensors": "np"},
+        {"return_overflowing_tokens": True, "max_length": 20, "stride": 5},
+    ):
         assert_same_encoding(tokenizer(LONG_TEXT, **kwargs), hf_tokenizer(LONG_TEXT, **kwargs), kwargs)
     assert tokenizer("Hello", "world")["token_type_ids"] == [0, 0, 0, 1, 1]
     assert tokenizer.encode("A man is eating food.") == hf_tokenizer.encode("A man is eating food.")
@@ -68,7 +72,9 @@ def test_vocabulary_and_conversions(tokenizer, hf_tokenizer):
     assert tokenizer.convert_ids_to_tokens(ids) == hf_tokenizer.convert_ids_to_tokens(ids)
     assert tokenizer.convert_ids_to_tokens(ids, skip_special_tokens=True) == ["hello", "world"]
     assert tokenizer.convert_ids_to_tokens(101) == "[CLS]"
-    assert tokenizer.convert_tokens_to_string(["hello", "##s", "world"]) == hf_tokenizer.convert_tokens_to_string(["hello", "##s", "world"])
+    assert tokenizer.convert_tokens_to_string(
+        ["hello", "##s", "world"]
+    ) == hf_tokenizer.convert_tokens_to_string(["hello", "##s", "world"])
     assert tokenizer.num_special_tokens_to_add() == 2 and tokenizer.num_special_tokens_to_add(pair=True) == 3
 
 
@@ -90,7 +96,11 @@ def test_add_tokens_and_special_tokens(tokenizer, hf_tokenizer, folder):
 
     reference = transformers.AutoTokenizer.from_pretrained(folder)
     # like transformers (and the Rust library), a token already in the vocabulary counts as added, with its id
-    assert tokenizer.add_tokens(["rosettastone", "hello"]) == reference.add_tokens(["rosettastone", "hello"]) == 2
+    assert (
+        tokenizer.add_tokens(["rosettastone", "hello"])
+        == reference.add_tokens(["rosettastone", "hello"])
+        == 2
+    )
     assert tokenizer.add_special_tokens({"additional_special_tokens": ["<ent>", "<rel>"]}) == 2
     reference.add_special_tokens({"additional_special_tokens": ["<ent>", "<rel>"]})
     assert len(tokenizer) == len(reference) == 30525
@@ -121,7 +131,12 @@ def test_padding_and_truncation_sides(folder, side):
 def test_pad_collation(tokenizer, hf_tokenizer):
     examples = [tokenizer(text, return_special_tokens_mask=True) for text in TEXTS[:4]]
     reference = [hf_tokenizer(text, return_special_tokens_mask=True) for text in TEXTS[:4]]
-    for kwargs in ({}, {"padding_side": "left"}, {"padding": "max_length", "max_length": 40}, {"pad_to_multiple_of": 8}):
+    for kwargs in (
+        {},
+        {"padding_side": "left"},
+        {"padding": "max_length", "max_length": 40},
+        {"pad_to_multiple_of": 8},
+    ):
         assert_same_encoding(tokenizer.pad(examples, **kwargs), hf_tokenizer.pad(reference, **kwargs), kwargs)
     as_dict = {key: [e[key] for e in examples] for key in examples[0]}
     batch = tokenizer.pad(as_dict, return_tensors="np")
@@ -133,7 +148,13 @@ def test_pad_keeps_torch_inputs_torch(tokenizer):
     torch = pytest.importorskip("torch")
     examples = [{"input_ids": torch.tensor(tokenizer(t)["input_ids"])} for t in ("a b c", "a")]
     batch = tokenizer.pad(examples)
-    assert isinstance(batch["input_ids"], torch.Tensor) and batch["input_ids"].tolist()[1] == [101, 1037, 102, 0, 0]
+    assert isinstance(batch["input_ids"], torch.Tensor) and batch["input_ids"].tolist()[1] == [
+        101,
+        1037,
+        102,
+        0,
+        0,
+    ]
     assert batch["attention_mask"].tolist()[1] == [1, 1, 1, 0, 0]
 
 
@@ -171,7 +192,9 @@ def test_batch_encoding(tokenizer):
     assert batch.char_to_token(0, 7) == 2 and batch.token_to_chars(0, 1) == (0, 5)
     assert len(batch.encodings) == 2 and batch.tokens(1)[1] == "hello"
     restored = pickle.loads(pickle.dumps(batch))
-    assert restored.input_ids.tolist() == batch.input_ids.tolist() and restored.word_ids(0) == batch.word_ids(0)
+    assert restored.input_ids.tolist() == batch.input_ids.tolist() and restored.word_ids(0) == batch.word_ids(
+        0
+    )
     with pytest.raises(AttributeError, match="no field 'labels'"):
         batch.labels  # noqa: B018
     with pytest.raises(InputError, match="encodings"):
@@ -184,9 +207,14 @@ def test_decode_inputs(tokenizer, hf_tokenizer):
     assert tokenizer.decode(np.array(ids[0])) == tokenizer.decode(ids[0])
     assert tokenizer.decode(ids) == tokenizer.batch_decode(ids)
     assert tokenizer.decode(7592) == "hello"
-    assert tokenizer.batch_decode(np.array(ids), skip_special_tokens=True) == ["hello, world!", "don ' t stop"]
+    assert tokenizer.batch_decode(np.array(ids), skip_special_tokens=True) == [
+        "hello, world!",
+        "don ' t stop",
+    ]
     for cleanup in (True, False):
-        assert tokenizer.decode(ids[1], clean_up_tokenization_spaces=cleanup) == hf_tokenizer.decode(ids[1], clean_up_tokenization_spaces=cleanup)
+        assert tokenizer.decode(ids[1], clean_up_tokenization_spaces=cleanup) == hf_tokenizer.decode(
+            ids[1], clean_up_tokenization_spaces=cleanup
+        )
     torch = pytest.importorskip("torch")
     assert tokenizer.decode(torch.tensor(ids[0])) == tokenizer.decode(ids[0])
 
@@ -211,7 +239,9 @@ def test_save_load_round_trips(tokenizer, tmp_path):
     assert type(theirs).__name__.startswith("BertTokenizer")
     assert_same_encoding(reloaded(TEXTS, padding=True), theirs(TEXTS, padding=True))
     assert theirs(text)["input_ids"] == tokenizer(text)["input_ids"]
-    assert theirs.decode(tokenizer(text)["input_ids"], skip_special_tokens=True) == tokenizer.decode(tokenizer(text)["input_ids"], skip_special_tokens=True)
+    assert theirs.decode(tokenizer(text)["input_ids"], skip_special_tokens=True) == tokenizer.decode(
+        tokenizer(text)["input_ids"], skip_special_tokens=True
+    )
 
     theirs.save_pretrained(tmp_path / "transformers")
     back = BertTokenizer.from_pretrained(tmp_path / "transformers")
@@ -249,14 +279,29 @@ BAD_CALLS = [
     ({"text": ["a", "b"], "text_pair": "c"}, "both be batches"),
     ({"text": "a b", "is_split_into_words": True}, "must be a list of words"),
     ({"text": ["a"], "padding": "longer"}, "padding='longer' is not a valid padding strategy"),
-    ({"text": ["a"], "truncation": "only_third"}, "truncation='only_third' is not a valid truncation strategy"),
+    (
+        {"text": ["a"], "truncation": "only_third"},
+        "truncation='only_third' is not a valid truncation strategy",
+    ),
     ({"text": ["a"], "return_tensors": "torchy"}, "return_tensors='torchy' is not supported"),
     ({"text": ["a", "b c"], "return_tensors": "np"}, "different lengths. Pass padding=True"),
     ({"text": ["a"], "max_length": 0}, "max_length must be a positive integer"),
     ({"text": ["a"], "padding_side": "middle"}, "padding_side must be 'left' or 'right'"),
     ({"text": ["a"], "return_tensor": "pt"}, "unexpected keyword arguments: return_tensor"),
-    ({"text": [LONG_TEXT], "truncation": True, "max_length": 10, "stride": 20, "return_overflowing_tokens": True}, "could not truncate as asked"),
-    ({"text": ["a"], "padding": True, "truncation": True, "max_length": 10, "pad_to_multiple_of": 4}, "not a multiple"),
+    (
+        {
+            "text": [LONG_TEXT],
+            "truncation": True,
+            "max_length": 10,
+            "stride": 20,
+            "return_overflowing_tokens": True,
+        },
+        "could not truncate as asked",
+    ),
+    (
+        {"text": ["a"], "padding": True, "truncation": True, "max_length": 10, "pad_to_multiple_of": 4},
+        "not a multiple",
+    ),
 ]
 
 
@@ -283,10 +328,15 @@ def test_other_bad_input(tokenizer, tmp_path):
         PreTrainedTokenizer()
     with pytest.raises(InputError, match="needs a vocab_file"):
         BertTokenizer()
-    with pytest.raises(MissingFileError, match="'tokenizer.json' was not found.*BertTokenizer loads tokenizer.json or the legacy vocab.txt"):
+    with pytest.raises(
+        MissingFileError,
+        match="'tokenizer.json' was not found.*BertTokenizer loads tokenizer.json or the legacy vocab.txt",
+    ):
         BertTokenizer.from_pretrained(tmp_path)
     with pytest.raises(InputError, match="padding='max_length' needs max_length"):
-        PreTrainedTokenizer(tokenizer_object=tokenizer.backend_tokenizer, pad_token="[PAD]")(["a"], padding="max_length")
+        PreTrainedTokenizer(tokenizer_object=tokenizer.backend_tokenizer, pad_token="[PAD]")(
+            ["a"], padding="max_length"
+        )
 
 
 def test_importing_preprocessing_imports_no_framework():

@@ -30,8 +30,12 @@ def checkpoint(tmp_path_factory):
     hf.save_pretrained(folder)
     ids, mask = _prompt(config.vocab_size)
     ref = hf.generate(
-        input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask), max_new_tokens=MAX_NEW, do_sample=False,
-        eos_token_id=None, pad_token_id=0,
+        input_ids=torch.tensor(ids),
+        attention_mask=torch.tensor(mask),
+        max_new_tokens=MAX_NEW,
+        do_sample=False,
+        eos_token_id=None,
+        pad_token_id=0,
     )
     eos = [int(ref[0, 9]), int(ref[1, 11])]  # tokens the model does produce, so rows end early
     return folder, hf, ids, mask, eos
@@ -39,15 +43,21 @@ def checkpoint(tmp_path_factory):
 
 def _transformers_tokens(hf, ids, mask, kwargs):
     out = hf.generate(
-        input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask), max_new_tokens=MAX_NEW, do_sample=False,
-        pad_token_id=0, **{"eos_token_id": None, **kwargs},
+        input_ids=torch.tensor(ids),
+        attention_mask=torch.tensor(mask),
+        max_new_tokens=MAX_NEW,
+        do_sample=False,
+        pad_token_id=0,
+        **{"eos_token_id": None, **kwargs},
     )
     return out.numpy()
 
 
 def _rosetta_tokens(backend, folder, ids, mask, kwargs):
     model = rosetta_class(backend, "LlamaForCausalLM").from_pretrained(folder)
-    out = model.generate(ids, attention_mask=mask, max_new_tokens=MAX_NEW, do_sample=False, pad_token_id=0, **kwargs)
+    out = model.generate(
+        ids, attention_mask=mask, max_new_tokens=MAX_NEW, do_sample=False, pad_token_id=0, **kwargs
+    )
     out = out.sequences if hasattr(out, "sequences") else out
     return np.asarray(out)
 
@@ -57,7 +67,11 @@ def _rosetta_tokens(backend, folder, ids, mask, kwargs):
 COVER = [CASES[0], CASES[1], CASES[2], CASES[5]]
 PARAMS = [
     *(pytest.param("torch", case, id=f"torch-{json.dumps(case)}") for case in CASES),
-    *(pytest.param(backend, case, id=f"{backend}-{json.dumps(case)}") for backend in ("flax", "tf") for case in COVER),
+    *(
+        pytest.param(backend, case, id=f"{backend}-{json.dumps(case)}")
+        for backend in ("flax", "tf")
+        for case in COVER
+    ),
 ]
 
 
@@ -81,5 +95,10 @@ def test_generation_config_travels_with_the_checkpoint(checkpoint, tmp_path):
     model.save_pretrained(tmp_path)
     assert json.loads((tmp_path / "generation_config.json").read_text())["max_new_tokens"] == 3
     for backend in ("tf", "flax"):
-        assert rosetta_class(backend, "LlamaForCausalLM").from_pretrained(tmp_path).generation_config.max_new_tokens == 3
+        assert (
+            rosetta_class(backend, "LlamaForCausalLM")
+            .from_pretrained(tmp_path)
+            .generation_config.max_new_tokens
+            == 3
+        )
     assert transformers.GenerationConfig.from_pretrained(tmp_path).max_new_tokens == 3

@@ -55,7 +55,12 @@ def imported(roberta: Path, monkeypatch: pytest.MonkeyPatch):
 def test_generated_torch_model_imports_and_runs(imported):
     torch = pytest.importorskip("torch")
     config = imported("configuration_roberta").RobertaConfig(
-        vocab_size=40, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32, num_labels=3
+        vocab_size=40,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_labels=3,
     )
     assert (config.pad_token_id, config.bos_token_id, config.eos_token_id) == (1, 0, 2)
     assert config.model_type == "roberta" and config.to_dict()["model_type"] == "roberta"
@@ -79,7 +84,9 @@ def test_generated_flax_model_imports_and_runs(imported):
     pytest.importorskip("flax")
     import jax.numpy as jnp
 
-    config = imported("configuration_roberta").RobertaConfig(vocab_size=40, hidden_size=8, max_position_embeddings=16)
+    config = imported("configuration_roberta").RobertaConfig(
+        vocab_size=40, hidden_size=8, max_position_embeddings=16
+    )
     module = imported("modeling_flax_roberta").FlaxRobertaModule(config)
     input_ids = jnp.array([[0, 7, 8, 2, 1]])
     params = module.init(jax.random.PRNGKey(0), input_ids)

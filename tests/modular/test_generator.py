@@ -38,7 +38,10 @@ def test_generates_one_file_per_kind_with_a_banner(roberta: Path):
     for text in out.values():
         assert str(roberta.parent.parent.parent.parent) not in text  # no machine-specific path
         first, second = text.splitlines()[:2]
-        assert first.startswith("# This file was generated from ") and "models/roberta/modular_roberta.py" in first
+        assert (
+            first.startswith("# This file was generated from ")
+            and "models/roberta/modular_roberta.py" in first
+        )
         assert "Do not edit" in second
 
 
@@ -110,12 +113,16 @@ def test_pulls_in_what_the_flattened_classes_use_and_nothing_else(models: Path):
 def test_own_definitions_replace_the_parents_everywhere(roberta: Path):
     modeling = generate(roberta)["modeling_roberta.py"]
     assert modeling.count("class RobertaEmbeddings(") == 1
-    assert "create_position_ids_from_input_ids(input_ids, self.padding_idx)" in body_of(modeling, "RobertaEmbeddings")
+    assert "create_position_ids_from_input_ids(input_ids, self.padding_idx)" in body_of(
+        modeling, "RobertaEmbeddings"
+    )
     assert "self.embeddings = RobertaEmbeddings(config)" in body_of(modeling, "RobertaModel")
     # a new class goes right before its first user; a new function before the class using it
     order = classes(modeling)
     assert order.index("RobertaClassificationHead") == order.index("RobertaForSequenceClassification") - 1
-    assert modeling.index("def create_position_ids_from_input_ids") < modeling.index("class RobertaEmbeddings")
+    assert modeling.index("def create_position_ids_from_input_ids") < modeling.index(
+        "class RobertaEmbeddings"
+    )
 
 
 def test_reaches_a_parent_name_without_importing_it(models: Path):
@@ -311,7 +318,10 @@ def test_arguments_bound_to_other_expressions(models: Path):
     model = body_of(modeling, "RobertaModel")
     # an argument left to its default becomes a local set to that default
     assert "add_pooling_layer = True\n" in model
-    assert "self.pooler = nn.Linear(config.hidden_size, config.hidden_size) if add_pooling_layer else None" in model
+    assert (
+        "self.pooler = nn.Linear(config.hidden_size, config.hidden_size) if add_pooling_layer else None"
+        in model
+    )
     pooled = body_of(modeling, "RobertaPooled")
     # a dotted argument is substituted; any other expression is assigned first
     assert "add_pooling_layer = not pool\n" in pooled
@@ -351,7 +361,11 @@ def test_config_gets_added_arguments(roberta: Path):
     params = re.findall(r"^\s+(\w+)(?::[^=]*)?(?: = (.*))?,$", signature, re.MULTILINE)
     names = [name for name, _ in params]
     assert names[:3] == ["self", "vocab_size", "hidden_size"]
-    assert names[-3:] == ["pad_token_id", "bos_token_id", "eos_token_id"]  # the parent's order, then the new ones
+    assert names[-3:] == [
+        "pad_token_id",
+        "bos_token_id",
+        "eos_token_id",
+    ]  # the parent's order, then the new ones
     assert "pad_token_id: int = 1," in signature and "bos_token_id: int = 0," in signature
     assert "**kwargs: Any," in signature
     assert (
@@ -410,7 +424,9 @@ def test_config_argument_without_docs_is_an_error(models: Path):
                 self.attention_window = attention_window
         """,
     )
-    with pytest.raises(ModularError, match=r"modular_longbert.py.*`LongbertConfig` adds the argument\(s\) `attention_window`"):
+    with pytest.raises(
+        ModularError, match=r"modular_longbert.py.*`LongbertConfig` adds the argument\(s\) `attention_window`"
+    ):
         generate(source)
 
 
@@ -510,7 +526,10 @@ def test_a_replacement_that_is_not_used_is_an_error(models: Path):
     with pytest.raises(ModularError) as info:
         generate(source)
     message = str(info.value)
-    assert "You defined `RobertaCustomEmbeddings` in modular_roberta.py; it should be used when you define `RobertaModel`" in message
+    assert (
+        "You defined `RobertaCustomEmbeddings` in modular_roberta.py; it should be used when you define `RobertaModel`"
+        in message
+    )
     assert "as it is one of its direct dependencies" in message
     assert "still uses `RobertaEmbeddings`" in message
     assert "Make sure you use it in the `__init__` function" in message
@@ -534,7 +553,8 @@ def test_defining_both_names_is_the_way_to_keep_both(models: Path):
     source = add_modular(
         models,
         "roberta",
-        UNUSED_REPLACEMENT.format(model_body="    pass") + "\n\nclass RobertaEmbeddings(BertEmbeddings):\n    pass\n",
+        UNUSED_REPLACEMENT.format(model_body="    pass")
+        + "\n\nclass RobertaEmbeddings(BertEmbeddings):\n    pass\n",
     )
     assert "class RobertaEmbeddings(nn.Module)" in generate(source)["modeling_roberta.py"]
 
@@ -578,8 +598,12 @@ def test_two_levels_of_modular_sources(roberta: Path):
 
 
 def test_cycle_between_modular_sources_is_an_error(models: Path):
-    add_modular(models, "aaa", "from ..bbb.modeling_bbb import BbbModel\n\n\nclass AaaModel(BbbModel):\n    pass\n")
-    source = add_modular(models, "bbb", "from ..aaa.modeling_aaa import AaaModel\n\n\nclass BbbModel(AaaModel):\n    pass\n")
+    add_modular(
+        models, "aaa", "from ..bbb.modeling_bbb import BbbModel\n\n\nclass AaaModel(BbbModel):\n    pass\n"
+    )
+    source = add_modular(
+        models, "bbb", "from ..aaa.modeling_aaa import AaaModel\n\n\nclass BbbModel(AaaModel):\n    pass\n"
+    )
     (models / "aaa" / "modeling_aaa.py").write_text("class AaaModel:\n    pass\n")
     with pytest.raises(ModularError, match="cycle"):
         generate(source)
@@ -609,7 +633,10 @@ def test_preprocessors_go_to_their_own_files(models: Path):
     tokenizer = out["tokenization_roberta.py"]
     assert "class RobertaTokenizer(PreTrainedTokenizer):" in tokenizer
     assert "from ...core.tokenization import PreTrainedTokenizer" in tokenizer
-    assert "ROBERTA_SPECIAL_TOKENS = (" in tokenizer and "self.special_tokens = ROBERTA_SPECIAL_TOKENS" in tokenizer
+    assert (
+        "ROBERTA_SPECIAL_TOKENS = (" in tokenizer
+        and "self.special_tokens = ROBERTA_SPECIAL_TOKENS" in tokenizer
+    )
     assert "def __init__(self, vocab: dict[str, int], do_lower_case: bool = False, **kwargs):" in tokenizer
     assert "super().__init__(vocab, **kwargs)\n        self.do_lower_case = do_lower_case\n" in tokenizer
     assert "class RobertaImageProcessor(BaseImageProcessor):" in out["image_processing_roberta.py"]
@@ -629,7 +656,9 @@ def test_removing_what_a_method_still_uses_is_an_error(models: Path):
                 del self.dropout
         """,
     )
-    with pytest.raises(ModularError, match=r"removes `dropout`, but its method `forward`.*still uses `self.dropout`"):
+    with pytest.raises(
+        ModularError, match=r"removes `dropout`, but its method `forward`.*still uses `self.dropout`"
+    ):
         generate(source)
 
 

@@ -22,7 +22,9 @@ def _ruff() -> str | None:
 def test_sections_order_and_wrapping(tmp_path: Path):
     folder = tmp_path / "pkg" / "models" / "roberta"
     bindings = [
-        Binding("PreTrainedModel", tmp_path / "pkg" / "backends" / "torch" / "modeling_utils", "PreTrainedModel"),
+        Binding(
+            "PreTrainedModel", tmp_path / "pkg" / "backends" / "torch" / "modeling_utils", "PreTrainedModel"
+        ),
         Binding("RobertaConfig", folder / "configuration_roberta", "RobertaConfig"),
         Binding("torch", "torch"),
         Binding("nn", "torch", "nn"),
@@ -34,7 +36,10 @@ def test_sections_order_and_wrapping(tmp_path: Path):
         Binding("jnp", "jax.numpy", None, True),
         Binding("annotations", "__future__", "annotations"),
         Binding("get_activation", "rosetta.backends.torch.activations", "get_activation"),
-        *(Binding(f"ModelOutput{i}", tmp_path / "pkg" / "core" / "outputs", f"ModelOutput{i}") for i in (10, 9, 1, 2, 3, 4, 5)),
+        *(
+            Binding(f"ModelOutput{i}", tmp_path / "pkg" / "core" / "outputs", f"ModelOutput{i}")
+            for i in (10, 9, 1, 2, 3, 4, 5)
+        ),
     ]
     block = render_imports(bindings, folder, frozenset({"rosetta"}))
     assert block == (
@@ -79,8 +84,18 @@ def test_member_order_matches_ruff(tmp_path: Path, names: list[str]):
     block = render_imports(bindings, folder, frozenset({"rosetta"}))
     text = block + "\n\nVALUE = (" + ", ".join(names) + ")\n"  # one blank line before a non-definition
     result = subprocess.run(
-        [_ruff(), "check", "--no-cache", "--config", str(REPO / "pyproject.toml"), "--select", "I", "--stdin-filename",
-         str(folder / "modeling_roberta.py"), "-"],
+        [
+            _ruff(),
+            "check",
+            "--no-cache",
+            "--config",
+            str(REPO / "pyproject.toml"),
+            "--select",
+            "I",
+            "--stdin-filename",
+            str(folder / "modeling_roberta.py"),
+            "-",
+        ],
         input=text,
         capture_output=True,
         text=True,

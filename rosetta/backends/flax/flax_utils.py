@@ -30,7 +30,8 @@ class FlaxModuleList(nn.Module):
 
     def setup(self) -> None:
         self.entries = [
-            self.module_class(self.config, layer_idx=i, dtype=self.dtype, name=str(i)) for i in range(self.length)
+            self.module_class(self.config, layer_idx=i, dtype=self.dtype, name=str(i))
+            for i in range(self.length)
         ]
 
     def __getitem__(self, index: int) -> nn.Module:

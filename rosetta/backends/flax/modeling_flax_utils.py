@@ -45,7 +45,7 @@ _FLAG_ARGS = ("output_attentions", "output_hidden_states", "return_dict", "deter
 
 
 def resolve_jax_dtype(dtype: Any) -> np.dtype | None:
-    """"float16", "torch.bfloat16", jnp.float32, np.dtype(...) -> the numpy dtype JAX uses; None stays None."""
+    """ "float16", "torch.bfloat16", jnp.float32, np.dtype(...) -> the numpy dtype JAX uses; None stays None."""
     if dtype is None:
         return None
     if isinstance(dtype, str):
@@ -174,13 +174,17 @@ class FlaxPreTrainedModel(PretrainedModelBase):
         problems = [f"missing {'/'.join(p)}" for p in expected if p not in given]
         problems += [f"unexpected {'/'.join(p)}" for p in given if p not in expected]
         problems += [
-            f"{'/'.join(p)}: shape {given[p]} vs expected {shape}" for p, shape in expected.items() if p in given and given[p] != shape
+            f"{'/'.join(p)}: shape {given[p]} vs expected {shape}"
+            for p, shape in expected.items()
+            if p in given and given[p] != shape
         ]
         if problems:
             raise InputError(f"These params do not fit {type(self).__name__}:\n  " + "\n  ".join(problems))
         self._params = params
 
-    def init_weights(self, rng: jax.Array, input_shape: tuple[int, ...], params: Params | None = None) -> Params:
+    def init_weights(
+        self, rng: jax.Array, input_shape: tuple[int, ...], params: Params | None = None
+    ) -> Params:
         """Initial params; with `params`, only the leaves it lacks are initialised and the rest kept as given."""
         if tuple(input_shape) == self.input_shape:
             shapes, paths = self._params_shape_tree, self._param_paths
@@ -190,7 +194,9 @@ class FlaxPreTrainedModel(PretrainedModelBase):
         given = flatten_dict(params) if params is not None else {}
         generator = _numpy_generator(rng)
         flat = {
-            path: given[path] if path in given else jax.device_put(self._init_weights(generator, path, flat_shapes[path]))
+            path: given[path]
+            if path in given
+            else jax.device_put(self._init_weights(generator, path, flat_shapes[path]))
             for path in paths
         }
         return unflatten_dict(flat)
@@ -201,7 +207,9 @@ class FlaxPreTrainedModel(PretrainedModelBase):
         embeddings zeroed), ones for norm scales, zeros for biases and anything else."""
         kind = self._module_kinds.get(path, nn.Module)
         name = path[-1]
-        if (issubclass(kind, _LINEAR_KINDS) and name == "kernel") or (issubclass(kind, nn.Embed) and name == "embedding"):
+        if (issubclass(kind, _LINEAR_KINDS) and name == "kernel") or (
+            issubclass(kind, nn.Embed) and name == "embedding"
+        ):
             std = getattr(self.config, "initializer_range", 0.02)
             value = (rng.standard_normal(leaf.shape, dtype=np.float32) * std).astype(leaf.dtype)
             pad = getattr(self.config, "pad_token_id", None)
@@ -222,7 +230,11 @@ class FlaxPreTrainedModel(PretrainedModelBase):
 
     def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
         leaves = flatten_dict(self._params_shape_tree)
-        return sum(math.prod(leaf.shape) for path, leaf in leaves.items() if not (exclude_embeddings and path[-1] == "embedding"))
+        return sum(
+            math.prod(leaf.shape)
+            for path, leaf in leaves.items()
+            if not (exclude_embeddings and path[-1] == "embedding")
+        )
 
     # -- calling -----------------------------------------------------------------------------
     def __call__(
@@ -243,7 +255,9 @@ class FlaxPreTrainedModel(PretrainedModelBase):
         """
         names = self._input_names()
         if len(args) > len(names):
-            raise InputError(f"{type(self).__name__} takes at most {len(names)} positional inputs ({', '.join(names)}).")
+            raise InputError(
+                f"{type(self).__name__} takes at most {len(names)} positional inputs ({', '.join(names)})."
+            )
         for name, value in zip(names, args):
             if name in inputs:
                 raise InputError(f"{type(self).__name__} got {name!r} both positionally and by name.")
@@ -253,9 +267,15 @@ class FlaxPreTrainedModel(PretrainedModelBase):
             raise InputError(f"{type(self).__name__} got unexpected inputs {unknown}; it takes {names}.")
         views = {k: jax_input_view(v) for k, v in inputs.items()}
         check_model_inputs(self.config, type(self).__name__, views, self._max_input_length())
-        inputs = {k: v if isinstance(v, jax.Array) else jax.tree_util.tree_map(jnp.asarray, v) for k, v in inputs.items() if v is not None}
+        inputs = {
+            k: v if isinstance(v, jax.Array) else jax.tree_util.tree_map(jnp.asarray, v)
+            for k, v in inputs.items()
+            if v is not None
+        }
         if train and dropout_rng is None:
-            raise InputError("train=True applies dropout, which needs a key: pass dropout_rng=jax.random.PRNGKey(...).")
+            raise InputError(
+                "train=True applies dropout, which needs a key: pass dropout_rng=jax.random.PRNGKey(...)."
+            )
         if self._jitted_forward is None:
             self._jitted_forward = jax.jit(self._forward, static_argnames=_STATIC_ARGS)
         config = self.config
@@ -264,8 +284,12 @@ class FlaxPreTrainedModel(PretrainedModelBase):
             inputs,
             dropout_rng if train else None,
             train=bool(train),
-            output_attentions=bool(config.output_attentions if output_attentions is None else output_attentions),
-            output_hidden_states=bool(config.output_hidden_states if output_hidden_states is None else output_hidden_states),
+            output_attentions=bool(
+                config.output_attentions if output_attentions is None else output_attentions
+            ),
+            output_hidden_states=bool(
+                config.output_hidden_states if output_hidden_states is None else output_hidden_states
+            ),
             return_dict=bool(config.return_dict if return_dict is None else return_dict),
         )
 
@@ -308,7 +332,10 @@ class FlaxPreTrainedModel(PretrainedModelBase):
         return flatten_dict(self.params)[path]
 
     def resize_token_embeddings(
-        self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None, mean_resizing: bool = True
+        self,
+        new_num_tokens: int | None = None,
+        pad_to_multiple_of: int | None = None,
+        mean_resizing: bool = True,
     ) -> jax.Array:
         """Grow or shrink the vocabulary; old rows kept, new rows drawn around the old rows' mean.
 
@@ -331,7 +358,9 @@ class FlaxPreTrainedModel(PretrainedModelBase):
             flat[bias_path] = jnp.zeros((new_num_tokens,), bias.dtype).at[:keep].set(bias[:keep])
         decoder_path = self._output_embeddings_path
         if decoder_path in flat:  # an untied decoder: kernel [hidden, vocab]
-            flat[decoder_path] = _resized_rows(flat[decoder_path].T, new_num_tokens, mean_resizing, self.config, generator).T
+            flat[decoder_path] = _resized_rows(
+                flat[decoder_path].T, new_num_tokens, mean_resizing, self.config, generator
+            ).T
         self.config.vocab_size = new_num_tokens
         self._build_module()
         self.params = unflatten_dict(flat)
@@ -365,11 +394,15 @@ class FlaxPreTrainedModel(PretrainedModelBase):
         return constructor_keywords(cls.__init__) - {"dtype"}
 
     @classmethod
-    def _build_empty(cls, config: PretrainedConfig, dtype: Any, model_args: tuple, model_kwargs: dict[str, Any]) -> FlaxPreTrainedModel:
+    def _build_empty(
+        cls, config: PretrainedConfig, dtype: Any, model_args: tuple, model_kwargs: dict[str, Any]
+    ) -> FlaxPreTrainedModel:
         return cls(config, *model_args, dtype=dtype or jnp.float32, _do_init=False, **model_kwargs)
 
     @classmethod
-    def _build_initialised(cls, config: PretrainedConfig, dtype: Any, model_args: tuple, model_kwargs: dict[str, Any]) -> FlaxPreTrainedModel:
+    def _build_initialised(
+        cls, config: PretrainedConfig, dtype: Any, model_args: tuple, model_kwargs: dict[str, Any]
+    ) -> FlaxPreTrainedModel:
         return cls(config, *model_args, dtype=dtype or jnp.float32, **model_kwargs)
 
     def _canonical_names(self) -> dict[str, tuple[Path, str]]:
@@ -384,11 +417,18 @@ class FlaxPreTrainedModel(PretrainedModelBase):
 
     def _weight_layouts(self) -> dict[str, tuple[tuple[int, ...], str]]:
         shapes = flatten_dict(self._params_shape_tree)
-        return {name: (canonical_shape(shapes[path].shape, layout), layout) for name, (path, layout) in self._canonical_names().items()}
+        return {
+            name: (canonical_shape(shapes[path].shape, layout), layout)
+            for name, (path, layout) in self._canonical_names().items()
+        }
 
     def _assign(self, name: str, array: np.ndarray, layout: str, dtype: Any) -> None:
         if not hasattr(self, "_loading"):  # filled tensor by tensor, made the params at the end
-            self._loading = ({n: p for n, (p, _) in self._canonical_names().items()}, flatten_dict(self._params_shape_tree), {})
+            self._loading = (
+                {n: p for n, (p, _) in self._canonical_names().items()},
+                flatten_dict(self._params_shape_tree),
+                {},
+            )
         paths, shapes, loaded = self._loading
         loaded[paths[name]] = _to_param(array, layout, shapes[paths[name]].dtype)
 
@@ -398,7 +438,11 @@ class FlaxPreTrainedModel(PretrainedModelBase):
 
     @property
     def weights_dtype_name(self) -> str:
-        floats = [leaf.dtype for leaf in jax.tree_util.tree_leaves(self._params_shape_tree) if jnp.issubdtype(leaf.dtype, jnp.floating)]
+        floats = [
+            leaf.dtype
+            for leaf in jax.tree_util.tree_leaves(self._params_shape_tree)
+            if jnp.issubdtype(leaf.dtype, jnp.floating)
+        ]
         return jnp.dtype(floats[0] if floats else self.dtype).name
 
     def _to_native(self, value: Any) -> jax.Array:
@@ -449,7 +493,11 @@ def _numpy_generator(rng: jax.Array) -> np.random.Generator:
 
 
 def _resized_rows(
-    weight: jax.Array, new_num_rows: int, mean_resizing: bool, config: PretrainedConfig, rng: np.random.Generator
+    weight: jax.Array,
+    new_num_rows: int,
+    mean_resizing: bool,
+    config: PretrainedConfig,
+    rng: np.random.Generator,
 ) -> jax.Array:
     """`weight` with `new_num_rows` rows: the old ones kept, new ones from `_new_rows`."""
     keep = min(weight.shape[0], new_num_rows)
@@ -459,5 +507,9 @@ def _resized_rows(
     return jnp.concatenate([weight[:keep], jnp.asarray(new_rows)])
 
 
-def _new_rows(weight: np.ndarray, count: int, mean_resizing: bool, config: PretrainedConfig, rng: np.random.Generator) -> np.ndarray:
-    return new_embedding_rows(weight, count, mean_resizing, getattr(config, "initializer_range", 0.02), rng).astype(weight.dtype)
+def _new_rows(
+    weight: np.ndarray, count: int, mean_resizing: bool, config: PretrainedConfig, rng: np.random.Generator
+) -> np.ndarray:
+    return new_embedding_rows(
+        weight, count, mean_resizing, getattr(config, "initializer_range", 0.02), rng
+    ).astype(weight.dtype)

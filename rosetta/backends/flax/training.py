@@ -86,18 +86,24 @@ def decay_mask_fn(params: Params) -> Params:
 
     def decays(path: tuple[Any, ...], _: Any) -> bool:
         names = [str(getattr(key, "key", key)) for key in path]
-        return names[-1] not in _NO_DECAY_LEAVES and not any(_NORM_MODULE.search(name.lower()) for name in names[:-1])
+        return names[-1] not in _NO_DECAY_LEAVES and not any(
+            _NORM_MODULE.search(name.lower()) for name in names[:-1]
+        )
 
     return jax.tree_util.tree_map_with_path(decays, params)
 
 
-def create_learning_rate_fn(learning_rate: float, warmup_steps: int = 0, total_steps: int | None = None) -> optax.Schedule:
+def create_learning_rate_fn(
+    learning_rate: float, warmup_steps: int = 0, total_steps: int | None = None
+) -> optax.Schedule:
     """Linear warmup from 0 over `warmup_steps`, then linear decay to 0 at `total_steps` (constant if None).
 
     The same factors as the torch Trainer's `linear` and `constant_with_warmup` schedules, step for step.
     """
     if warmup_steps < 0 or (total_steps is not None and total_steps < 1):
-        raise ConfigError(f"warmup_steps must be >= 0 and total_steps >= 1, got {warmup_steps} and {total_steps}.")
+        raise ConfigError(
+            f"warmup_steps must be >= 0 and total_steps >= 1, got {warmup_steps} and {total_steps}."
+        )
 
     def schedule(step: jax.Array | int) -> jax.Array:
         step = jnp.asarray(step, jnp.float32)
@@ -115,11 +121,15 @@ def create_optimizer(
     learning_rate: float | optax.Schedule, weight_decay: float = 0.0, max_grad_norm: float | None = 1.0
 ) -> optax.GradientTransformation:
     """Gradient clipping to `max_grad_norm` (None or 0: none), then AdamW with `decay_mask_fn`."""
-    adamw = optax.adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, weight_decay=weight_decay, mask=decay_mask_fn)
+    adamw = optax.adamw(
+        learning_rate, b1=0.9, b2=0.999, eps=1e-8, weight_decay=weight_decay, mask=decay_mask_fn
+    )
     return _with_clipping(adamw, max_grad_norm)
 
 
-def _with_clipping(optimizer: optax.GradientTransformation, max_grad_norm: float | None) -> optax.GradientTransformation:
+def _with_clipping(
+    optimizer: optax.GradientTransformation, max_grad_norm: float | None
+) -> optax.GradientTransformation:
     if not max_grad_norm:
         return optimizer
     return optax.chain(optax.clip_by_global_norm(max_grad_norm), optimizer)
@@ -169,7 +179,9 @@ def _model_outputs(apply_fn: Callable, params: Params, batch: Batch, dropout_rng
         accepted = set(list(inspect.signature(type(module).__call__).parameters)[1:])
         unknown = sorted(set(batch) - accepted)
         if unknown:
-            raise InputError(f"The batch has keys {unknown} that {type(module).__name__} does not take; it takes {sorted(accepted)}.")
+            raise InputError(
+                f"The batch has keys {unknown} that {type(module).__name__} does not take; it takes {sorted(accepted)}."
+            )
     return apply_fn(
         {"params": params},
         **batch,
@@ -193,7 +205,9 @@ def _micro_batches(batch: Batch, count: int) -> dict[str, jax.Array]:
     """Every array [B, ...] of the batch as [count, B // count, ...]: micro-batch i is examples [i*m, (i+1)*m)."""
     sizes = {key: jnp.shape(value)[0] for key, value in batch.items()}
     if any(size % count for size in sizes.values()):
-        raise InputError(f"Batch sizes {sizes} do not split into gradient_accumulation_steps={count} equal micro-batches.")
+        raise InputError(
+            f"Batch sizes {sizes} do not split into gradient_accumulation_steps={count} equal micro-batches."
+        )
     return {key: jnp.reshape(value, (count, -1, *jnp.shape(value)[1:])) for key, value in batch.items()}
 
 
@@ -204,7 +218,9 @@ def _accumulated_grads(state: TrainState, batch: Batch, dropout_rng: jax.Array) 
     if count == 1:
         return grad_fn(state.params, state.apply_fn, batch, dropout_rng)
 
-    def accumulate(carry: tuple[jax.Array, Params], inputs: tuple[Batch, jax.Array]) -> tuple[tuple[jax.Array, Params], None]:
+    def accumulate(
+        carry: tuple[jax.Array, Params], inputs: tuple[Batch, jax.Array]
+    ) -> tuple[tuple[jax.Array, Params], None]:
         loss_sum, grad_sum = carry
         micro_batch, rng = inputs
         loss, grads = grad_fn(state.params, state.apply_fn, micro_batch, rng)
@@ -278,10 +294,20 @@ def fit(
     `model.save_pretrained` writes the trained weights.
     """
     if epochs > 1 and max_steps is None and iter(train_batches) is train_batches:
-        raise InputError(f"train_batches is a one-pass iterator, but epochs={epochs}; pass a list or a data loader.")
+        raise InputError(
+            f"train_batches is a one-pass iterator, but epochs={epochs}; pass a list or a data loader."
+        )
     total_steps = max_steps if max_steps is not None else _num_steps(train_batches, epochs)
     state = create_train_state(
-        model, optimizer, learning_rate, weight_decay, warmup_steps, total_steps, max_grad_norm, seed, gradient_accumulation_steps
+        model,
+        optimizer,
+        learning_rate,
+        weight_decay,
+        warmup_steps,
+        total_steps,
+        max_grad_norm,
+        seed,
+        gradient_accumulation_steps,
     )
     tracker = _LossTracker(logging_steps)
     for epoch in itertools.count() if max_steps is not None else range(epochs):
@@ -333,14 +359,23 @@ class _LossTracker:
         """Log the mean loss of the steps since the last record (and the last step's learning rate, grad norm)."""
         if not self.window_steps:
             return
-        extra = {name: float(self.last_metrics[name]) for name in ("learning_rate", "grad_norm") if name in self.last_metrics}
+        extra = {
+            name: float(self.last_metrics[name])
+            for name in ("learning_rate", "grad_norm")
+            if name in self.last_metrics
+        }
         self.log({"loss": float(self.window) / self.window_steps, **extra}, self.epoch)
         self.window, self.window_steps = 0.0, 0
 
     def log(self, record: dict[str, float], epoch: int) -> None:
         record = {**record, "epoch": epoch, "step": self.step}
         self.log_history.append(record)
-        logger.info(" ".join(f"{key}={value:.6g}" if isinstance(value, float) else f"{key}={value}" for key, value in record.items()))
+        logger.info(
+            " ".join(
+                f"{key}={value:.6g}" if isinstance(value, float) else f"{key}={value}"
+                for key, value in record.items()
+            )
+        )
 
     def mean_loss(self) -> float:
         return float(self.total) / max(self.step, 1)

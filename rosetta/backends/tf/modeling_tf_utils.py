@@ -84,7 +84,11 @@ def resolve_tf_dtype(dtype: Any) -> str | None:
     """'float16', tf.float16, 'torch.float16' or a numpy dtype -> 'float16'; None stays None."""
     if dtype is None:
         return None
-    name = dtype.name if isinstance(dtype, tf.DType) else str(np.dtype(dtype) if isinstance(dtype, type) else dtype)
+    name = (
+        dtype.name
+        if isinstance(dtype, tf.DType)
+        else str(np.dtype(dtype) if isinstance(dtype, type) else dtype)
+    )
     name = name.removeprefix("torch.").removeprefix("tf.")
     if name not in _FLOAT_DTYPES:
         raise ConfigError(f"Unknown dtype {dtype!r}; use one of {', '.join(_FLOAT_DTYPES)} or 'auto'.")
@@ -148,7 +152,12 @@ def _swap_tracked(owner: keras.layers.Layer, name: str, value: Any) -> None:
     """Before `owner.<name> = value`: Keras stops tracking what the attribute held, as torch would."""
     old = owner.__dict__.get(name)
     tracker = owner.__dict__.get("_tracker")
-    if tracker is None or old is None or old is value or not isinstance(old, (keras.layers.Layer, keras.Variable)):
+    if (
+        tracker is None
+        or old is None
+        or old is value
+        or not isinstance(old, (keras.layers.Layer, keras.Variable))
+    ):
         return
     if any(v is old for k, v in owner.__dict__.items() if k != name):  # still held under another name
         return
@@ -190,7 +199,9 @@ def named_layers(root: keras.layers.Layer) -> Iterator[tuple[tuple[str, ...], ke
     """
     seen: set[int] = set()
 
-    def visit(layer: keras.layers.Layer, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], keras.layers.Layer]]:
+    def visit(
+        layer: keras.layers.Layer, path: tuple[str, ...]
+    ) -> Iterator[tuple[tuple[str, ...], keras.layers.Layer]]:
         if id(layer) in seen:
             return
         seen.add(id(layer))
@@ -238,7 +249,9 @@ def _track_outermost(init: Callable) -> Callable:
         finally:
             if outermost:
                 _CONSTRUCTING.model = None
-        if outermost and not self.built:  # an __init__ that forgot post_init(): its weights must exist all the same
+        if (
+            outermost and not self.built
+        ):  # an __init__ that forgot post_init(): its weights must exist all the same
             self.post_init()
 
     return wrapper
@@ -318,12 +331,18 @@ class TFPreTrainedModel(PretrainedModelBase, keras.Model):
     def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
         skip = set()
         if exclude_embeddings:  # the embedding tables, not an untied decoder (a Linear in torch)
-            skip = {id(layer.embeddings) for _, layer in named_layers(self) if isinstance(layer, keras.layers.Embedding)}
+            skip = {
+                id(layer.embeddings)
+                for _, layer in named_layers(self)
+                if isinstance(layer, keras.layers.Embedding)
+            }
             output = self.get_output_embeddings()
             if output is not None and output is not self.get_input_embeddings():
                 skip.discard(id(output.embeddings))
         return sum(
-            math.prod(v.shape) for _, v in named_weights(self) if id(v) not in skip and (v.trainable or not only_trainable)
+            math.prod(v.shape)
+            for _, v in named_weights(self)
+            if id(v) not in skip and (v.trainable or not only_trainable)
         )
 
     # -- embeddings ------------------------------------------------------------------------
@@ -362,7 +381,10 @@ class TFPreTrainedModel(PretrainedModelBase, keras.Model):
                 self.set_output_embeddings(embeddings)
 
     def resize_token_embeddings(
-        self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None, mean_resizing: bool = True
+        self,
+        new_num_tokens: int | None = None,
+        pad_to_multiple_of: int | None = None,
+        mean_resizing: bool = True,
     ) -> keras.layers.Embedding:
         """Grow or shrink the vocabulary; old rows kept, new rows drawn around the old rows' mean."""
         old = self.get_input_embeddings()
@@ -375,7 +397,9 @@ class TFPreTrainedModel(PretrainedModelBase, keras.Model):
         if bias is not None:
             values = np.zeros((new_num_tokens,), dtype=_numpy_dtype(bias.dtype))
             values[:keep] = bias.numpy()[:keep]
-            self.set_output_bias(keras.Variable(values, dtype=bias.dtype, trainable=bias.trainable, name=bias.name))
+            self.set_output_bias(
+                keras.Variable(values, dtype=bias.dtype, trainable=bias.trainable, name=bias.name)
+            )
         output = self.get_output_embeddings()
         if output is not None and not getattr(self.config, "tie_word_embeddings", True):
             self.set_output_embeddings(_resized_embedding(output, new_num_tokens, mean_resizing, self.config))
@@ -421,7 +445,10 @@ class TFPreTrainedModel(PretrainedModelBase, keras.Model):
 
     def canonical_state_dict(self) -> dict[str, np.ndarray]:
         """The weights under canonical names, in PyTorch layouts, as numpy (transposes are views)."""
-        return {name: to_canonical(variable.numpy(), layout) for name, (variable, layout) in self.canonical_weights().items()}
+        return {
+            name: to_canonical(variable.numpy(), layout)
+            for name, (variable, layout) in self.canonical_weights().items()
+        }
 
     # -- the hooks of PretrainedModelBase -----------------------------------------------------------
     @property
@@ -438,12 +465,16 @@ class TFPreTrainedModel(PretrainedModelBase, keras.Model):
         return constructor_keywords(cls.__init__)
 
     @classmethod
-    def _build_empty(cls, config: PretrainedConfig, dtype: Any, model_args: tuple, model_kwargs: dict[str, Any]) -> TFPreTrainedModel:
+    def _build_empty(
+        cls, config: PretrainedConfig, dtype: Any, model_args: tuple, model_kwargs: dict[str, Any]
+    ) -> TFPreTrainedModel:
         with init_empty_weights(), dtype_policy(dtype):
             return cls(config, *model_args, **model_kwargs)
 
     @classmethod
-    def _build_initialised(cls, config: PretrainedConfig, dtype: Any, model_args: tuple, model_kwargs: dict[str, Any]) -> TFPreTrainedModel:
+    def _build_initialised(
+        cls, config: PretrainedConfig, dtype: Any, model_args: tuple, model_kwargs: dict[str, Any]
+    ) -> TFPreTrainedModel:
         with dtype_policy(dtype):
             return cls(config, *model_args, **model_kwargs)
 
@@ -475,7 +506,9 @@ class TFPreTrainedModel(PretrainedModelBase, keras.Model):
         return self.config.to_dict()
 
     @classmethod
-    def from_config(cls, config: PretrainedConfig | dict[str, Any], *model_args: Any, **kwargs: Any) -> TFPreTrainedModel:
+    def from_config(
+        cls, config: PretrainedConfig | dict[str, Any], *model_args: Any, **kwargs: Any
+    ) -> TFPreTrainedModel:
         """As every backend's; also Keras' `from_config(get_config(), custom_objects)`."""
         kwargs.pop("custom_objects", None)
         return super().from_config(config, *model_args, **kwargs)
@@ -516,7 +549,12 @@ class TFPreTrainedModel(PretrainedModelBase, keras.Model):
         return {key: value for key, value in outputs.items() if key != "loss"}
 
     def compute_loss(
-        self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None, training: bool = True
+        self,
+        x: Any = None,
+        y: Any = None,
+        y_pred: Any = None,
+        sample_weight: Any = None,
+        training: bool = True,
     ) -> tf.Tensor:
         """The loss compile() was given, if any; otherwise the model's own loss from the labels in x.
 
@@ -574,7 +612,9 @@ class TFPreTrainedModel(PretrainedModelBase, keras.Model):
 
         num_batches = num_examples // batch_size if drop_remainder else math.ceil(num_examples / batch_size)
         if num_batches == 0:
-            raise InputError(f"drop_remainder=True with batch_size={batch_size} leaves no batch of {num_examples} examples.")
+            raise InputError(
+                f"drop_remainder=True with batch_size={batch_size} leaves no batch of {num_examples} examples."
+            )
 
         def batches() -> Iterator[dict[str, np.ndarray]]:
             order = np.random.permutation(num_examples) if shuffle else np.arange(num_examples)
@@ -638,7 +678,11 @@ def _resized_embedding(
         values = np.concatenate([values, _new_rows(weight, num_rows - keep, mean_resizing, config)])
     with init_empty_weights():
         new = keras.layers.Embedding(
-            num_rows, weight.shape[1], embeddings_initializer=old.embeddings_initializer, dtype=old.dtype_policy, name=old.name
+            num_rows,
+            weight.shape[1],
+            embeddings_initializer=old.embeddings_initializer,
+            dtype=old.dtype_policy,
+            name=old.name,
         )
         new.build(None)
     new.embeddings.assign(values)
@@ -646,8 +690,12 @@ def _resized_embedding(
 
 
 def _new_rows(weight: np.ndarray, count: int, mean_resizing: bool, config: PretrainedConfig) -> np.ndarray:
-    seed = int(tf.random.uniform((), maxval=2**31 - 1, dtype=tf.int64))  # governed by keras.utils.set_random_seed
-    rows = new_embedding_rows(weight, count, mean_resizing, getattr(config, "initializer_range", 0.02), np.random.default_rng(seed))
+    seed = int(
+        tf.random.uniform((), maxval=2**31 - 1, dtype=tf.int64)
+    )  # governed by keras.utils.set_random_seed
+    rows = new_embedding_rows(
+        weight, count, mean_resizing, getattr(config, "initializer_range", 0.02), np.random.default_rng(seed)
+    )
     return rows.astype(weight.dtype)
 
 

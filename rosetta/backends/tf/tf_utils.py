@@ -52,7 +52,9 @@ def extended_attention_mask(attention_mask: tf.Tensor, dtype: tf.DType) -> tf.Te
     return (1.0 - mask) * dtype.min
 
 
-def head_mask_per_layer(head_mask: tf.Tensor | None, num_layers: int, dtype: tf.DType) -> list[tf.Tensor | None]:
+def head_mask_per_layer(
+    head_mask: tf.Tensor | None, num_layers: int, dtype: tf.DType
+) -> list[tf.Tensor | None]:
     """Head mask of shape [heads] or [layers, heads] -> one [1, heads, 1, 1] mask per layer."""
     if head_mask is None:
         return [None] * num_layers

@@ -22,7 +22,12 @@ from ...core.inputs import CHECKED_INPUTS, InputView, check_model_inputs
 from ...core.weights import new_embedding_rows, record_pruned_heads, resized_vocab_size
 from .pytorch_utils import place_on_devices
 
-_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "float64": torch.float64}
+_DTYPES = {
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float64": torch.float64,
+}
 
 
 def resolve_torch_dtype(dtype: Any) -> torch.dtype | None:
@@ -118,8 +123,19 @@ def init_empty_weights() -> Iterator[None]:
         _INITIALISE_WEIGHTS = True
 
 
-_INIT_FUNCTIONS = ("normal_", "uniform_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_", "xavier_normal_",
-                   "trunc_normal_", "zeros_", "ones_", "constant_", "orthogonal_")
+_INIT_FUNCTIONS = (
+    "normal_",
+    "uniform_",
+    "kaiming_uniform_",
+    "kaiming_normal_",
+    "xavier_uniform_",
+    "xavier_normal_",
+    "trunc_normal_",
+    "zeros_",
+    "ones_",
+    "constant_",
+    "orthogonal_",
+)
 
 
 def _skip_init(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
@@ -207,7 +223,11 @@ class PreTrainedModel(PretrainedModelBase, nn.Module):
         skip = set()
         if exclude_embeddings:
             skip = {id(m.weight) for m in self.modules() if isinstance(m, nn.Embedding)}
-        return sum(p.numel() for p in self.parameters() if id(p) not in skip and (p.requires_grad or not only_trainable))
+        return sum(
+            p.numel()
+            for p in self.parameters()
+            if id(p) not in skip and (p.requires_grad or not only_trainable)
+        )
 
     # -- embeddings ------------------------------------------------------------------------
     def get_input_embeddings(self) -> nn.Embedding:
@@ -235,14 +255,23 @@ class PreTrainedModel(PretrainedModelBase, nn.Module):
                 module._tie_weights()
 
     def resize_token_embeddings(
-        self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None, mean_resizing: bool = True
+        self,
+        new_num_tokens: int | None = None,
+        pad_to_multiple_of: int | None = None,
+        mean_resizing: bool = True,
     ) -> nn.Embedding:
         """Grow or shrink the vocabulary; old rows kept, new rows drawn around the old rows' mean."""
         old = self.get_input_embeddings()
         new_num_tokens = resized_vocab_size(old.num_embeddings, new_num_tokens, pad_to_multiple_of)
         if new_num_tokens is None:
             return old
-        new = nn.Embedding(new_num_tokens, old.embedding_dim, padding_idx=old.padding_idx, device=old.weight.device, dtype=old.weight.dtype)
+        new = nn.Embedding(
+            new_num_tokens,
+            old.embedding_dim,
+            padding_idx=old.padding_idx,
+            device=old.weight.device,
+            dtype=old.weight.dtype,
+        )
         keep = min(old.num_embeddings, new_num_tokens)
         with torch.no_grad():
             new.weight[:keep] = old.weight[:keep]
@@ -255,11 +284,19 @@ class PreTrainedModel(PretrainedModelBase, nn.Module):
             bias[:keep] = output.bias.data[:keep]
             self._replace_parameter(output.bias, nn.Parameter(bias))
         if output is not None and not getattr(self.config, "tie_word_embeddings", True):
-            new_output = nn.Linear(old.embedding_dim, new_num_tokens, bias=output.bias is not None, device=output.weight.device, dtype=output.weight.dtype)
+            new_output = nn.Linear(
+                old.embedding_dim,
+                new_num_tokens,
+                bias=output.bias is not None,
+                device=output.weight.device,
+                dtype=output.weight.dtype,
+            )
             with torch.no_grad():
                 new_output.weight[:keep] = output.weight[:keep]
                 if new_num_tokens > keep:
-                    new_output.weight[keep:] = _new_rows(output.weight, new_num_tokens - keep, mean_resizing, self.config)
+                    new_output.weight[keep:] = _new_rows(
+                        output.weight, new_num_tokens - keep, mean_resizing, self.config
+                    )
             output.weight = new_output.weight
         self.config.vocab_size = new_num_tokens
         self.tie_weights()
@@ -287,12 +324,16 @@ class PreTrainedModel(PretrainedModelBase, nn.Module):
         return constructor_keywords(cls.__init__)
 
     @classmethod
-    def _build_empty(cls, config: PretrainedConfig, dtype: Any, model_args: tuple, model_kwargs: dict[str, Any]) -> PreTrainedModel:
+    def _build_empty(
+        cls, config: PretrainedConfig, dtype: Any, model_args: tuple, model_kwargs: dict[str, Any]
+    ) -> PreTrainedModel:
         with init_empty_weights():
             return cls(config, *model_args, **model_kwargs)
 
     @classmethod
-    def _build_initialised(cls, config: PretrainedConfig, dtype: Any, model_args: tuple, model_kwargs: dict[str, Any]) -> PreTrainedModel:
+    def _build_initialised(
+        cls, config: PretrainedConfig, dtype: Any, model_args: tuple, model_kwargs: dict[str, Any]
+    ) -> PreTrainedModel:
         model = cls(config, *model_args, **model_kwargs)
         return model.to(dtype) if dtype is not None else model
 
@@ -337,7 +378,9 @@ class PreTrainedModel(PretrainedModelBase, nn.Module):
         module_path, _, name = key.rpartition(".")
         module = self.get_submodule(module_path)
         if name in module._parameters:
-            module._parameters[name] = nn.Parameter(tensor, requires_grad=module._parameters[name].requires_grad)
+            module._parameters[name] = nn.Parameter(
+                tensor, requires_grad=module._parameters[name].requires_grad
+            )
         else:
             module._buffers[name] = tensor
 
@@ -352,7 +395,8 @@ class PreTrainedModel(PretrainedModelBase, nn.Module):
                 meta = module._parameters[name]
                 # zeros, not empty: a parameter `_init_weights` does not know (a head's own bias) starts at 0
                 module._parameters[name] = nn.Parameter(
-                    torch.zeros(meta.shape, dtype=dtype if meta.is_floating_point() else meta.dtype), requires_grad=meta.requires_grad
+                    torch.zeros(meta.shape, dtype=dtype if meta.is_floating_point() else meta.dtype),
+                    requires_grad=meta.requires_grad,
                 )
             with torch.no_grad():
                 self._init_weights(module)
@@ -371,10 +415,16 @@ class PreTrainedModel(PretrainedModelBase, nn.Module):
 _MODULE_LAYOUTS = {nn.Linear: "linear", nn.Conv1d: "conv1d", nn.Conv2d: "conv2d", nn.Conv3d: "conv3d"}
 
 
-def _new_rows(weight: torch.Tensor, count: int, mean_resizing: bool, config: PretrainedConfig) -> torch.Tensor:
+def _new_rows(
+    weight: torch.Tensor, count: int, mean_resizing: bool, config: PretrainedConfig
+) -> torch.Tensor:
     """`new_embedding_rows` drawn from a generator seeded by torch's RNG, so torch.manual_seed governs it."""
     rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ()).item()))
     rows = new_embedding_rows(
-        weight.detach().float().cpu().numpy(), count, mean_resizing, getattr(config, "initializer_range", 0.02), rng
+        weight.detach().float().cpu().numpy(),
+        count,
+        mean_resizing,
+        getattr(config, "initializer_range", 0.02),
+        rng,
     )
     return torch.from_numpy(rows).to(device=weight.device, dtype=weight.dtype)

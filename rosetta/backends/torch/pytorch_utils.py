@@ -26,7 +26,9 @@ def prune_linear_layer(layer: nn.Linear, index: torch.LongTensor, dim: int = 0) 
         bias = layer.bias.detach().clone() if dim == 1 else layer.bias[index].detach().clone()
     new_size = list(layer.weight.size())
     new_size[dim] = len(index)
-    new_layer = nn.Linear(new_size[1], new_size[0], bias=bias is not None, device=layer.weight.device, dtype=layer.weight.dtype)
+    new_layer = nn.Linear(
+        new_size[1], new_size[0], bias=bias is not None, device=layer.weight.device, dtype=layer.weight.dtype
+    )
     new_layer.weight = nn.Parameter(weight, requires_grad=layer.weight.requires_grad)
     if bias is not None:
         new_layer.bias = nn.Parameter(bias, requires_grad=layer.bias.requires_grad)
@@ -39,7 +41,9 @@ def extended_attention_mask(attention_mask: torch.Tensor, dtype: torch.dtype) ->
     return (1.0 - mask) * torch.finfo(dtype).min
 
 
-def head_mask_per_layer(head_mask: torch.Tensor | None, num_layers: int, dtype: torch.dtype) -> list[torch.Tensor | None]:
+def head_mask_per_layer(
+    head_mask: torch.Tensor | None, num_layers: int, dtype: torch.dtype
+) -> list[torch.Tensor | None]:
     """Head mask of shape [heads] or [layers, heads] -> one [1, heads, 1, 1] mask per layer."""
     if head_mask is None:
         return [None] * num_layers
@@ -66,9 +70,13 @@ def _device(value: object, what: str) -> torch.device:
     try:
         device = torch.device(value) if not isinstance(value, int) else torch.device("cuda", value)
     except (RuntimeError, TypeError) as err:
-        raise InputError(f"{what}: {value!r} is not a torch device (use 'cpu', 'cuda:0', an int or 'auto').") from err
+        raise InputError(
+            f"{what}: {value!r} is not a torch device (use 'cpu', 'cuda:0', an int or 'auto')."
+        ) from err
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"{what}: {value!r} asks for CUDA, which is not available here. Use 'cpu' or 'auto'.")
+        raise InputError(
+            f"{what}: {value!r} asks for CUDA, which is not available here. Use 'cpu' or 'auto'."
+        )
     if device.type not in ("cpu", "cuda", "mps", "xpu"):
         raise InputError(f"{what}: rosetta places weights on cpu or an accelerator, not on {device.type!r}.")
     return device
@@ -101,9 +109,15 @@ def place_on_devices(model: nn.Module, device_map: object) -> None:
         if not any(key == "" or name == key or name.startswith(key + ".") for key in device_map)
     ]
     if uncovered:
-        raise InputError(f"device_map leaves these weights without a device: {uncovered[:5]}{' ...' if len(uncovered) > 5 else ''}.")
+        raise InputError(
+            f"device_map leaves these weights without a device: {uncovered[:5]}{' ...' if len(uncovered) > 5 else ''}."
+        )
     for name in sorted(device_map, key=len):  # outer modules first, inner ones override
-        device = auto_device() if device_map[name] == "auto" else _device(device_map[name], f"device_map[{name!r}]")
+        device = (
+            auto_device()
+            if device_map[name] == "auto"
+            else _device(device_map[name], f"device_map[{name!r}]")
+        )
         modules[name].to(device)
         if len({str(v) for v in device_map.values()}) > 1:
             modules[name].register_forward_pre_hook(_inputs_to(device), with_kwargs=True)

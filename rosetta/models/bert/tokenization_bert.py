@@ -47,8 +47,12 @@ class BertTokenizer(PreTrainedTokenizer):
         from_vocab = tokenizer_file is None and tokenizer_object is None
         if from_vocab:
             if vocab_file is None:
-                raise InputError("BertTokenizer needs a vocab_file (vocab.txt) or a tokenizer_file (tokenizer.json).")
-            tokenizer_object = Tokenizer(WordPiece.from_file(os.fspath(vocab_file), unk_token=token_content(unk_token)))
+                raise InputError(
+                    "BertTokenizer needs a vocab_file (vocab.txt) or a tokenizer_file (tokenizer.json)."
+                )
+            tokenizer_object = Tokenizer(
+                WordPiece.from_file(os.fspath(vocab_file), unk_token=token_content(unk_token))
+            )
             tokenizer_object.normalizer = normalizers.BertNormalizer()
             tokenizer_object.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
             tokenizer_object.decoder = decoders.WordPiece(prefix="##")
@@ -71,11 +75,17 @@ class BertTokenizer(PreTrainedTokenizer):
                 special_tokens=[(cls, self.cls_token_id), (sep, self.sep_token_id)],
             )
 
-    def _set_normalization(self, do_lower_case: bool | None, tokenize_chinese_chars: bool | None, strip_accents: bool | None) -> None:
+    def _set_normalization(
+        self, do_lower_case: bool | None, tokenize_chinese_chars: bool | None, strip_accents: bool | None
+    ) -> None:
         """Apply the options given explicitly to the BertNormalizer; record the effective ones."""
         normalizer = self.backend_tokenizer.normalizer
         if type(normalizer).__name__ != "BertNormalizer":
-            options = {"do_lower_case": do_lower_case, "tokenize_chinese_chars": tokenize_chinese_chars, "strip_accents": strip_accents}
+            options = {
+                "do_lower_case": do_lower_case,
+                "tokenize_chinese_chars": tokenize_chinese_chars,
+                "strip_accents": strip_accents,
+            }
             self.init_kwargs.update({k: v for k, v in options.items() if v is not None})
             return
         if do_lower_case is not None:

@@ -33,7 +33,9 @@ def prompt(folder):
 
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=GGUF_NAME)
     messages = [{"role": "user", "content": "What is the capital of France?"}]
-    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
+    ids = tokenizer.apply_chat_template(
+        messages, add_generation_prompt=True, tokenize=True, return_dict=False
+    )
     return tokenizer, np.asarray([ids], dtype=np.int64)
 
 
@@ -41,7 +43,9 @@ def prompt(folder):
 def reference_logits(folder, prompt):
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
-    model = transformers.AutoModelForCausalLM.from_pretrained(folder, gguf_file=GGUF_NAME, dtype=torch.float32)
+    model = transformers.AutoModelForCausalLM.from_pretrained(
+        folder, gguf_file=GGUF_NAME, dtype=torch.float32
+    )
     with torch.no_grad():
         return model(torch.from_numpy(prompt[1])).logits.numpy()
 
