@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..core.configuration import PretrainedConfig
-from ..core.errors import InputError, WeightsMismatchError
+from ..core.errors import ConfigError, InputError, WeightsMismatchError
 from ..core.hub import HubOptions
 from .formats import open_canonical_checkpoint
 from .formats.base import DTYPE_NAMES, CheckpointReader
@@ -30,6 +30,41 @@ _LEGACY_SUFFIXES = ((".gamma", ".weight"), (".beta", ".bias"))
 def open_canonical(pretrained_model_name_or_path, options: HubOptions) -> CheckpointReader:
     """Open a folder's or repo's weights, whatever their format, under canonical names and layouts."""
     return open_canonical_checkpoint(pretrained_model_name_or_path, options)
+
+
+_LAYER_INDEX = re.compile(r"^(.*?)\.(\d+)\.")
+
+
+# Config sizes that are the length of some weight's dimension in any checkpoint of the architecture.
+_SIZE_FIELDS = ("vocab_size", "hidden_size", "intermediate_size")
+
+
+def check_config_fits(config: PretrainedConfig, shapes: Mapping[str, Sequence[int]], source: str) -> None:
+    """Refuse a config whose sizes the checkpoint cannot hold, before anything is built or allocated:
+    more layers than it has (100,000 layers would be built for minutes), or a size larger than every
+    dimension of every tensor in it (a 50M vocabulary over a tiny checkpoint would be allocated first)."""
+    largest = max((max(shape, default=0) for shape in shapes.values()), default=0)
+    for field_name in _SIZE_FIELDS:
+        wanted = getattr(config, field_name, None)
+        if isinstance(wanted, int) and largest and wanted > largest:
+            raise ConfigError(
+                f"The config asks for {field_name}={wanted}, larger than every dimension of every tensor in the "
+                f"checkpoint at {source} (the largest is {largest}). Fix {field_name}, or pass "
+                "ignore_mismatched_sizes=True to initialise what does not fit."
+            )
+    wanted = getattr(config, "num_hidden_layers", None)
+    if not isinstance(wanted, int):
+        return
+    held: dict[str, int] = {}
+    for name in shapes:
+        if match := _LAYER_INDEX.match(name):
+            held[match.group(1)] = max(held.get(match.group(1), 0), int(match.group(2)) + 1)
+    if held and wanted > max(held.values()):
+        raise ConfigError(
+            f"The config asks for num_hidden_layers={wanted}, but the checkpoint at {source} holds "
+            f"{max(held.values())} layers. Fix num_hidden_layers, or pass ignore_mismatched_sizes=True "
+            "to initialise the extra layers."
+        )
 
 
 @dataclass

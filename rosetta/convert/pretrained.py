@@ -32,6 +32,7 @@ from ..core.outputs import ModelOutput
 from .formats.journal import reading
 from .loading import (
     LoadingInfo,
+    check_config_fits,
     open_canonical,
     plan_loading,
     report,
@@ -243,6 +244,8 @@ class PretrainedModelBase(PushToHubMixin):
             setattr(config, key, value)
         cls._set_attn_implementation(config, attn_implementation)
         with reader:
+            if not ignore_mismatched_sizes:
+                check_config_fits(config, {k: reader.shape(k) for k in reader}, source)
             dtype = cls._resolve_dtype(requested_dtype_name(dtype, config, reader))
             model = cls._build_empty(config, dtype, model_args, model_kwargs)
             info = model._load_from_reader(reader, dtype, ignore_mismatched_sizes, source)

@@ -36,6 +36,7 @@ from .formats.ct2 import CT2File, find_ct2
 from .formats.gguf import GGUFFile, find_gguf, gguf_tokenizer_files
 from .formats.journal import fsync_path
 from .formats.naming import LegacyNaming, keras_scope, kind_of, legacy_naming, native_name
+from .loading import check_config_fits
 from .mapping import from_canonical, from_canonical_axes
 from .sharding import TensorStream, parse_size, weights_pattern, write_checkpoint
 
@@ -184,11 +185,12 @@ def load_config(src: str, options: HubOptions) -> tuple[dict[str, Any] | None, s
     return config, path
 
 
-def check_config(config: dict[str, Any] | None, path: str | None) -> None:
-    """Refuse a config.json its architecture's config class refuses (sizes, head counts), naming the field."""
+def check_config(config: dict[str, Any] | None, path: str | None) -> Any:
+    """The config object of a config.json, refused as its architecture's config class refuses it (sizes,
+    head counts), naming the field; None for no config or a model_type rosetta has no config class for."""
     if config is None or config.get("model_type") not in registry.available_model_types():
-        return
-    registry.config_class_for(config["model_type"], source=path).from_dict(config, source=path)
+        return None
+    return registry.config_class_for(config["model_type"], source=path).from_dict(config, source=path)
 
 
 def architecture_class(config: Any, framework: str = "torch") -> type:
@@ -653,9 +655,15 @@ def convert(
     check_destination(src, out, force)
     ct2_path = find_ct2(src) if gguf_file is None else None
     if ct2_path is None:  # a CTranslate2 folder's config.json is CTranslate2's own, not a model config
-        check_config(*load_config(src, options))  # a bad config is named before any weight is looked for
+        checked = check_config(
+            *load_config(src, options)
+        )  # a bad config is named before any weight is looked for
+    else:
+        checked = None
     sources = resolve_sources(src, options, gguf_file)
     tensors = scan_sources(sources)
+    if checked is not None:
+        check_config_fits(checked, {t.name: t.shape for t in tensors}, src)
     gguf_path = sources[0].path if sources[0].fmt == "gguf" else None
     if ct2_path is not None:
         config, generation, config_path = ct2_config(ct2_path)

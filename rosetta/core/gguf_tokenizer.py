@@ -33,11 +33,11 @@ _SPLIT_DIGITS_BY_1 = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
     r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
+_PRE_DIGITS_BY_3 = ("llama3", "llama-v3", "llama-bpe", "falcon3", "dbrx", "smaug-bpe")  # format values
+_PRE_DIGITS_BY_1 = ("qwen2", "deepseek-r1-qwen", "megrez")  # format values
 PRE_TOKENIZER_SPLITS = {
-    **dict.fromkeys(
-        ("llama3", "llama-v3", "llama-bpe", "falcon3", "dbrx", "smaug-bpe"), _SPLIT_DIGITS_BY_3
-    ),  # format values
-    **dict.fromkeys(("qwen2", "deepseek-r1-qwen", "megrez"), _SPLIT_DIGITS_BY_1),  # format values
+    **dict.fromkeys(_PRE_DIGITS_BY_3, _SPLIT_DIGITS_BY_3),
+    **dict.fromkeys(_PRE_DIGITS_BY_1, _SPLIT_DIGITS_BY_1),
 }
 _SPECIAL_IDS = {
     "bos_token": "tokenizer.ggml.bos_token_id",

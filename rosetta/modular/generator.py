@@ -164,7 +164,7 @@ class _Builder:
         for arch in sorted(set(arches.values())):
             new, old_camels[arch] = infer_camel(pairs.get(arch, []), self.arch, arch)
             new_camel = new_camel or new
-        new_names = ModelNames.from_folder(self.arch, new_camel)
+        new_names = ModelNames.from_folder(self.arch, new_camel, declared_display_name(self.path.parent))
         for arch, old in old_camels.items():
             self.renamers[arch] = Renamer(ModelNames.from_folder(arch, old), new_names)
         rename_modular(self.modular, self.renamers, arches)
@@ -508,3 +508,12 @@ def _load_order(items: list[Emitted]) -> list[Emitted]:
 def generate(modular_path: str | Path, session: Session | None = None) -> dict[str, str]:
     """The standalone files a modular source generates: file name -> source text."""
     return (session or Session()).generate(Path(modular_path))
+
+
+def declared_display_name(folder: Path) -> str | None:
+    """`DISPLAY_NAME = "RoBERTa"` in the model folder's __init__.py: how prose names the model."""
+    init = folder / "__init__.py"
+    if not init.exists():
+        return None
+    match = re.search(r'^DISPLAY_NAME\s*=\s*"([^"]+)"', init.read_text(encoding="utf-8"), re.MULTILINE)
+    return match.group(1) if match else None

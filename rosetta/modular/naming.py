@@ -23,11 +23,12 @@ class ModelNames:
     camel: str
     lower: str
     upper: str
+    display: str = ""  # how prose writes it ("RoBERTa"); the upper spelling when not declared
 
     @classmethod
-    def from_folder(cls, folder: str, camel: str | None = None) -> ModelNames:
+    def from_folder(cls, folder: str, camel: str | None = None, display: str | None = None) -> ModelNames:
         camel = camel or "".join(part.capitalize() for part in folder.split("_"))
-        return cls(camel=camel, lower=folder, upper=folder.upper())
+        return cls(camel=camel, lower=folder, upper=folder.upper(), display=display or folder.upper())
 
 
 class Renamer:
@@ -44,6 +45,8 @@ class Renamer:
         ]
 
     def name(self, word: str) -> str:
+        if word == self.old.upper:  # the name alone, as prose writes it ("BERT" -> "RoBERTa")
+            return self.new.display
         for pattern, replacement in self._rules:
             word = pattern.sub(replacement, word)
         return word

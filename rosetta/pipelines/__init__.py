@@ -7,163 +7,58 @@ so the same checkpoint gives the same answers whichever framework serves it.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from abc import ABC, abstractmethod
 from typing import Any
-
-import numpy as np
 
 from ..core.errors import ConfigError, InputError
 from ..core.frameworks import FRAMEWORKS, available_frameworks, framework_key, missing_framework_message
-from ._numpy import framework_of_model, numpy_call
+from ._audio import AudioClassificationPipeline, CTCSpeechRecognitionPipeline
+from ._base import Pipeline
+from ._generation import TextGenerationPipeline
+from ._numpy import framework_of_model
+from ._text import (
+    FeatureExtractionPipeline,
+    FillMaskPipeline,
+    TextClassificationPipeline,
+    TokenClassificationPipeline,
+    ZeroShotClassificationPipeline,
+)
+from ._vision import ImageClassificationPipeline, ZeroShotImageClassificationPipeline
 
-_MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-
-
-class Pipeline(ABC):
-    """Tokenise -> run the model in its own framework -> turn its outputs (as numpy) into answers."""
-
-    auto_class = "AutoModel"
-
-    def __init__(self, model: Any, tokenizer: Any, framework: str, device: Any = None):
-        self.model = model
-        self.tokenizer = tokenizer
-        self.framework = framework_key(framework)
-        self.device = device
-
-    def __call__(self, inputs: str | list[str], **kwargs: Any) -> Any:
-        single = isinstance(inputs, str)
-        texts = [inputs] if single else list(inputs)
-        if not texts or not all(isinstance(t, str) for t in texts):
-            raise InputError(
-                f"{type(self).__name__} takes a string or a non-empty list of strings, got {inputs!r}."
-            )
-        encoding = self.tokenizer(texts, padding=True, truncation=True, return_tensors="np")
-        outputs = self._forward(encoding)
-        ids = np.asarray(encoding["input_ids"])
-        mask = np.asarray(encoding["attention_mask"])
-        results = [
-            self.postprocess(outputs, i, ids[i], mask[i], encoding, **kwargs) for i in range(len(texts))
-        ]
-        return results[0] if single else results
-
-    def _forward(self, encoding: Any) -> dict[str, np.ndarray]:
-        """The model on the encoding's numpy arrays, on the pipeline's device; float outputs as float32 numpy."""
-        inputs = {k: np.asarray(encoding[k]) for k in _MODEL_INPUTS if k in encoding}
-        with _device_scope(self.framework, self.device):
-            out = numpy_call(self.model, inputs)
-        return {k: v.astype(np.float32, copy=False) for k, v in out.items() if isinstance(v, np.ndarray)}
-
-    @abstractmethod
-    def postprocess(
-        self,
-        outputs: dict[str, np.ndarray],
-        index: int,
-        ids: np.ndarray,
-        mask: np.ndarray,
-        encoding: Any,
-        **kwargs: Any,
-    ) -> Any:
-        """The answer for text `index` of the batch, from the model's outputs as numpy."""
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
-
-
-class FeatureExtractionPipeline(Pipeline):
-    """The last hidden state of each real (unpadded) token: [tokens][hidden] per text."""
-
-    def postprocess(self, outputs, index, ids, mask, encoding, **kwargs):
-        return outputs["last_hidden_state"][index][mask.astype(bool)].tolist()
-
-
-class TextClassificationPipeline(Pipeline):
-    """Label scores: softmax for single-label, sigmoid for multi-label and one-label models."""
-
-    auto_class = "AutoModelForSequenceClassification"
-
-    def postprocess(self, outputs, index, ids, mask, encoding, top_k: int | None = 1, **kwargs):
-        logits = outputs["logits"][index]
-        config = self.model.config
-        if config.problem_type == "multi_label_classification" or config.num_labels == 1:
-            scores = 1.0 / (1.0 + np.exp(-logits))
-        else:
-            scores = _softmax(logits)
-        order = np.argsort(-scores, kind="stable")[: top_k or len(scores)]
-        ranked = [{"label": config.id2label[int(i)], "score": float(scores[i])} for i in order]
-        return ranked[0] if top_k == 1 else ranked
-
-
-class FillMaskPipeline(Pipeline):
-    """The top_k tokens for the mask token in each text, with the filled-in sequence."""
-
-    auto_class = "AutoModelForMaskedLM"
-
-    def postprocess(self, outputs, index, ids, mask, encoding, top_k: int = 5, **kwargs):
-        positions = np.flatnonzero(ids == self.tokenizer.mask_token_id)
-        if len(positions) != 1:
-            raise InputError(
-                f"fill-mask needs exactly one {self.tokenizer.mask_token} in each text; found {len(positions)}."
-            )
-        position = int(positions[0])
-        probs = _softmax(outputs["logits"][index, position])
-        results = []
-        for token_id in np.argsort(-probs, kind="stable")[:top_k]:
-            filled = ids[mask.astype(bool)].copy()
-            filled[position] = token_id
-            results.append(
-                {
-                    "score": float(probs[token_id]),
-                    "token": int(token_id),
-                    "token_str": self.tokenizer.decode([int(token_id)]),
-                    "sequence": self.tokenizer.decode(filled.tolist(), skip_special_tokens=True),
-                }
-            )
-        return results
-
-
-class TokenClassificationPipeline(Pipeline):
-    """One label per word piece (special tokens left out), with its score and character offsets."""
-
-    auto_class = "AutoModelForTokenClassification"
-
-    def postprocess(self, outputs, index, ids, mask, encoding, **kwargs):
-        probs = _softmax(outputs["logits"][index])
-        special = set(self.tokenizer.all_special_ids)
-        offsets = (
-            encoding.encodings[index].offsets
-            if getattr(encoding, "encodings", None)
-            else [(None, None)] * len(ids)
-        )
-        entities = []
-        for position, token_id in enumerate(ids):
-            if not mask[position] or int(token_id) in special:
-                continue
-            label = int(np.argmax(probs[position]))
-            start, end = offsets[position]
-            entities.append(
-                {
-                    "entity": self.model.config.id2label[label],
-                    "score": float(probs[position, label]),
-                    "index": position,
-                    "word": self.tokenizer.convert_ids_to_tokens(int(token_id)),
-                    "start": start,
-                    "end": end,
-                }
-            )
-        return entities
-
+__all__ = [
+    "AudioClassificationPipeline",
+    "CTCSpeechRecognitionPipeline",
+    "ALIASES",
+    "TASKS",
+    "FeatureExtractionPipeline",
+    "FillMaskPipeline",
+    "ImageClassificationPipeline",
+    "Pipeline",
+    "TextClassificationPipeline",
+    "TextGenerationPipeline",
+    "TokenClassificationPipeline",
+    "ZeroShotClassificationPipeline",
+    "ZeroShotImageClassificationPipeline",
+    "pipeline",
+    "resolve_device",
+]
 
 TASKS: dict[str, type[Pipeline]] = {
     "feature-extraction": FeatureExtractionPipeline,
     "text-classification": TextClassificationPipeline,
-    "sentiment-analysis": TextClassificationPipeline,
     "fill-mask": FillMaskPipeline,
     "token-classification": TokenClassificationPipeline,
-    "ner": TokenClassificationPipeline,
+    "zero-shot-classification": ZeroShotClassificationPipeline,
+    "text-generation": TextGenerationPipeline,
+    "image-classification": ImageClassificationPipeline,
+    "zero-shot-image-classification": ZeroShotImageClassificationPipeline,
+    "automatic-speech-recognition": CTCSpeechRecognitionPipeline,
+    "audio-classification": AudioClassificationPipeline,
+}
+
+ALIASES: dict[str, str] = {
+    "sentiment-analysis": "text-classification",
+    "ner": "token-classification",
 }
 
 
@@ -252,23 +147,34 @@ def _torch_backend_available(kind: str) -> bool:
     return bool(is_available()) if callable(is_available) else False
 
 
-def _device_scope(framework: str, device: Any) -> contextlib.AbstractContextManager:
-    """Where TF and Flax place the call; torch models are moved once, when the pipeline is built."""
-    if device is None or framework == "torch":
-        return contextlib.nullcontext()
-    if framework == "tf":
-        import tensorflow as tf
-
-        return tf.device("/CPU:0")
-    import jax
-
-    return jax.default_device(jax.devices("cpu")[0])
-
-
 def _place(model: Any, framework: str, device: Any) -> Any:
     if framework == "torch" and device is not None:
         return model.to(device)
     return model
+
+
+_PROCESSOR_AUTO = {
+    "tokenizer": "AutoTokenizer",
+    "image_processor": "AutoImageProcessor",
+    "feature_extractor": "AutoFeatureExtractor",
+}
+
+
+def _load_processors(pipeline_class: type[Pipeline], source: Any, given: dict[str, Any]) -> dict[str, Any]:
+    """The tokenizer / image processor / feature extractor the task needs: given ones (objects or paths),
+    else read from `source` (the model's folder); an InputError when one is missing."""
+    import rosetta
+
+    loaded = {}
+    for name in pipeline_class.processors:
+        value = given.get(name)
+        if value is None and source is None:
+            raise InputError(f"Pass {name}= along with a model object (or pass a folder/Hub id as model).")
+        value = source if value is None else value
+        if isinstance(value, (str, os.PathLike)):
+            value = getattr(rosetta, _PROCESSOR_AUTO[name]).from_pretrained(value)
+        loaded[name] = value
+    return loaded
 
 
 def pipeline(
@@ -277,28 +183,37 @@ def pipeline(
     tokenizer: Any = None,
     framework: str | None = None,
     device: Any = None,
+    image_processor: Any = None,
+    feature_extractor: Any = None,
     **model_kwargs: Any,
 ) -> Pipeline:
     """A ready-to-call pipeline for `task`, with `model` a rosetta model or a folder / Hub id.
 
     `framework` ("pt"/"torch", "tf", "flax"/"jax") picks the framework for a path; `device` places
-    the model (torch: "cpu", "cuda:0", an index, -1 for the CPU; TF/Flax: "cpu" or -1).
+    the model (torch: "cpu", "cuda:0", an index, -1 for the CPU; TF/Flax: "cpu" or -1). The tokenizer,
+    image processor or feature extractor the task needs is read from the model's folder unless given.
     """
     import rosetta
 
-    if task not in TASKS:
-        raise InputError(f"Unknown task {task!r}; supported: {', '.join(sorted(TASKS))}.")
+    pipeline_class = _task_class(task)
     if model is None:
         raise InputError(
-            "pipeline needs a model: a rosetta model, a folder, or a Hub repo id (rosetta downloads no default)."
+            f"pipeline({task!r}) needs a model: a rosetta model, a folder, or a Hub repo id "
+            "(rosetta downloads no default)."
         )
     requested = _check_framework(framework)
-    pipeline_class = TASKS[task]
+    given = {
+        "tokenizer": tokenizer,
+        "image_processor": image_processor,
+        "feature_extractor": feature_extractor,
+    }
+    source = None
     if isinstance(model, (str, os.PathLike)):
         key = requested or _default_framework()
         placed = resolve_device(key, device)  # checked before anything is loaded
+        source = model
+        processors = _load_processors(pipeline_class, source, given)
         auto = getattr(rosetta, FRAMEWORKS[key].class_prefix + pipeline_class.auto_class)
-        tokenizer = tokenizer if tokenizer is not None else rosetta.AutoTokenizer.from_pretrained(model)
         model = auto.from_pretrained(model, **model_kwargs)
     else:
         key = _framework_of(model)
@@ -308,8 +223,14 @@ def pipeline(
                 f"({type(model).__name__})."
             )
         placed = resolve_device(key, device)
-        if tokenizer is None:
-            raise InputError("Pass tokenizer= along with a model object (or pass a folder/Hub id as model).")
-    if isinstance(tokenizer, (str, os.PathLike)):
-        tokenizer = rosetta.AutoTokenizer.from_pretrained(tokenizer)
-    return pipeline_class(_place(model, key, placed), tokenizer, key, placed)
+        processors = _load_processors(pipeline_class, None, given)
+    processors.setdefault("tokenizer", None)
+    return pipeline_class(_place(model, key, placed), framework=key, device=placed, **processors)
+
+
+def _task_class(task: str) -> type[Pipeline]:
+    name = ALIASES.get(task, task)
+    if name not in TASKS:
+        known = ", ".join(sorted([*TASKS, *ALIASES]))
+        raise InputError(f"Unknown task {task!r}; supported: {known}.")
+    return TASKS[name]

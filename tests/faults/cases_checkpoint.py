@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from rosetta.core.errors import CheckpointError, WeightsMismatchError
+from rosetta.core.errors import CheckpointError, ConfigError, WeightsMismatchError
 
 from .base import FaultCase, rosetta_cli
 
@@ -170,7 +170,7 @@ def h5_wrong_shapes(folder: Path) -> None:
         group = f.create_group("bert")
         name = "tf_bert_model/bert/embeddings/word_embeddings/weight:0"
         group.attrs["weight_names"] = [name.encode()]
-        group.create_dataset(name, data=np.zeros((7, 5), np.float32))
+        group.create_dataset(name, data=np.zeros((99, 5), np.float32))
 
 
 def pre_zip_bin(folder: Path) -> None:
@@ -182,6 +182,16 @@ def pre_zip_bin(folder: Path) -> None:
         state = {name: torch.from_numpy(reader[name].copy()) for name in reader}
     os.unlink(folder / "model.safetensors")
     torch.save(state, folder / "pytorch_model.bin", _use_new_zipfile_serialization=False)
+
+
+def _config_asks_for(**fields: object) -> Callable[[Path], None]:
+    """A 1 KB config.json asking for sizes the tiny checkpoint beside it does not hold."""
+
+    def make(folder: Path) -> None:
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps({**config, **fields}))
+
+    return make
 
 
 @dataclass(frozen=True)
@@ -251,6 +261,12 @@ CASES = [
     CheckpointFault("msgpack-length", "msgpack with a 4 GB length in 8 bytes", CheckpointError, "past the end", malformed_msgpack),
     CheckpointFault("bin-list", "a .bin holding a list", CheckpointError, "not a dict of tensors", bin_not_a_dict, needs=("torch",)),
     CheckpointFault("bin-pickle-code", "a .bin whose pickle calls os.system", CheckpointError, "weights_only", bin_with_code, needs=("torch",)),
-    CheckpointFault("h5-shapes", "an h5 whose embeddings have the wrong shape", WeightsMismatchError, "(7, 5)", h5_wrong_shapes, needs=("h5py",)),
+    CheckpointFault("h5-shapes", "an h5 whose embeddings have the wrong shape", WeightsMismatchError, "(99, 5)", h5_wrong_shapes, needs=("h5py",)),
     CheckpointFault("bin-pre-zip", "a benign pre-zip pytorch_model.bin", None, "", pre_zip_bin, needs=("torch",)),
+    CheckpointFault("config-100000-layers", "num_hidden_layers 100000 over a 2-layer checkpoint", ConfigError,
+                    "num_hidden_layers=100000", _config_asks_for(num_hidden_layers=100000)),
+    CheckpointFault("config-huge-vocab", "vocab_size 50,000,000 over a 99-token checkpoint", ConfigError,
+                    "vocab_size=50000000", _config_asks_for(vocab_size=50_000_000)),
+    CheckpointFault("config-huge-hidden", "hidden_size 40000 over a 32-wide checkpoint", ConfigError,
+                    "hidden_size=40000", _config_asks_for(hidden_size=40_000, num_attention_heads=4, intermediate_size=37)),
 ]  # fmt: skip

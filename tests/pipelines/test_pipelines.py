@@ -97,7 +97,7 @@ def test_token_classification_and_features_agree_across_frameworks(checkpoints):
         )
         for f in FRAMEWORKS
     }
-    assert features["pt"].shape == (9, 32)
+    assert features["pt"].shape == (1, 9, 32)  # [1][tokens][hidden] per text, as transformers
     for f in FRAMEWORKS[1:]:
         np.testing.assert_allclose(features[f], features["pt"], atol=2e-5)
 

@@ -10,6 +10,7 @@ _HEADS = {
 }
 
 MODEL_TYPE = "gemma"
+DISPLAY_NAME = "Gemma"  # how prose names it (the modular generator writes it into docstrings)
 CONFIG = "GemmaConfig"
 MODELS = {
     "torch": {task: f"Gemma{suffix}" for task, suffix in _HEADS.items()},

@@ -10,6 +10,7 @@ _HEADS = {
 }
 
 MODEL_TYPE = "mistral"
+DISPLAY_NAME = "Mistral"  # how prose names it (the modular generator writes it into docstrings)
 CONFIG = "MistralConfig"
 MODELS = {
     "torch": {task: f"Mistral{suffix}" for task, suffix in _HEADS.items()},

@@ -10,6 +10,7 @@ _HEADS = {
 }
 
 MODEL_TYPE = "qwen2"
+DISPLAY_NAME = "Qwen2"  # how prose names it (the modular generator writes it into docstrings)
 CONFIG = "Qwen2Config"
 MODELS = {
     "torch": {task: f"Qwen2{suffix}" for task, suffix in _HEADS.items()},

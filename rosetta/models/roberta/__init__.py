@@ -13,6 +13,7 @@ _HEADS = {
 }
 
 MODEL_TYPE = "roberta"
+DISPLAY_NAME = "RoBERTa"  # how prose names it (the modular generator writes it into docstrings)
 CONFIG = "RobertaConfig"
 TOKENIZER = "RobertaTokenizer"
 MODELS = {

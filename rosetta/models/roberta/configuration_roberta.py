@@ -1,6 +1,6 @@
 # This file was generated from rosetta/models/roberta/modular_roberta.py by `python -m rosetta modular`.
 # Do not edit it: edit the modular source and run that command again.
-"""ROBERTA's configuration."""
+"""RoBERTa's configuration."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 # This file was generated from rosetta/models/roberta/modular_roberta.py by `python -m rosetta modular`.
 # Do not edit it: edit the modular source and run that command again.
-"""ROBERTA in JAX/Flax: config -> embeddings -> attention -> layer -> encoder -> pretrained base -> heads.
+"""RoBERTa in JAX/Flax: config -> embeddings -> attention -> layer -> encoder -> pretrained base -> heads.
 
 Class for class and attribute for attribute the torch file (`modeling_roberta.py`), as linen
 modules: the params tree reads `roberta/encoder/layer/0/attention/self/query/kernel` where torch's
@@ -334,7 +334,7 @@ class FlaxRobertaPreTrainedModel(FlaxPreTrainedModel):
 
 
 class FlaxRobertaModule(nn.Module):
-    """The bare ROBERTA encoder; `add_pooling_layer=False` leaves out the pooler (MLM and token heads)."""
+    """The bare RoBERTa encoder; `add_pooling_layer=False` leaves out the pooler (MLM and token heads)."""
 
     config: RobertaConfig
     dtype: Any = jnp.float32

@@ -1,6 +1,6 @@
 # This file was generated from rosetta/models/roberta/modular_roberta.py by `python -m rosetta modular`.
 # Do not edit it: edit the modular source and run that command again.
-"""ROBERTA in PyTorch: config -> embeddings -> attention -> layer -> encoder -> pretrained base -> heads.
+"""RoBERTa in PyTorch: config -> embeddings -> attention -> layer -> encoder -> pretrained base -> heads.
 
 Parameter names are Hugging Face's, so its checkpoints load here and ours load there.
 """
@@ -279,7 +279,7 @@ class RobertaPreTrainedModel(PreTrainedModel):
 
 
 class RobertaModel(RobertaPreTrainedModel):
-    """The bare ROBERTA encoder; `add_pooling_layer=False` leaves out the pooler (MLM and token heads)."""
+    """The bare RoBERTa encoder; `add_pooling_layer=False` leaves out the pooler (MLM and token heads)."""
 
     def __init__(self, config: RobertaConfig, add_pooling_layer: bool = True):
         super().__init__(config)

@@ -1,6 +1,6 @@
 # This file was generated from rosetta/models/roberta/modular_roberta.py by `python -m rosetta modular`.
 # Do not edit it: edit the modular source and run that command again.
-"""ROBERTA in TensorFlow/Keras: config -> embeddings -> attention -> layer -> encoder -> pretrained base -> heads.
+"""RoBERTa in TensorFlow/Keras: config -> embeddings -> attention -> layer -> encoder -> pretrained base -> heads.
 
 The torch file, layer for layer: attributes carry the torch module names, so every weight's
 path maps to Hugging Face's parameter name by the generic rules and the same checkpoint
@@ -287,7 +287,7 @@ class TFRobertaPreTrainedModel(TFPreTrainedModel):
 
 
 class TFRobertaModel(TFRobertaPreTrainedModel):
-    """The bare ROBERTA encoder; `add_pooling_layer=False` leaves out the pooler (MLM and token heads)."""
+    """The bare RoBERTa encoder; `add_pooling_layer=False` leaves out the pooler (MLM and token heads)."""
 
     def __init__(self, config: RobertaConfig, add_pooling_layer: bool = True, **kwargs):
         super().__init__(config, **kwargs)

@@ -1,0 +1,142 @@
+"""Token classification and text generation against transformers' pipelines on the same folder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rosetta.core.errors import InputError
+from rosetta.core.frameworks import FRAMEWORKS as TABLE
+from rosetta.core.frameworks import framework_key
+from tests.parity import require
+
+FRAMEWORKS = tuple(fw.tensor_type for fw in TABLE.values())
+SENTENCE = "Angela Merkel met Emmanuel Macron in Neuschwanstein near Schwangau yesterday."
+PROMPTS = ["Hello, my dog is", "The weather in Paris"]
+
+
+def assert_same_entities(ours: list[dict], theirs: list[dict]) -> None:
+    assert len(ours) == len(theirs)
+    for mine, ref in zip(ours, theirs):
+        assert set(mine) == set(ref)
+        assert {k: v for k, v in mine.items() if k != "score"} == {
+            k: (int(v) if isinstance(v, np.integer) else v) for k, v in ref.items() if k != "score"
+        }
+        np.testing.assert_allclose(mine["score"], float(ref["score"]), atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def hf_ner(ner_folder):
+    import transformers
+
+    return transformers.pipeline("token-classification", model=str(ner_folder))
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_token_classification_matches_transformers_for_every_strategy(framework, ner_folder, hf_ner):
+    require(framework_key(framework))
+    from rosetta import pipeline
+
+    ours = pipeline("ner", model=str(ner_folder), framework=framework)
+    for strategy in ("none", "simple", "first", "average", "max"):
+        assert_same_entities(
+            ours(SENTENCE, aggregation_strategy=strategy), hf_ner(SENTENCE, aggregation_strategy=strategy)
+        )
+    kept = ours(SENTENCE, aggregation_strategy="simple", ignore_labels=[])
+    assert_same_entities(kept, hf_ner(SENTENCE, aggregation_strategy="simple", ignore_labels=[]))
+    assert all(
+        SENTENCE[e["start"] : e["end"]].lower() == e["word"].replace(" ##", "")
+        for e in kept
+        if "#" not in e["word"]
+    )
+    batch = ours([SENTENCE, "Berlin"], aggregation_strategy="simple")
+    assert_same_entities(batch[1], hf_ner("Berlin", aggregation_strategy="simple"))
+
+
+def test_token_classification_rejects_an_unknown_strategy(ner_folder):
+    from rosetta import pipeline
+
+    with pytest.raises(InputError, match="aggregation_strategy must be one of"):
+        pipeline("ner", model=str(ner_folder))(SENTENCE, aggregation_strategy="longest")
+
+
+@pytest.fixture(scope="module")
+def hf_generator(gpt2_lm_folder):
+    import transformers
+
+    return transformers.pipeline("text-generation", model=str(gpt2_lm_folder))
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_text_generation_matches_transformers(framework, gpt2_lm_folder, hf_generator):
+    require(framework_key(framework))
+    from rosetta import pipeline
+
+    generate = pipeline("text-generation", model=str(gpt2_lm_folder), framework=framework)
+    cases = [
+        (PROMPTS[0], {"max_new_tokens": 6, "do_sample": False}),
+        (PROMPTS, {"max_new_tokens": 5, "do_sample": False, "return_full_text": False}),
+        (PROMPTS[1], {"max_new_tokens": 4, "num_beams": 2, "num_return_sequences": 2, "do_sample": False}),
+        ([{"role": "user", "content": "Hi there"}], {"max_new_tokens": 4, "do_sample": False}),
+        (
+            [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}],
+            {"max_new_tokens": 3, "do_sample": False},
+        ),
+        (PROMPTS[0], {"max_new_tokens": 3, "do_sample": False, "return_tensors": True}),
+    ]
+    for prompt, kwargs in cases:
+        assert generate(prompt, **kwargs) == hf_generator(prompt, **kwargs), (prompt, kwargs)
+
+
+def test_text_generation_bad_prompt_is_a_clear_error(gpt2_lm_folder):
+    from rosetta import pipeline
+
+    generate = pipeline("text-generation", model=str(gpt2_lm_folder))
+    for bad in ("", [], 42, [{"role": "user", "content": "hi"}, 3]):
+        with pytest.raises(InputError, match="text-generation takes"):
+            generate(bad, max_new_tokens=2)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_zero_shot_classification_matches_transformers(framework, nli_folder):
+    require(framework_key(framework))
+    import transformers
+
+    from rosetta import pipeline
+
+    ours = pipeline("zero-shot-classification", model=str(nli_folder), framework=framework)
+    theirs = transformers.pipeline("zero-shot-classification", model=str(nli_folder))
+    texts = ["One day I will see the world.", "The match ended in a draw after extra time."]
+    cases = [
+        {"candidate_labels": ["travel", "cooking", "dancing", "sports"]},
+        {"candidate_labels": "travel, sports", "multi_label": True},
+        {"candidate_labels": ["travel"]},
+        {"candidate_labels": ["travel", "sports"], "hypothesis_template": "The topic is {}"},
+    ]
+    for kwargs in cases:
+        for mine, ref in zip(ours(texts, **kwargs), theirs(texts, **kwargs)):
+            assert mine["sequence"] == ref["sequence"] and mine["labels"] == ref["labels"], kwargs
+            np.testing.assert_allclose(mine["scores"], ref["scores"], atol=1e-4)
+
+
+def test_zero_shot_classification_bad_labels_are_clear_errors(nli_folder):
+    from rosetta import pipeline
+
+    classify = pipeline("zero-shot-classification", model=str(nli_folder))
+    with pytest.raises(InputError, match="candidate_labels"):
+        classify("text", candidate_labels=[])
+    with pytest.raises(InputError, match="has no"):
+        classify("text", candidate_labels=["a"], hypothesis_template="no slot")
+    with pytest.raises(InputError, match="non-empty string"):
+        classify("", candidate_labels=["a"])
+
+
+@pytest.mark.parametrize(
+    ("alias", "task"), [("sentiment-analysis", "text-classification"), ("ner", "token-classification")]
+)
+def test_task_aliases_give_the_task_pipeline(alias, task, nli_folder, ner_folder):
+    from rosetta import pipeline
+    from rosetta.pipelines import TASKS
+
+    folder = nli_folder if task == "text-classification" else ner_folder
+    assert type(pipeline(alias, model=str(folder))) is TASKS[task]
