@@ -135,6 +135,13 @@ class PretrainedModelBase(PushToHubMixin):
     def _to_numpy(self, value: Any) -> Any:
         raise NotImplementedError
 
+    def _set_placement(self, mesh: Any, partition_rules: Any, fsdp: bool) -> None:
+        """Place the weights on a device mesh as they load (`from_pretrained(mesh=...)`); JAX/Flax only."""
+        raise InputError(
+            f"mesh= is a JAX option; {type(self).__name__} is a {FRAMEWORKS[self.framework].display_name} model. "
+            "Shard it with the framework's own engine instead (see docs/distributed.md)."
+        )
+
     def _place(self, device_map: Any) -> None:
         raise InputError(
             f"device_map is a PyTorch option; {type(self).__name__} is a {FRAMEWORKS[self.framework].display_name} model. "
@@ -216,7 +223,8 @@ class PretrainedModelBase(PushToHubMixin):
 
         Keywords: `config`, `dtype`/`torch_dtype` ("auto": the checkpoint's), `revision`,
         `cache_dir`, `local_files_only`, `token`, `subfolder`, `ignore_mismatched_sizes`,
-        `output_loading_info`, `attn_implementation`, `device_map` (PyTorch); names of config
+        `output_loading_info`, `attn_implementation`, `device_map` (PyTorch), `mesh` with
+        `partition_rules` and `fsdp` (JAX: each parameter placed on the mesh as it loads); names of config
         fields override them (`num_labels=3`); the model constructor's own keywords pass to it.
         Anything else is refused by name.
         """
@@ -227,6 +235,7 @@ class PretrainedModelBase(PushToHubMixin):
         output_loading_info = kwargs.pop("output_loading_info", False)
         attn_implementation = kwargs.pop("attn_implementation", None)
         device_map = kwargs.pop("device_map", None)
+        placement = _pop_placement(kwargs)
         generation_config = kwargs.pop("generation_config", None) if cls.can_generate() else None
         for flag in _FORMAT_FLAGS:
             kwargs.pop(flag, None)
@@ -248,6 +257,8 @@ class PretrainedModelBase(PushToHubMixin):
                 check_config_fits(config, {k: reader.shape(k) for k in reader}, source)
             dtype = cls._resolve_dtype(requested_dtype_name(dtype, config, reader))
             model = cls._build_empty(config, dtype, model_args, model_kwargs)
+            if placement is not None:
+                model._set_placement(*placement)
             info = model._load_from_reader(reader, dtype, ignore_mismatched_sizes, source)
         if cls.can_generate():
             model.generation_config = generation_config or _generation_config(
@@ -431,6 +442,18 @@ class PretrainedModelBase(PushToHubMixin):
 
             return verified_card(repo_id, self.config, trained_in, folder=folder, verify=True)
         return render_model_card(repo_id, self.config, trained_in)
+
+
+def _pop_placement(kwargs: dict[str, Any]) -> tuple[Any, Any, bool] | None:
+    """`mesh=`, `partition_rules=` and `fsdp=`: None when no mesh is given (the other two need one)."""
+    mesh = kwargs.pop("mesh", None)
+    rules = kwargs.pop("partition_rules", None)
+    fsdp = kwargs.pop("fsdp", False)
+    if mesh is None:
+        if rules is not None or fsdp:
+            raise InputError("partition_rules= and fsdp= place weights on a mesh: pass mesh= as well.")
+        return None
+    return mesh, rules, bool(fsdp)
 
 
 def _generation_config(path: Any, config: PretrainedConfig, options: HubOptions) -> GenerationConfig:

@@ -31,6 +31,7 @@ from ...core.configuration import PretrainedConfig
 from ...core.errors import ConfigError, InputError
 from ...core.inputs import InputView, check_model_inputs
 from ...core.weights import new_embedding_rows, record_pruned_heads, resized_vocab_size
+from .sharding import Placement, make_placement, place_params, sharded_param
 
 Params = dict[str, Any]
 Path = tuple[str, ...]
@@ -98,6 +99,8 @@ class FlaxPreTrainedModel(PretrainedModelBase):
     # An untied LM decoder's kernel and the vocabulary bias, in the head model's tree (`get_output_embeddings`).
     _output_embeddings_path: ClassVar[Path] = ()
     _output_bias_path: ClassVar[Path] = ()
+    # (regex on the "/"-joined params path, PartitionSpec) tried before the default rules on a mesh.
+    _partition_rules: ClassVar[tuple[tuple[str, Any], ...]] = ()
     framework: ClassVar[str] = "flax"
 
     def __init__(
@@ -430,11 +433,28 @@ class FlaxPreTrainedModel(PretrainedModelBase):
                 {},
             )
         paths, shapes, loaded = self._loading
-        loaded[paths[name]] = _to_param(array, layout, shapes[paths[name]].dtype)
+        path, leaf = paths[name], shapes[paths[name]]
+        placement: Placement | None = getattr(self, "placement", None)
+        if placement is None:
+            loaded[path] = _to_param(array, layout, leaf.dtype)
+            return
+        target = np.dtype(leaf.dtype) if _is_float(array.dtype) and _is_float(leaf.dtype) else array.dtype
+        loaded[path] = sharded_param(array, layout, target, placement.sharding(path, tuple(leaf.shape)))
 
     def _initialise_missing(self, names: Any, dtype: Any) -> None:
         loaded = self.__dict__.pop("_loading", (None, None, {}))[2]
-        self.params = self.init_weights(self.key, self.input_shape, params=unflatten_dict(loaded))
+        params = self.init_weights(self.key, self.input_shape, params=unflatten_dict(loaded))
+        placement: Placement | None = getattr(self, "placement", None)
+        self.params = params if placement is None else place_params(params, placement)
+
+    def _set_placement(self, mesh: Any, partition_rules: Any, fsdp: bool) -> None:
+        """Shard the parameters over `mesh` as they load (see `rosetta.backends.flax.sharding`)."""
+        self.placement = make_placement(mesh, partition_rules, fsdp, self._partition_rules)
+
+    def shard_params(self, mesh: Any, partition_rules: Any = None, fsdp: bool = False) -> None:
+        """Move this model's params onto `mesh` by the same rules `from_pretrained(mesh=...)` uses."""
+        self._set_placement(mesh, partition_rules, fsdp)
+        self.params = place_params(self.params, self.placement)
 
     @property
     def weights_dtype_name(self) -> str:

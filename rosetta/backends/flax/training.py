@@ -171,6 +171,28 @@ def create_train_state(
     )
 
 
+def shard_batch(batch: Batch, mesh: jax.sharding.Mesh, axis: str = "data") -> dict[str, jax.Array]:
+    """`batch` placed on `mesh`, split along its first (batch) axis over the mesh axis `axis` and
+    replicated over the others: data parallelism for `train_step` / `eval_step` under a sharded model.
+    The batch size must be a multiple of that axis's size."""
+    if axis not in mesh.shape:
+        raise InputError(
+            f"The mesh has no axis {axis!r} to split the batch over; its axes are {list(mesh.shape)}."
+        )
+    ways = mesh.shape[axis]
+    placed = {}
+    for key, value in batch.items():
+        size = jnp.shape(value)[0] if jnp.ndim(value) else 0
+        if size % ways:
+            raise InputError(
+                f"Batch entry {key!r} has {size} rows, which the mesh axis {axis!r} cannot split {ways} ways; "
+                f"use a batch size that is a multiple of {ways}."
+            )
+        spec = jax.sharding.PartitionSpec(axis)
+        placed[key] = jax.device_put(value, jax.sharding.NamedSharding(mesh, spec))
+    return placed
+
+
 # -- steps ------------------------------------------------------------------------------------------------
 def _model_outputs(apply_fn: Callable, params: Params, batch: Batch, dropout_rng: jax.Array | None) -> Any:
     """The module run on `batch` (dropout on when a key is given), with a clear error for a wrong batch."""

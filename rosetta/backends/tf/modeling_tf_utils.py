@@ -569,7 +569,8 @@ class TFPreTrainedModel(PretrainedModelBase, keras.Model):
                 f"{type(self).__name__} computes its own loss only when the inputs hold the labels. Put them in the "
                 "batch (e.g. a 'labels' column) or pass them as `y`, or give compile() a `loss`."
             )
-        return loss + sum(self.losses) if self.losses else loss
+        loss = loss + sum(self.losses) if self.losses else loss
+        return _per_replica(loss)
 
     def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> dict[str, Any]:
         """compile()'s metrics see the labels and the logits (the first output after the loss)."""
@@ -630,6 +631,16 @@ class TFPreTrainedModel(PretrainedModelBase, keras.Model):
 # --------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------
+def _per_replica(loss: tf.Tensor) -> tf.Tensor:
+    """The model's own loss (a mean over this replica's batch) as a share of the global batch's mean.
+
+    Under a `tf.distribute` strategy Keras sums the replicas' gradients and multiplies the tracked loss
+    back by the replica count, as it does for its own `Loss` objects; one device: unchanged.
+    """
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss
+
+
 def _native_array(array: np.ndarray, layout: str, dtype: str) -> tf.Tensor:
     """A checkpoint tensor in the weight's layout and dtype, as a TF tensor over one host buffer.
 

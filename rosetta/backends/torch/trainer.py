@@ -3,7 +3,9 @@
 One process trains on one device. Under `torchrun` every process runs the same script: the
 Trainer joins the process group (gloo on CPU, nccl on GPU), wraps the model in
 DistributedDataParallel and gives each rank its shard of every batch, and only rank 0 logs
-and writes checkpoints.
+and writes checkpoints. With `fsdp="full_shard"` (or `"shard_grad_op"`) the model is sharded
+in place with FSDP2 instead (`trainer_fsdp`): each rank holds its shard of every parameter and
+of the optimizer state, and checkpoints gather them back into the canonical files.
 
 Resuming is exact. The training order depends only on `seed` and the epoch (each epoch's
 shuffle is drawn from a generator seeded with `seed + epoch`), data loading never touches
@@ -36,6 +38,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset
 from ...core.errors import ConfigError, InputError, MissingFileError
 from ...data.data_collator import DataCollatorWithPadding, default_data_collator
 from . import trainer_checkpoint as ckpt
+from . import trainer_fsdp as fsdp
 from .trainer_callback import (
     REPORT_CALLBACKS,
     CallbackHandler,
@@ -201,6 +204,13 @@ class Trainer:
         return tensor / self.args.world_size
 
     def _wrap_model(self) -> nn.Module:
+        """Shard the model in place (FSDP2, `args.fsdp`) or wrap it in DDP when several processes train."""
+        if self.args.fsdp and self.args.world_size == 1:
+            logger.warning("fsdp=%r needs several processes (torchrun); training unsharded.", self.args.fsdp)
+        if self.args.fsdp_strategy:
+            if not fsdp.is_sharded(self.model):
+                fsdp.shard_model(self.model, self.args.fsdp_strategy, self.args.fsdp_config, self.args.bf16)
+            return self.model
         if self.args.world_size > 1 and not isinstance(self.model_wrapped, DistributedDataParallel):
             device = self.args.device
             ids = (
@@ -379,7 +389,9 @@ class Trainer:
             self.scaler.unscale_(self.optimizer)
         self._grad_norm = None
         if args.max_grad_norm:
-            self._grad_norm = nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+            self._grad_norm = fsdp.full_tensor(
+                nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+            )
         self.control = self.callback_handler.on_pre_optimizer_step(args, self.state, self.control)
         skipped = False
         if self.scaler is not None:
@@ -464,6 +476,13 @@ class Trainer:
             self._created_lr_scheduler
         ):  # a second train() gets a fresh schedule (the optimizer keeps its state)
             self.lr_scheduler, self._created_lr_scheduler = None, False
+        if self.args.fsdp_strategy and self.optimizer is not None and not fsdp.is_sharded(self.model):
+            raise ConfigError(
+                "fsdp replaces the model's parameters by their shards, so an optimizer built beforehand would "
+                "update nothing: pass optimizers=(None, scheduler) or leave fsdp unset."
+            )
+        self._enable_gradient_checkpointing()
+        model = self._wrap_model()  # before the optimizer: FSDP2 replaces the parameters by their shards
         self.create_optimizer_and_scheduler(max_steps)
         self.state = self._new_state()
         self._checkpoint_rotation = CheckpointRotation(args.output_dir, args.save_total_limit)
@@ -476,7 +495,6 @@ class Trainer:
             self._load_checkpoint(checkpoint)
             epochs_trained = self.state.global_step // per_epoch
             skip = (self.state.global_step % per_epoch) * args.gradient_accumulation_steps
-        model = self._wrap_model()
         self.callback_handler.model = self.model
         logger.info(
             "Training: %s examples, %d epochs, batch %d per device x %d processes x %d accumulation, %d steps.",
@@ -545,6 +563,8 @@ class Trainer:
             for i, inputs in enumerate(batches):
                 last = i == len(batches) - 1
                 no_sync = isinstance(model, DistributedDataParallel) and not last
+                if fsdp.is_sharded(model):  # reduce-scatter the gradients on the last micro-batch only
+                    model.set_requires_gradient_sync(last)
                 with model.no_sync() if no_sync else contextlib.nullcontext():
                     self._tr_loss += self.training_step(model, inputs)
                 self._samples_seen += batch_size_of(inputs)
@@ -574,7 +594,7 @@ class Trainer:
                     self.args.metric_for_best_model,
                     self.state.best_metric,
                 )
-                ckpt.load_model_weights(self.model, self.state.best_model_checkpoint)
+                self._load_model_weights(self.state.best_model_checkpoint)
             else:
                 logger.warning(
                     "The best checkpoint %s is gone; keeping the last weights.",
@@ -630,15 +650,21 @@ class Trainer:
         self.control = self.callback_handler.on_log(self.args, self.state, self.control, logs)
 
     # -- checkpoints ---------------------------------------------------------------------------------------
-    def _save(self, output_dir: str) -> None:
+    def _save(self, output_dir: str, state_dict: dict[str, torch.Tensor] | None = None) -> None:
         """Write the model (`save_pretrained`) and the processing class to `output_dir`."""
-        ckpt.save_model_folder(self.model, self.processing_class, output_dir)
+        ckpt.save_model_folder(self.model, self.processing_class, output_dir, state_dict)
+
+    def _full_state_dict(self) -> dict[str, torch.Tensor] | None:
+        """The gathered weights of a sharded model (every rank must call this), None when not sharded."""
+        return fsdp.full_model_state_dict(self.model) if fsdp.is_sharded(self.model) else None
 
     def save_model(self, output_dir: str | os.PathLike | None = None) -> None:
-        """Save the model and processing class for `from_pretrained` (rank 0 only; safe to call on every rank)."""
+        """Save the model and processing class for `from_pretrained` (rank 0 writes; call it on every rank,
+        which FSDP needs: the weights are gathered from all of them)."""
         output_dir = os.fspath(output_dir) if output_dir is not None else self.args.output_dir
+        state_dict = self._full_state_dict()
         if self.is_world_process_zero():
-            self._save(output_dir)
+            self._save(output_dir, state_dict)
 
     def save_state(self) -> None:
         if self.is_world_process_zero():
@@ -668,6 +694,10 @@ class Trainer:
             state.best_model_checkpoint = final
         state.stateful_callbacks = self._callback_states()
         main = self.is_world_process_zero()
+        model_state = self._full_state_dict()
+        optimizer_state = None
+        if fsdp.is_sharded(self.model) and not args.save_only_model:
+            optimizer_state = fsdp.full_optimizer_state_dict(self.model, self.optimizer)
         if main:
             ckpt.start_checkpoint(tmp)
         self._barrier()
@@ -676,9 +706,11 @@ class Trainer:
                 get_rng_state(), os.path.join(tmp, ckpt.rng_file_name(args.world_size, args.process_index))
             )
         if main:
-            self._save(tmp)
+            self._save(tmp, model_state)
             if not args.save_only_model:
-                ckpt.save_training_states(tmp, self.optimizer, self.lr_scheduler, self.scaler)
+                ckpt.save_training_states(
+                    tmp, self.optimizer, self.lr_scheduler, self.scaler, optimizer_state=optimizer_state
+                )
             ckpt.save_json(tmp, TRAINING_ARGS_NAME, args.to_json_string())
             state.save_to_json(os.path.join(tmp, TRAINER_STATE_NAME))
         self._barrier()
@@ -703,9 +735,18 @@ class Trainer:
 
     def _load_checkpoint(self, folder: str) -> None:
         state_file = ckpt.require_checkpoint(folder)
-        ckpt.load_model_weights(self.model, folder)
+        self._load_model_weights(folder)
         device = self.args.device
-        if not ckpt.load_training_states(folder, self.optimizer, self.lr_scheduler, self.scaler, device):
+        load_optimizer = None
+        if fsdp.is_sharded(self.model):
+
+            def load_optimizer(state: dict[str, Any]) -> None:
+                fsdp.load_full_optimizer_state_dict(self.model, self.optimizer, state)
+
+        loaded = ckpt.load_training_states(
+            folder, self.optimizer, self.lr_scheduler, self.scaler, device, load_optimizer=load_optimizer
+        )
+        if not loaded:
             logger.warning(
                 "%s has no optimizer/scheduler state (save_only_model?); they start afresh.", folder
             )
@@ -729,6 +770,27 @@ class Trainer:
             os.path.abspath(self.args.output_dir)
         ):
             self._rotation().adopt_up_to(checkpoint_step(folder) or 0)
+
+    def _load_model_weights(self, folder: str) -> None:
+        """The checkpoint's weights into the model; a sharded model takes each rank's shards of them."""
+        load = None
+        if fsdp.is_sharded(self.model):
+
+            def load(state: dict[str, torch.Tensor]) -> None:
+                fsdp.load_full_model_state_dict(self.model, state)
+
+        ckpt.load_model_weights(self.model, folder, load_state=load)
+
+    def _enable_gradient_checkpointing(self) -> None:
+        if not self.args.gradient_checkpointing:
+            return
+        enable = getattr(self.model, "gradient_checkpointing_enable", None)
+        if not callable(enable):
+            raise ConfigError(
+                f"gradient_checkpointing=True needs a model with gradient_checkpointing_enable(); "
+                f"{type(self.model).__name__} has none. Train a rosetta model or set gradient_checkpointing=False."
+            )
+        enable()
 
     def _load_rng_state(self, folder: str) -> None:
         name = ckpt.rng_file_name(self.args.world_size, self.args.process_index)

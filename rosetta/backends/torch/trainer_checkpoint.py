@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -28,6 +29,7 @@ from torch import nn
 
 from ...core.errors import CheckpointError, ConfigError, MissingFileError
 from ...core.io import atomic_write_text
+from .trainer_fsdp import model_class, own_class
 from .trainer_utils import PREFIX_CHECKPOINT_DIR, checkpoint_step, sorted_checkpoints
 
 logger = logging.getLogger(__name__)
@@ -58,21 +60,29 @@ def start_checkpoint(tmp: str) -> None:
     os.makedirs(tmp)
 
 
-def save_model_folder(model: nn.Module, processing_class: Any, folder: str) -> None:
-    """The model as `save_pretrained` writes it, and the processing class beside it."""
+def save_model_folder(
+    model: nn.Module, processing_class: Any, folder: str, state_dict: dict[str, torch.Tensor] | None = None
+) -> None:
+    """The model as `save_pretrained` writes it (`state_dict`: the gathered weights of a sharded model),
+    and the processing class beside it."""
     if not callable(getattr(model, "save_pretrained", None)):
         raise ConfigError(
             f"{type(model).__name__} has no save_pretrained, so the Trainer cannot save it: train a rosetta model "
             "(PreTrainedModel), or set save_strategy='no' and save the weights yourself."
         )
     os.makedirs(folder, exist_ok=True)
-    model.save_pretrained(folder)
+    with own_class(model) if state_dict is not None else contextlib.nullcontext(model) as plain:
+        plain.save_pretrained(folder, state_dict=state_dict)
     if processing_class is not None and callable(getattr(processing_class, "save_pretrained", None)):
         processing_class.save_pretrained(folder)
 
 
-def save_training_states(folder: str, optimizer: Any, scheduler: Any, scaler: Any | None) -> None:
-    torch.save(optimizer.state_dict(), os.path.join(folder, OPTIMIZER_NAME))
+def save_training_states(
+    folder: str, optimizer: Any, scheduler: Any, scaler: Any | None, optimizer_state: dict | None = None
+) -> None:
+    """Optimizer (`optimizer_state`: the gathered state of a sharded model), scheduler and scaler states."""
+    state = optimizer_state if optimizer_state is not None else optimizer.state_dict()
+    torch.save(state, os.path.join(folder, OPTIMIZER_NAME))
     torch.save(scheduler.state_dict(), os.path.join(folder, SCHEDULER_NAME))
     if scaler is not None:
         torch.save(scaler.state_dict(), os.path.join(folder, SCALER_NAME))
@@ -133,16 +143,20 @@ def require_checkpoint(folder: str) -> str:
     return state_file
 
 
-def load_model_weights(model: nn.Module, folder: str) -> None:
+def load_model_weights(
+    model: nn.Module, folder: str, load_state: Callable[[dict[str, torch.Tensor]], None] | None = None
+) -> None:
     """Fill `model` in place with the weights of `folder`, read by the model class's own `from_pretrained`.
 
     The optimizer keeps the parameters it holds; every key must match (the same class and config
-    as the run that wrote the checkpoint).
+    as the run that wrote the checkpoint). `load_state` replaces `load_state_dict` (a sharded model
+    takes its shards of the full state dict).
     """
-    load = getattr(type(model), "from_pretrained", None)
+    cls = model_class(model)
+    load = getattr(cls, "from_pretrained", None)
     if not callable(load):
         raise ConfigError(
-            f"{type(model).__name__} has no from_pretrained, so the Trainer cannot load its checkpoints: "
+            f"{cls.__name__} has no from_pretrained, so the Trainer cannot load its checkpoints: "
             "train a rosetta model (PreTrainedModel)."
         )
     _check_architecture(model, folder)
@@ -151,9 +165,12 @@ def load_model_weights(model: nn.Module, folder: str) -> None:
     if problems:
         found = "; ".join(f"{k.replace('_', ' ')}: {', '.join(map(str, v))}" for k, v in problems.items())
         raise CheckpointError(
-            f"The weights in {folder} do not fit {type(model).__name__} ({found}). "
+            f"The weights in {folder} do not fit {cls.__name__} ({found}). "
             "Resume with the model class and config the checkpoint was trained with."
         )
+    if load_state is not None:
+        load_state(loaded.state_dict())
+        return
     with torch.no_grad():
         model.load_state_dict(loaded.state_dict(), strict=True)
 
@@ -166,7 +183,7 @@ def _check_architecture(model: nn.Module, folder: str) -> None:
             written_by = json.load(f).get("architectures") or []
     except (OSError, ValueError, AttributeError) as error:
         raise CheckpointError(f"{config_file} cannot be read as a model config: {error}.") from None
-    name = type(model).__name__
+    name = model_class(model).__name__
     if written_by and name not in written_by:
         raise CheckpointError(
             f"The weights in {folder} do not fit {name}: they were written by {', '.join(written_by)}. "
@@ -175,7 +192,12 @@ def _check_architecture(model: nn.Module, folder: str) -> None:
 
 
 def load_training_states(
-    folder: str, optimizer: Any, scheduler: Any, scaler: Any | None, device: torch.device
+    folder: str,
+    optimizer: Any,
+    scheduler: Any,
+    scaler: Any | None,
+    device: torch.device,
+    load_optimizer: Callable[[dict[str, Any]], None] | None = None,
 ) -> bool:
     """Restore optimizer, scheduler (and scaler) states; False when the checkpoint has none (save_only_model)."""
     optimizer_file, scheduler_file = (
@@ -185,7 +207,8 @@ def load_training_states(
     if not (os.path.isfile(optimizer_file) and os.path.isfile(scheduler_file)):
         return False
     # weights_only=True: tensors and plain values only, nothing from the file is executed.
-    optimizer.load_state_dict(torch.load(optimizer_file, map_location=device, weights_only=True))
+    optimizer_state = torch.load(optimizer_file, map_location=device, weights_only=True)
+    (load_optimizer or optimizer.load_state_dict)(optimizer_state)
     scheduler.load_state_dict(torch.load(scheduler_file, weights_only=True))
     scaler_file = os.path.join(folder, SCALER_NAME)
     if scaler is not None and os.path.isfile(scaler_file):

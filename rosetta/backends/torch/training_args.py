@@ -17,6 +17,7 @@ import torch
 from packaging.version import Version
 
 from ...core.errors import ConfigError
+from .trainer_fsdp import parse_fsdp
 from .trainer_utils import IntervalStrategy, SchedulerType
 
 _REPORT_TARGETS = ("none", "tensorboard", "all")
@@ -94,6 +95,9 @@ class TrainingArguments:
     ddp_find_unused_parameters: bool | None = None
     ddp_timeout: int = 1800
     optim: str = _DEFAULT_OPTIM
+    gradient_checkpointing: bool = False
+    fsdp: str | list[str] = ""
+    fsdp_config: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.output_dir = os.fspath(self.output_dir)
@@ -113,6 +117,7 @@ class TrainingArguments:
             self.eval_steps = self.logging_steps
         self._check_numbers()
         self._check_precision()
+        self._check_fsdp()
         self._check_best_model()
         self.report_to = self._resolve_report_to(self.report_to)
 
@@ -187,6 +192,19 @@ class TrainingArguments:
             raise ConfigError(
                 "bf16=True needs a GPU with bfloat16 support (Ampere or newer); use fp16=True instead."
             )
+
+    def _check_fsdp(self) -> None:
+        """`fsdp` is 'full_shard' or 'shard_grad_op' (FSDP2 under torchrun); unknown options are refused by name."""
+        self.fsdp = parse_fsdp(self.fsdp, self.fsdp_config)
+        if self.fsdp and self.fp16:
+            raise ConfigError(
+                "fsdp does not support fp16=True (loss scaling of sharded gradients); use bf16=True."
+            )
+
+    @property
+    def fsdp_strategy(self) -> str:
+        """The FSDP sharding strategy this run uses: '' unless `fsdp` is set and several processes train."""
+        return self.fsdp if self.world_size > 1 else ""
 
     def _check_best_model(self) -> None:
         if self.load_best_model_at_end:

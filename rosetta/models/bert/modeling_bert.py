@@ -228,8 +228,13 @@ class BertEncoder(nn.Module):
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
         head_mask = head_mask or [None] * len(self.layer)
+        checkpointed = getattr(self, "gradient_checkpointing", False) and self.training
         for layer, layer_head_mask in zip(self.layer, head_mask):
-            hidden_states, probs = layer(hidden_states, attention_mask, layer_head_mask, output_attentions)
+            args = (hidden_states, attention_mask, layer_head_mask, output_attentions)
+            if checkpointed:  # recompute the layer's activations in the backward pass
+                hidden_states, probs = torch.utils.checkpoint.checkpoint(layer, *args, use_reentrant=False)
+            else:
+                hidden_states, probs = layer(*args)
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
             if output_attentions:
@@ -312,6 +317,7 @@ class BertPreTrainingHeads(nn.Module):
 class BertPreTrainedModel(PreTrainedModel):
     config_class = BertConfig
     base_model_prefix = "bert"
+    supports_gradient_checkpointing = True
     _keys_to_ignore_on_load_unexpected = [r"position_ids$"]
 
 

@@ -1,0 +1,104 @@
+"""Train a tiny BERT with Trainer under FSDP2 (or alone); used by tests/backends/test_trainer_fsdp.py.
+
+    python tests/backends/scripts/train_fsdp.py --output_dir A --per_device_train_batch_size 8
+    python -m torch.distributed.run --standalone --nproc_per_node 2 tests/backends/scripts/train_fsdp.py \
+        --output_dir B --per_device_train_batch_size 4 --fsdp full_shard --min_num_params 1000
+
+Both see the same global batch of 8. Rank 0 writes `result.json` (the global loss of every step,
+unrounded, and the bytes of parameters + optimizer state each rank holds) and the final model to
+`<output_dir>/final`; with --resume_check a freshly built Trainer resumes from `checkpoint-3`
+into `<output_dir>/resumed`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+import numpy as np
+import torch
+
+from rosetta import BertForSequenceClassification, Trainer, TrainingArguments
+from rosetta.backends.torch.trainer_fsdp import parameter_and_optimizer_bytes
+from tests.parity import tiny_config  # the repository root is on PYTHONPATH (see test_trainer_fsdp.py)
+
+
+class RecordingTrainer(Trainer):
+    """Keeps the global (all ranks) loss of every micro-batch, unrounded."""
+
+    losses: list[float]
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        self.losses.append(self._mean_across_processes(loss).item())
+        return loss
+
+
+def train(cli: argparse.Namespace, output_dir: str, init_seed: int = 0, resume: str | None = None) -> None:
+    torch.manual_seed(init_seed)
+    model = BertForSequenceClassification(
+        tiny_config(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, intermediate_size=64)
+    )
+    rng = np.random.default_rng(0)
+    data = [
+        {"input_ids": rng.integers(5, 99, 8).tolist(), "labels": int(rng.integers(0, 2))} for _ in range(32)
+    ]
+    fsdp_config = {}
+    if cli.min_num_params:
+        fsdp_config["min_num_params"] = cli.min_num_params
+    if cli.layer_cls:
+        fsdp_config["transformer_layer_cls_to_wrap"] = [cli.layer_cls]
+    args = TrainingArguments(
+        output_dir=output_dir,
+        per_device_train_batch_size=cli.per_device_train_batch_size,
+        max_steps=6,
+        learning_rate=1e-3,
+        weight_decay=0.01,
+        warmup_steps=1,
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=3,
+        disable_tqdm=True,
+        fsdp=cli.fsdp,
+        fsdp_config=fsdp_config or None,
+        gradient_checkpointing=cli.gradient_checkpointing,
+    )
+    trainer = RecordingTrainer(model, args, train_dataset=data)
+    trainer.losses = []
+    trainer.train(resume_from_checkpoint=resume)
+    memory = parameter_and_optimizer_bytes(trainer.model, trainer.optimizer)
+    per_rank = [None] * args.world_size
+    if args.world_size > 1:
+        torch.distributed.all_gather_object(per_rank, memory)
+    else:
+        per_rank = [memory]
+    trainer.save_model(os.path.join(output_dir, "final"))
+    if trainer.is_world_process_zero():
+        print(f"parameters + optimizer state per rank: {per_rank} bytes ({args.fsdp or 'no fsdp'})")
+        result = {"world_size": args.world_size, "losses": trainer.losses, "memory_per_rank": per_rank}
+        with open(os.path.join(output_dir, "result.json"), "w") as f:
+            json.dump(result, f)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--output_dir", required=True)
+    parser.add_argument("--per_device_train_batch_size", type=int, default=8)
+    parser.add_argument("--fsdp", default="")
+    parser.add_argument("--min_num_params", type=int, default=0)
+    parser.add_argument("--layer_cls", default="")
+    parser.add_argument("--gradient_checkpointing", action="store_true")
+    parser.add_argument(
+        "--resume_check", action="store_true", help="then resume a fresh Trainer from checkpoint-3"
+    )
+    cli = parser.parse_args()
+    torch.set_num_threads(1)
+    train(cli, cli.output_dir)
+    if cli.resume_check:  # other initial weights: everything must come from the checkpoint
+        resumed = os.path.join(cli.output_dir, "resumed")
+        train(cli, resumed, init_seed=1, resume=os.path.join(cli.output_dir, "checkpoint-3"))
+
+
+if __name__ == "__main__":
+    main()
