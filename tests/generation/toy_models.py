@@ -103,10 +103,8 @@ def torch_models():
             self.generation_config = None
 
         def init_cache(self, batch_size, max_length):
-            cache = StaticCache(1, batch_size, 1, max_length, 1)
-            cache.key_cache = [torch.zeros((batch_size, max_length), dtype=torch.long)]
-            cache.value_cache = []
-            return cache
+            # The "cache" holds the token ids (as [batch, 1, positions, 1] keys); each call reruns HF on them.
+            return StaticCache(1, batch_size, 1, max_length, 1, dtype=torch.long)
 
         def forward(
             self,
@@ -120,9 +118,12 @@ def torch_models():
             if past_key_values is None:
                 ids, mask, seq = input_ids, attention_mask, input_ids.shape[1]
             else:
-                buf, start, seq = past_key_values.key_cache[0], int(cache_position), input_ids.shape[1]
-                buf[:, start : start + seq] = input_ids
-                ids, mask = buf[:, : start + seq], attention_mask[:, : start + seq]
+                start, seq = int(cache_position), input_ids.shape[1]
+                past_key_values.check_fits(start, seq)
+                held, _ = past_key_values.update(
+                    0, input_ids[:, None, :, None], input_ids[:, None, :, None], cache_position
+                )
+                ids, mask = held[:, 0, : start + seq, 0], attention_mask[:, : start + seq]
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             logits = self.hf(input_ids=ids, attention_mask=mask, position_ids=positions).logits
             return _Out(logits[:, -seq:], past_key_values)

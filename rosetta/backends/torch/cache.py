@@ -1,8 +1,16 @@
-"""`StaticCache`: the preallocated key/value cache of every torch causal LM (the shared KV-cache contract).
+"""The key/value caches of torch causal LMs (the shared KV-cache contract).
 
-Per layer a key and a value tensor of shape [batch, num_key_value_heads, max_length, head_dim],
-zeros at first, written IN PLACE at `cache_position` (`index_copy_`), so the tensors keep their
-addresses across decode steps and `torch.compile` / CUDA graphs can capture the step.
+`StaticCache`: per layer a key and a value tensor of shape [batch, num_key_value_heads, max_length,
+head_dim], zeros at first, written IN PLACE at `cache_position` (`index_copy_`), so the tensors keep
+their addresses across decode steps and `torch.compile` / CUDA graphs can capture the step.
+
+`DynamicCache`: the same layout, but each layer's tensors hold only the positions written so far and
+grow by concatenation (`torch.cat` along the position axis), as transformers' `DynamicCache` does; a
+model call sees keys of length (positions written + new tokens), not `max_length`.
+
+A model reads both through `update(layer_idx, key, value, cache_position)` (returns the keys and
+values attention reads), `key_length(new_tokens)` (how many key positions that call attends over,
+what its mask spans) and `check_fits(cache_position, new_tokens)`.
 """
 
 from __future__ import annotations
@@ -50,6 +58,10 @@ class StaticCache:
     def __len__(self) -> int:
         return len(self.key_cache)
 
+    def key_length(self, new_tokens: int) -> int:
+        """Key positions a call writing `new_tokens` attends over: every slot of the cache."""
+        return self.max_length
+
     def update(
         self, layer_idx: int, key: torch.Tensor, value: torch.Tensor, cache_position: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,4 +85,73 @@ class StaticCache:
             raise InputError(
                 f"Writing {length} positions at cache_position {cache_position} overruns the cache of "
                 f"{self.max_length} slots; build it with init_cache(batch_size, max_length) large enough."
+            )
+
+
+class DynamicCache:
+    """Keys and values of every layer, grown by concatenation: [batch, kv_heads, positions so far, head_dim].
+
+    Layers are created by their first `update`; every write must append at the end
+    (`cache_position` == the positions already held), as a decode loop does.
+    """
+
+    def __init__(self) -> None:
+        self.key_cache: list[torch.Tensor] = []
+        self.value_cache: list[torch.Tensor] = []
+
+    def __len__(self) -> int:
+        return len(self.key_cache)
+
+    @property
+    def seen_tokens(self) -> int:
+        """Positions held (those of layer 0; every layer holds the same after a full model call)."""
+        return self.key_cache[0].shape[2] if self.key_cache else 0
+
+    @property
+    def batch_size(self) -> int | None:
+        return self.key_cache[0].shape[0] if self.key_cache else None
+
+    def key_length(self, new_tokens: int) -> int:
+        """Key positions a call writing `new_tokens` attends over: those held plus the new ones."""
+        return self.seen_tokens + new_tokens
+
+    def update(
+        self,
+        layer_idx: int,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        cache_position: torch.Tensor | int | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append `key`/`value` [batch, kv_heads, seq, head_dim] to layer `layer_idx`; return all its positions."""
+        if layer_idx == len(self.key_cache):
+            self.key_cache.append(key)
+            self.value_cache.append(value)
+        elif layer_idx < len(self.key_cache):
+            self.key_cache[layer_idx] = torch.cat(
+                [self.key_cache[layer_idx], key.to(self.key_cache[layer_idx].dtype)], 2
+            )
+            self.value_cache[layer_idx] = torch.cat(
+                [self.value_cache[layer_idx], value.to(self.value_cache[layer_idx].dtype)], 2
+            )
+        else:
+            raise InputError(
+                f"DynamicCache: layer {layer_idx} written before layer {len(self.key_cache)}; layers fill in order."
+            )
+        return self.key_cache[layer_idx], self.value_cache[layer_idx]
+
+    def reorder(self, rows: torch.Tensor) -> None:
+        """Row i becomes row rows[i] (beam search)."""
+        self.key_cache = [t.index_select(0, rows) for t in self.key_cache]
+        self.value_cache = [t.index_select(0, rows) for t in self.value_cache]
+
+    def reset(self) -> None:
+        """Drop every position."""
+        self.key_cache, self.value_cache = [], []
+
+    def check_fits(self, cache_position: int, length: int) -> None:
+        if cache_position != self.seen_tokens:
+            raise InputError(
+                f"A DynamicCache appends: it holds {self.seen_tokens} positions, so the next write goes at "
+                f"cache_position {self.seen_tokens}, not {cache_position}. Use a StaticCache "
+                "(model.init_cache) to write at arbitrary slots."
             )

@@ -1,10 +1,24 @@
-"""How the torch loops call the model: over the static KV cache (the shared contract) or without a cache."""
+"""How the torch loops call the model: over the static KV cache (preallocated, written in place) or the
+dynamic one (grown by concatenation); both follow the shared KV-cache contract."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
+
+from ..cache import DynamicCache
+
+
+def last_logits_kwargs(model: Any) -> dict[str, int]:
+    """`logits_to_keep=1` where the model's forward takes it (the LM head then runs on the last position
+    only, which in a long prefill is most of the head's cost), else nothing."""
+    try:
+        accepts = "logits_to_keep" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        accepts = False
+    return {"logits_to_keep": 1} if accepts else {}
 
 
 def positions_from_mask(mask: torch.Tensor) -> torch.Tensor:
@@ -25,6 +39,7 @@ class CachedDecoder:
         self.cache = model.init_cache(rows, max_length)
         self.mask = torch.zeros((rows, max_length), dtype=torch.long, device=prompt_mask.device)
         self.mask[:, :prompt_length] = prompt_mask
+        self.extra = last_logits_kwargs(model)
         self.step_fn = torch.compile(self._call, dynamic=False) if compile else self._call
 
     def _call(self, input_ids, mask, position_ids, cache_position):
@@ -35,6 +50,7 @@ class CachedDecoder:
             past_key_values=self.cache,
             cache_position=cache_position,
             return_dict=True,
+            **self.extra,
         )
         return out.logits[:, -1, :]
 
@@ -57,31 +73,38 @@ class CachedDecoder:
         self.mask.copy_(self.mask.index_select(0, rows))
 
 
-class FullDecoder:
-    """The plain eager loop: no cache, the whole sequence is run again at every step."""
+class DynamicDecoder:
+    """Prefill then one token per step over a `DynamicCache` that grows by concatenation (transformers'
+    default cache): the mask and the keys span only the positions written so far."""
 
     def __init__(self, model: Any, prompt_mask: torch.Tensor, max_length: int, compile: bool = False):
         self.model = model
+        self.cache = DynamicCache()
         self.mask = prompt_mask.long()
-        self.ids: torch.Tensor | None = None
+        self.extra = last_logits_kwargs(model)
 
-    def _call(self) -> torch.Tensor:
+    def _call(self, input_ids: torch.Tensor, position_ids: torch.Tensor, slot: int) -> torch.Tensor:
         out = self.model(
-            input_ids=self.ids,
+            input_ids=input_ids,
             attention_mask=self.mask,
-            position_ids=positions_from_mask(self.mask),
+            position_ids=position_ids,
+            past_key_values=self.cache,
+            cache_position=torch.tensor(slot, dtype=torch.int32, device=input_ids.device),
             return_dict=True,
+            **self.extra,
         )
         return out.logits[:, -1, :]
 
     def prefill(self, input_ids: torch.Tensor) -> torch.Tensor:
-        self.ids = input_ids
-        return self._call()
+        return self._call(input_ids, positions_from_mask(self.mask), 0)
 
     def step(self, next_tokens: torch.Tensor, slot: int) -> torch.Tensor:
-        self.ids = torch.cat([self.ids, next_tokens[:, None]], dim=1)
+        """Logits after appending `next_tokens` [rows] (the cache holds `slot` positions)."""
         self.mask = torch.cat([self.mask, torch.ones_like(self.mask[:, :1])], dim=1)
-        return self._call()
+        positions = self.mask.sum(-1, keepdim=True) - 1
+        return self._call(next_tokens[:, None], positions, slot)
 
     def reorder(self, rows: torch.Tensor) -> None:
-        self.ids, self.mask = self.ids.index_select(0, rows), self.mask.index_select(0, rows)
+        """Beam search: row i of the cache becomes row rows[i]."""
+        self.cache.reorder(rows)
+        self.mask = self.mask.index_select(0, rows)

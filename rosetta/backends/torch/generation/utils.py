@@ -2,8 +2,9 @@
 
 The loops follow transformers' `generate` step for step (same processors in the same order,
 `torch.argmax` / `torch.topk` tie-breaking, the vectorised beam search), so the tokens are
-identical. The model is called through the shared KV-cache contract (`init_cache` + one token
-per step, optionally `torch.compile`d) or, with `use_static_cache=False`, without a cache.
+identical. The model is called through the shared KV-cache contract: the static cache (`init_cache`
++ one token per step, optionally `torch.compile`d) or, with `use_static_cache=False`, a
+`DynamicCache` grown by concatenation.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ....core.generation_utils import (
     processor_plan,
     split_generate_kwargs,
 )
-from .decoding import CachedDecoder, FullDecoder
+from .decoding import CachedDecoder, DynamicDecoder
 from .logits_process import build_processor
 
 
@@ -79,7 +80,7 @@ class _Run:
         self.generator = runtime.get("generator")
         if self.generator is None and runtime.get("seed") is not None:
             self.generator = torch.Generator(device=input_ids.device).manual_seed(int(runtime["seed"]))
-        decoder_cls = CachedDecoder if runtime.get("use_static_cache", True) else FullDecoder
+        decoder_cls = CachedDecoder if runtime.get("use_static_cache", True) else DynamicDecoder
         self.decoder_cls = decoder_cls
         self.compile = bool(runtime.get("compile", False))
 
