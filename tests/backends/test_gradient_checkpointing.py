@@ -1,74 +1,162 @@
-"""Gradient checkpointing in torch: the same gradients as the plain model, recomputation really happening."""
+"""Gradient checkpointing in torch, TF and Flax: the same gradients as the plain model (dropout included),
+recomputation really happening, the config switch honoured, and models whose loop does not recompute refusing.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+from tests.parity import require, rosetta_class, tiny_config, tiny_inputs, tiny_labels
 
-from rosetta import (  # noqa: E402
-    BertForSequenceClassification,
-    RobertaForSequenceClassification,
-    Trainer,
-    TrainingArguments,
-)
-from tests.parity import tiny_config  # noqa: E402
+# (model type, task, torch class name): a head with a loss where the task has labels
+TORCH_CASES = [
+    ("bert", "sequence-classification", "BertForSequenceClassification"),
+    ("roberta", "sequence-classification", "RobertaForSequenceClassification"),
+    ("llama", "causal-lm", "LlamaForCausalLM"),
+    ("mistral", "causal-lm", "MistralForCausalLM"),
+    ("gpt2", "causal-lm", "GPT2LMHeadModel"),
+    ("vit", "image-classification", "ViTForImageClassification"),
+    ("clip", "base", "CLIPModel"),
+    ("wav2vec2", "ctc", "Wav2Vec2ForCTC"),
+    ("whisper", "speech-seq2seq", "WhisperForConditionalGeneration"),
+]
+# TF and Flax: the BERT family, the Llama family (and a modular child) and GPT-2
+TF_FLAX_CASES = [
+    ("bert", "BertModel"),
+    ("roberta", "RobertaModel"),
+    ("llama", "LlamaForCausalLM"),
+    ("mistral", "MistralForCausalLM"),
+    ("gpt2", "GPT2LMHeadModel"),
+]
+DROPOUT = {
+    "bert": {"hidden_dropout_prob": 0.1},
+    "roberta": {"hidden_dropout_prob": 0.1},
+    "gpt2": {"resid_pdrop": 0.1},
+}
 
 
-def _model(cls: type, seed: int = 0):
-    torch.manual_seed(seed)
-    return cls(tiny_config(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0))
+# -- torch -------------------------------------------------------------------------------------------------------
+def _torch_model(name: str, model_type: str, **overrides):
+    import torch
+
+    torch.manual_seed(0)
+    return rosetta_class("torch", name)(tiny_config(model_type, **overrides))
 
 
-def _gradients(model, batch) -> dict[str, torch.Tensor]:
+def _torch_batch(model_type: str, task: str) -> dict:
+    import torch
+
+    batch = {
+        k: torch.from_numpy(np.asarray(v))
+        for k, v in {**tiny_inputs(task, model_type), **tiny_labels(task)}.items()
+    }
+    if model_type == "clip":
+        batch["return_loss"] = True
+    if model_type == "whisper":  # the decoder's own tokens as labels: a loss through decoder and encoder
+        batch["labels"] = batch["decoder_input_ids"].clone()
+    return batch
+
+
+def _torch_gradients(model, batch) -> dict:
+    import torch
+
     model.train()
     model.zero_grad()
+    torch.manual_seed(1)  # the same dropout draws in both runs (checkpoint replays the RNG when recomputing)
     model(**batch).loss.backward()
     return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
 
-@pytest.mark.parametrize("cls", [BertForSequenceClassification, RobertaForSequenceClassification])
-def test_gradients_equal_the_plain_model(cls):
-    batch = {"input_ids": torch.randint(5, 99, (3, 8)), "labels": torch.tensor([0, 1, 1])}
-    model = _model(cls)
-    plain = _gradients(model, batch)
+@pytest.mark.parametrize("model_type, task, name", TORCH_CASES, ids=[c[0] for c in TORCH_CASES])
+def test_torch_gradients_equal_the_plain_model(model_type, task, name):
+    import torch
+
+    model = _torch_model(name, model_type)
+    batch = _torch_batch(model_type, task)
+    plain = _torch_gradients(model, batch)
     model.gradient_checkpointing_enable()
     assert model.is_gradient_checkpointing
-    checkpointed = _gradients(model, batch)
+    checkpointed = _torch_gradients(model, batch)
     assert plain.keys() == checkpointed.keys() and len(plain) > 10
-    for name, grad in plain.items():
-        torch.testing.assert_close(checkpointed[name], grad, rtol=0, atol=1e-6, msg=name)
+    for param_name, grad in plain.items():
+        torch.testing.assert_close(checkpointed[param_name], grad, rtol=0, atol=1e-6, msg=param_name)
     model.gradient_checkpointing_disable()
     assert not model.is_gradient_checkpointing
 
 
-def _layer_forward_calls(model, batch, train: bool) -> int:
+def _first_layer_part(model, model_type: str):
+    """A module inside the first layer whose forward runs again when the layer is recomputed."""
+    base = model.base_model
+    return {
+        "bert": lambda: base.encoder.layer[0].attention,
+        "llama": lambda: base.layers[0].self_attn,
+        "gpt2": lambda: base.h[0].attn,
+        "vit": lambda: base.encoder.layer[0].attention,
+        "wav2vec2": lambda: base.encoder.layers[0].attention,
+        "whisper": lambda: base.decoder.layers[0].self_attn,
+    }[model_type]()
+
+
+@pytest.mark.parametrize(
+    "model_type, task, name",
+    [c for c in TORCH_CASES if c[0] in ("bert", "llama", "gpt2", "vit", "wav2vec2", "whisper")],
+    ids=["bert", "llama", "gpt2", "vit", "wav2vec2", "whisper"],
+)
+def test_torch_layers_are_recomputed_in_backward_only_when_training(model_type, task, name):
+    import torch
+
+    model = _torch_model(name, model_type)
+    batch = _torch_batch(model_type, task)
     calls = []
-    # the attention block: recomputation stops once the saved tensors are back, before the layer's own hook
-    layer = model.base_model.encoder.layer[0].attention
-    handle = layer.register_forward_hook(lambda *_: calls.append(1))
-    try:
+    # recomputation stops once the saved tensors are back: a part of the layer, not the layer, is counted
+    handle = _first_layer_part(model, model_type).register_forward_hook(lambda *_: calls.append(1))
+
+    def count(train: bool) -> int:
+        calls.clear()
         model.train(train)
         out = model(**batch)
         if train:
             out.loss.backward()
+        return len(calls)
+
+    try:
+        assert count(train=True) == 1
+        model.gradient_checkpointing_enable()
+        assert count(train=True) == 2  # forward, then again in backward
+        with torch.no_grad():
+            assert count(train=False) == 1
     finally:
         handle.remove()
-    return len(calls)
 
 
-def test_layers_are_recomputed_in_backward_only_when_training():
-    batch = {"input_ids": torch.randint(5, 99, (2, 8)), "labels": torch.tensor([0, 1])}
-    model = _model(BertForSequenceClassification)
-    assert _layer_forward_calls(model, batch, train=True) == 1
+def test_torch_a_kv_cache_while_training_with_checkpointing_is_refused():
+    import torch
+
+    from rosetta.core.errors import InputError
+
+    model = _torch_model("LlamaForCausalLM", "llama")
     model.gradient_checkpointing_enable()
-    assert _layer_forward_calls(model, batch, train=True) == 2  # forward, then again in backward
-    with torch.no_grad():
-        assert _layer_forward_calls(model, batch, train=False) == 1
+    ids = torch.randint(1, 99, (1, 4))
+    model.train()
+    with pytest.raises(InputError, match="cannot be used while training with gradient checkpointing"):
+        model(ids, past_key_values=model.init_cache(1, 8), cache_position=0)
+    model.eval()  # decoding with a cache is untouched
+    plain = model(ids).logits
+    cached = model(ids, past_key_values=model.init_cache(1, 8), cache_position=0).logits
+    torch.testing.assert_close(cached, plain, rtol=0, atol=1e-5)
+
+
+def test_torch_config_switch_turns_it_on():
+    model = _torch_model("LlamaModel", "llama", gradient_checkpointing=True)
+    assert model.is_gradient_checkpointing and model.layers[0].gradient_checkpointing
 
 
 def test_trainer_argument_turns_it_on(tmp_path):
-    model = _model(BertForSequenceClassification)
+    require("torch")
+    from rosetta import Trainer, TrainingArguments
+
+    model = _torch_model("BertForSequenceClassification", "bert")
     data = [{"input_ids": list(range(5, 13)), "labels": i % 2} for i in range(4)]
     args = TrainingArguments(
         output_dir=str(tmp_path),
@@ -84,6 +172,8 @@ def test_trainer_argument_turns_it_on(tmp_path):
 
 
 def test_trainer_argument_refused_for_a_model_without_it(tmp_path):
+    torch = pytest.importorskip("torch")
+    from rosetta import Trainer, TrainingArguments
     from rosetta.core.errors import ConfigError
 
     class Plain(torch.nn.Module):
@@ -102,10 +192,170 @@ def test_trainer_argument_refused_for_a_model_without_it(tmp_path):
         trainer.train()
 
 
-def test_a_model_whose_loop_does_not_recompute_refuses_it():
-    from rosetta import LlamaModel
+def test_torch_a_model_whose_loop_does_not_recompute_refuses_it():
     from rosetta.core.errors import ConfigError
-    from tests.parity import tiny_config
 
-    with pytest.raises(ConfigError, match="does not support gradient checkpointing"):
-        LlamaModel(tiny_config("llama")).gradient_checkpointing_enable()
+    class NoRecompute(rosetta_class("torch", "BertModel")):
+        supports_gradient_checkpointing = False
+
+    with pytest.raises(ConfigError, match="NoRecompute does not support gradient checkpointing"):
+        NoRecompute(tiny_config("bert")).gradient_checkpointing_enable()
+
+
+# -- TensorFlow --------------------------------------------------------------------------------------------------
+def _tf_model(name: str, model_type: str, **overrides):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    return rosetta_class("tf", name)(tiny_config(model_type, **{**DROPOUT.get(model_type, {}), **overrides}))
+
+
+def _output_of(out):
+    logits = getattr(out, "logits", None)
+    return out.last_hidden_state if logits is None else logits
+
+
+def _tf_gradients(model, inputs, seed_states) -> list:
+    import tensorflow as tf
+
+    for state, value in seed_states:  # the same dropout draws in both runs
+        state.assign(value)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(_output_of(model(**inputs, training=True)) ** 2)
+    grads = tape.gradient(loss, model.trainable_variables)
+    return [None if g is None else tf.convert_to_tensor(g).numpy() for g in grads]
+
+
+def _tf_first_layer(model, model_type: str):
+    base = model.base_model
+    if model_type in ("bert", "roberta"):
+        return base.encoder.layer[0]
+    return base.h[0] if model_type == "gpt2" else base.layers[0]
+
+
+@pytest.mark.parametrize("model_type, name", TF_FLAX_CASES, ids=[c[0] for c in TF_FLAX_CASES])
+def test_tf_gradients_equal_the_plain_model_and_layers_are_recomputed(model_type, name):
+    import tensorflow as tf
+
+    model = _tf_model(name, model_type)
+    inputs = {k: tf.constant(v) for k, v in tiny_inputs("base", model_type).items()}
+    seeds = [(g.state, g.state.numpy()) for layer in model._flatten_layers() for g in layer._seed_generators]
+    layer = _tf_first_layer(model, model_type)
+    calls = []
+    call = layer.call
+    layer.call = lambda *args, **kwargs: calls.append(1) or call(*args, **kwargs)
+
+    plain = _tf_gradients(model, inputs, seeds)
+    assert len(calls) == 1
+    model.gradient_checkpointing_enable()
+    assert model.is_gradient_checkpointing
+    calls.clear()
+    checkpointed = _tf_gradients(model, inputs, seeds)
+    assert len(calls) == 2  # forward, then again for the gradient
+    assert sum(g is not None for g in plain) > 10
+    for i, (a, b) in enumerate(zip(plain, checkpointed)):
+        assert (a is None) == (b is None), model.trainable_variables[i].path
+        if a is not None:
+            np.testing.assert_allclose(b, a, rtol=0, atol=1e-6, err_msg=model.trainable_variables[i].path)
+    calls.clear()
+    model(**inputs, training=False)  # inference never recomputes
+    assert len(calls) == 1
+    model.gradient_checkpointing_disable()
+    assert not model.is_gradient_checkpointing
+
+
+def test_tf_fit_trains_with_checkpointing_compiled_and_the_config_switch():
+    import tensorflow as tf
+
+    model = _tf_model("LlamaForCausalLM", "llama", gradient_checkpointing=True)
+    assert model.is_gradient_checkpointing
+    inputs = {k: tf.constant(v) for k, v in tiny_inputs("base", "llama").items()}
+    before = [w.numpy() for w in model.trainable_variables]
+    model.compile(optimizer="sgd")
+    history = model.fit({**inputs, "labels": inputs["input_ids"]}, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert any(not np.array_equal(a, w.numpy()) for a, w in zip(before, model.trainable_variables))
+
+
+def test_tf_a_model_whose_loop_does_not_recompute_refuses_it():
+    from rosetta.core.errors import ConfigError
+
+    model = rosetta_class("tf", "ViTModel")(tiny_config("vit"))
+    with pytest.raises(ConfigError, match="TFViTModel does not support gradient checkpointing"):
+        model.gradient_checkpointing_enable()
+
+
+# -- Flax --------------------------------------------------------------------------------------------------------
+def _flax_gradients(model, inputs, params) -> tuple[str, object]:
+    """(the jaxpr of the training step's gradient, the gradients), from one trace."""
+    import jax
+
+    def loss(params):
+        out = model(**inputs, params=params, train=True, dropout_rng=jax.random.PRNGKey(3))
+        return (_output_of(out) ** 2).mean()
+
+    traced = jax.jit(jax.grad(loss)).trace(params)
+    return str(traced.jaxpr), traced.lower().compile()(params)
+
+
+FLAX_CASES = [c for c in TF_FLAX_CASES if c[0] != "roberta"]  # RoBERTa's Flax loop is BERT's, generated
+
+
+@pytest.mark.parametrize("model_type, name", FLAX_CASES, ids=[c[0] for c in FLAX_CASES])
+def test_flax_gradients_equal_the_plain_model_and_layers_are_remat(model_type, name):
+    import jax
+    import jax.numpy as jnp
+
+    cls = rosetta_class("flax", name)
+    # dropout in one family: the recomputed layers draw the same masks (from the same key)
+    no_dropout = (
+        {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0} if model_type == "bert" else {}
+    )
+    config = tiny_config(model_type, **(DROPOUT["gpt2"] if model_type == "gpt2" else no_dropout))
+    inputs = {k: jnp.asarray(v) for k, v in tiny_inputs("base", model_type).items()}
+    model = cls(config, seed=0)
+    jaxpr, plain = _flax_gradients(model, inputs, model.params)
+    assert "remat" not in jaxpr
+
+    checkpointed_model = cls(config, seed=0, gradient_checkpointing=True)
+    assert checkpointed_model.is_gradient_checkpointing and not hasattr(config, "_gradient_checkpointing")
+    jaxpr, checkpointed = _flax_gradients(checkpointed_model, inputs, model.params)
+    assert "remat" in jaxpr  # the layers recompute in the backward pass
+    flat_plain = jax.tree_util.tree_leaves_with_path(plain)
+    assert len(flat_plain) > 10
+    for (path, a), b in zip(flat_plain, jax.tree_util.tree_leaves(checkpointed)):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=0, atol=1e-6, err_msg=str(path))
+
+
+def test_flax_enable_disable_from_pretrained_and_config_switch(tmp_path):
+    import jax
+
+    cls = rosetta_class("flax", "LlamaModel")
+    model = cls(tiny_config("llama"))
+    model.save_pretrained(tmp_path)
+    inputs = {"input_ids": np.asarray(tiny_inputs("base", "llama")["input_ids"])}
+
+    def has_remat(m) -> bool:
+        return "remat" in str(jax.make_jaxpr(lambda p: m(**inputs, params=p).last_hidden_state)(m.params))
+
+    assert not model.is_gradient_checkpointing and not has_remat(model)
+    model.enable_gradient_checkpointing()  # transformers' Flax name
+    assert model.is_gradient_checkpointing and has_remat(model)
+    model.gradient_checkpointing_disable()
+    assert not has_remat(model)
+    loaded = cls.from_pretrained(tmp_path, gradient_checkpointing=True)
+    assert loaded.is_gradient_checkpointing and has_remat(loaded)
+    np.testing.assert_array_equal(
+        np.asarray(loaded(**inputs).last_hidden_state), np.asarray(model(**inputs).last_hidden_state)
+    )
+    assert cls(tiny_config("llama", gradient_checkpointing=True)).is_gradient_checkpointing
+
+
+def test_flax_a_model_whose_loop_does_not_recompute_refuses_it():
+    from rosetta.core.errors import ConfigError
+
+    cls = rosetta_class("flax", "ViTModel")
+    with pytest.raises(ConfigError, match="FlaxViTModel does not support gradient checkpointing"):
+        cls(tiny_config("vit"), gradient_checkpointing=True)
+    with pytest.raises(ConfigError, match="FlaxViTModel does not support gradient checkpointing"):
+        cls(tiny_config("vit")).enable_gradient_checkpointing()

@@ -14,6 +14,7 @@ device once. So loading a checkpoint initialises only the weights it lacks.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
 from typing import Any, ClassVar
@@ -43,6 +44,23 @@ _STATIC_ARGS = ("train", "output_attentions", "output_hidden_states", "return_di
 _LINEAR_KINDS = (nn.Dense, nn.DenseGeneral, nn.Conv, nn.ConvTranspose)
 _NORM_KINDS = (nn.LayerNorm, nn.RMSNorm, nn.GroupNorm)
 _FLAG_ARGS = ("output_attentions", "output_hidden_states", "return_dict", "deterministic")
+# Set on the module's own copy of the config when the model recomputes its layers (never saved: private).
+_REMAT_FLAG = "_gradient_checkpointing"
+
+
+def remat_layer(
+    layer_class: type[nn.Module], config: PretrainedConfig, static_argnums: tuple[int, ...]
+) -> type:
+    """`nn.remat(layer_class)` when the model was built with gradient checkpointing, else `layer_class`.
+
+    A remat layer keeps only its inputs for the backward pass and recomputes its activations there
+    (dropout masks included: they come from the same key). Parameter paths are unchanged. The layer
+    must then be called positionally, `static_argnums` naming its Python-valued arguments
+    (`output_attentions`, `deterministic`) by position in `__call__`, `self` being 0 (flax's rule).
+    """
+    if getattr(config, _REMAT_FLAG, False):
+        return nn.remat(layer_class, static_argnums=static_argnums)
+    return layer_class
 
 
 def resolve_jax_dtype(dtype: Any) -> np.dtype | None:
@@ -91,6 +109,9 @@ class FlaxPreTrainedModel(PretrainedModelBase):
         dtype: Dtype of the parameters and of the computation (as `model.to(dtype)` in torch).
         _do_init: Initialise the parameters now. `False` builds only their shapes (`params_shape_tree`);
             `from_pretrained` uses it to fill them from the checkpoint instead.
+        gradient_checkpointing: Recompute each layer's activations in the backward pass (`nn.remat`)
+            instead of keeping them, as `enable_gradient_checkpointing()` does; `config.gradient_checkpointing`
+            turns it on too.
     """
 
     module_class: ClassVar[type[nn.Module]]
@@ -102,6 +123,8 @@ class FlaxPreTrainedModel(PretrainedModelBase):
     # (regex on the "/"-joined params path, PartitionSpec) tried before the default rules on a mesh.
     _partition_rules: ClassVar[tuple[tuple[str, Any], ...]] = ()
     framework: ClassVar[str] = "flax"
+    # The layer loop builds its layers with `remat_layer`, so gradient checkpointing takes effect.
+    supports_gradient_checkpointing: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -110,9 +133,14 @@ class FlaxPreTrainedModel(PretrainedModelBase):
         seed: int = 0,
         dtype: Any = jnp.float32,
         _do_init: bool = True,
+        gradient_checkpointing: bool = False,
         **module_kwargs: Any,
     ):
         self.config = self._check_config(config)
+        self._gradient_checkpointing = False
+        if gradient_checkpointing or getattr(config, "gradient_checkpointing", False):
+            self._check_gradient_checkpointing()
+            self._gradient_checkpointing = True
         if getattr(config, "_attn_implementation", None) is None:
             self._set_attn_implementation(config, None)
         self.input_shape = tuple(input_shape)
@@ -125,7 +153,11 @@ class FlaxPreTrainedModel(PretrainedModelBase):
     # -- construction ----------------------------------------------------------------------
     def _build_module(self) -> None:
         """(Re)build the linen module from the config: its parameter shapes, and a fresh compiled call."""
-        self.module = self.module_class(config=self.config, dtype=self.dtype, **self._module_kwargs)
+        config = self.config
+        if self._gradient_checkpointing:  # the module's own copy says so; the model's config stays as it was
+            config = copy.copy(config)
+            setattr(config, _REMAT_FLAG, True)
+        self.module = self.module_class(config=config, dtype=self.dtype, **self._module_kwargs)
         self._params_shape_tree, self._param_paths = self._shape_tree(self.input_shape)
         self._jitted_forward = None
 
@@ -238,6 +270,37 @@ class FlaxPreTrainedModel(PretrainedModelBase):
             for path, leaf in leaves.items()
             if not (exclude_embeddings and path[-1] == "embedding")
         )
+
+    # -- memory ------------------------------------------------------------------------------
+    def enable_gradient_checkpointing(self) -> None:
+        """Recompute each layer's activations in the backward pass (`nn.remat`) instead of keeping them.
+
+        transformers' Flax name; the same as `gradient_checkpointing=True` at construction. Gradients are
+        unchanged; the next call compiles anew.
+        """
+        self._check_gradient_checkpointing()
+        self._gradient_checkpointing = True
+        self._build_module()
+
+    def gradient_checkpointing_enable(self) -> None:
+        """`enable_gradient_checkpointing()` under the torch and TF backends' name."""
+        self.enable_gradient_checkpointing()
+
+    def gradient_checkpointing_disable(self) -> None:
+        """Keep every activation again (the default)."""
+        self._gradient_checkpointing = False
+        self._build_module()
+
+    @property
+    def is_gradient_checkpointing(self) -> bool:
+        return self._gradient_checkpointing
+
+    def _check_gradient_checkpointing(self) -> None:
+        if not self.supports_gradient_checkpointing:
+            raise ConfigError(
+                f"{type(self).__name__} does not support gradient checkpointing: its layer loop does not recompute. "
+                "Build it without gradient_checkpointing (and config.gradient_checkpointing False)."
+            )
 
     # -- calling -----------------------------------------------------------------------------
     def __call__(

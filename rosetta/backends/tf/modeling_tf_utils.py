@@ -191,6 +191,51 @@ class TFLayer(keras.layers.Layer):
         """
 
 
+def checkpointed_call(
+    owner: keras.layers.Layer, layer: Callable[..., Any], *args: Any, training: bool, **flags: Any
+) -> Any:
+    """`layer(*args, **flags, training=training)`, its activations recomputed in the backward pass when
+    `owner` (the layer loop) has gradient checkpointing on and trains (`tf.recompute_grad`).
+
+    The tensors among `args` (nested tuples allowed, None kept) are the recomputed function's inputs, so
+    gradients reach them; `flags` are Python values. Dropout draws the same masks when recomputing: the
+    layer's seed generators are set back to their state at the forward pass for it, then restored.
+    """
+    if not (getattr(owner, "gradient_checkpointing", False) and training):
+        return layer(*args, **flags, training=training)
+    leaves = tf.nest.flatten(args)
+    tensor_at = [i for i, leaf in enumerate(leaves) if tf.is_tensor(leaf)]
+    seeds = [
+        generator.state
+        for sub in layer._flatten_layers(include_self=True, recursive=True)
+        for generator in sub._seed_generators
+    ]
+    forward_seeds = [tf.identity(state.value) for state in seeds]
+    structure: dict[str, Any] = {}
+
+    def run(*tensors: tf.Tensor) -> list[tf.Tensor]:
+        call_leaves = list(leaves)
+        for i, tensor in zip(tensor_at, tensors):
+            call_leaves[i] = tensor
+        recomputing = "outputs" in structure
+        if recomputing:  # the forward pass's dropout masks: its seed states, the current ones kept aside
+            later = [tf.identity(state.value) for state in seeds]
+            for state, value in zip(seeds, forward_seeds):
+                state.assign(value)
+        outputs = layer(*tf.nest.pack_sequence_as(args, call_leaves), **flags, training=True)
+        if recomputing:
+            for state, value in zip(seeds, later):
+                state.assign(value)
+        flat = tf.nest.flatten(outputs)
+        structure["outputs"] = outputs
+        structure["present"] = [value is not None for value in flat]
+        return [value for value in flat if value is not None]
+
+    computed = iter(tf.recompute_grad(run)(*(leaves[i] for i in tensor_at)))
+    flat = [next(computed) if present else None for present in structure["present"]]
+    return tf.nest.pack_sequence_as(structure["outputs"], flat)
+
+
 def named_layers(root: keras.layers.Layer) -> Iterator[tuple[tuple[str, ...], keras.layers.Layer]]:
     """Every layer under `root` once, with its attribute path; a layer held twice (tied) by its first path.
 
@@ -259,6 +304,8 @@ def _track_outermost(init: Callable) -> Callable:
 
 class TFPreTrainedModel(PretrainedModelBase, keras.Model):
     framework: ClassVar[str] = "tf"
+    # The layer loop calls its layers through `checkpointed_call`, so gradient checkpointing takes effect.
+    supports_gradient_checkpointing: ClassVar[bool] = False
 
     def __init__(self, config: PretrainedConfig, *args: Any, **kwargs: Any):
         super().__init__(**kwargs)
@@ -323,6 +370,8 @@ class TFPreTrainedModel(PretrainedModelBase, keras.Model):
         if self.config.pruned_heads:
             self.prune_heads(self.config.pruned_heads)
         self.tie_weights()
+        if getattr(self.config, "gradient_checkpointing", False):  # the config switch, as in torch
+            self.gradient_checkpointing_enable()
 
     @property
     def base_model(self) -> keras.layers.Layer:
@@ -406,6 +455,30 @@ class TFPreTrainedModel(PretrainedModelBase, keras.Model):
         self.config.vocab_size = new_num_tokens
         self.tie_weights()
         return self.get_input_embeddings()
+
+    # -- memory ------------------------------------------------------------------------------
+    def gradient_checkpointing_enable(self) -> None:
+        """Recompute each layer's activations in the backward pass (`tf.recompute_grad`) instead of keeping
+        them, in calls with `training=True` (`fit` included). Gradients are unchanged."""
+        if not self.supports_gradient_checkpointing:
+            raise ConfigError(
+                f"{type(self).__name__} does not support gradient checkpointing: its layer loop does not recompute."
+            )
+        self._set_gradient_checkpointing(True)
+
+    def gradient_checkpointing_disable(self) -> None:
+        """Keep every activation again (the default)."""
+        self._set_gradient_checkpointing(False)
+
+    @property
+    def is_gradient_checkpointing(self) -> bool:
+        return bool(getattr(self, "gradient_checkpointing", False))
+
+    def _set_gradient_checkpointing(self, enabled: bool) -> None:
+        for layer in self._flatten_layers(include_self=True, recursive=True):
+            object.__setattr__(layer, "gradient_checkpointing", enabled)
+        # compiled `fit`/`evaluate`/`predict` steps traced the loop as it was: trace them anew
+        self.train_function = self.test_function = self.predict_function = None
 
     # -- pruning -----------------------------------------------------------------------------
     def prune_heads(self, heads_to_prune: dict[int, list[int]]) -> None:

@@ -7,17 +7,18 @@ import functools
 import inspect
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
+import torch.utils.checkpoint
 from torch import nn
 
 from ...convert.formats.base import BFLOAT16
 from ...convert.pretrained import PretrainedModelBase, constructor_keywords
 from ...core.configuration import PretrainedConfig
-from ...core.errors import ConfigError
+from ...core.errors import ConfigError, InputError
 from ...core.inputs import CHECKED_INPUTS, InputView, check_model_inputs
 from ...core.weights import new_embedding_rows, record_pruned_heads, resized_vocab_size
 from .pytorch_utils import place_on_devices
@@ -188,6 +189,10 @@ class PreTrainedModel(PretrainedModelBase, nn.Module):
         if self.config.pruned_heads:
             self.prune_heads(self.config.pruned_heads)
         self.tie_weights()
+        if getattr(
+            self.config, "gradient_checkpointing", False
+        ):  # the config switch, as transformers reads it
+            self.gradient_checkpointing_enable()
 
     def _init_weights(self, module: nn.Module) -> None:
         """Normal(0, initializer_range) for linear and embedding weights, as BERT-family models do."""
@@ -437,6 +442,24 @@ class PreTrainedModel(PretrainedModelBase, nn.Module):
         """The weights under canonical names as numpy arrays, tied duplicates left out."""
         tied = set(self._tied_keys_in_use())
         return {k: torch_to_numpy(v) for k, v in self.state_dict().items() if k not in tied}
+
+
+def checkpointed_call(owner: nn.Module, layer: Callable[..., Any], *args: Any, cache: Any = None) -> Any:
+    """`layer(*args)`, its activations recomputed in the backward pass when `owner` (the layer loop) has
+    gradient checkpointing on and trains with gradients enabled (`torch.utils.checkpoint`, RNG state kept).
+
+    A KV cache written in place cannot be recomputed: training with one and checkpointing is refused, as
+    transformers refuses `use_cache=True` there.
+    """
+    if not (getattr(owner, "gradient_checkpointing", False) and owner.training and torch.is_grad_enabled()):
+        return layer(*args)
+    if cache is not None:
+        raise InputError(
+            "A KV cache (past_key_values) cannot be used while training with gradient checkpointing: the "
+            "recomputed layers would write it twice. Call model.eval() or model.gradient_checkpointing_disable() "
+            "to decode with a cache, or train without past_key_values."
+        )
+    return torch.utils.checkpoint.checkpoint(layer, *args, use_reentrant=False)
 
 
 _MODULE_LAYOUTS = {nn.Linear: "linear", nn.Conv1d: "conv1d", nn.Conv2d: "conv2d", nn.Conv3d: "conv3d"}

@@ -12,7 +12,7 @@ from torch import nn
 
 from ...backends.torch.activations import get_activation
 from ...backends.torch.losses import cross_entropy, question_answering_loss, sequence_classification_loss
-from ...backends.torch.modeling_utils import PreTrainedModel
+from ...backends.torch.modeling_utils import PreTrainedModel, checkpointed_call
 from ...backends.torch.pytorch_utils import (
     extended_attention_mask,
     find_pruneable_heads_and_indices,
@@ -228,13 +228,10 @@ class BertEncoder(nn.Module):
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
         head_mask = head_mask or [None] * len(self.layer)
-        checkpointed = getattr(self, "gradient_checkpointing", False) and self.training
         for layer, layer_head_mask in zip(self.layer, head_mask):
-            args = (hidden_states, attention_mask, layer_head_mask, output_attentions)
-            if checkpointed:  # recompute the layer's activations in the backward pass
-                hidden_states, probs = torch.utils.checkpoint.checkpoint(layer, *args, use_reentrant=False)
-            else:
-                hidden_states, probs = layer(*args)
+            hidden_states, probs = checkpointed_call(
+                self, layer, hidden_states, attention_mask, layer_head_mask, output_attentions
+            )
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
             if output_attentions:

@@ -25,7 +25,7 @@ from ...backends.flax.flax_utils import (
     prune_dense_params,
 )
 from ...backends.flax.losses import cross_entropy, question_answering_loss, sequence_classification_loss
-from ...backends.flax.modeling_flax_utils import FlaxPreTrainedModel, Params
+from ...backends.flax.modeling_flax_utils import FlaxPreTrainedModel, Params, remat_layer
 from ...core.errors import InputError
 from ...core.outputs import (
     BaseModelOutput,
@@ -257,9 +257,9 @@ class FlaxBertEncoder(nn.Module):
     dtype: Any = jnp.float32
 
     def setup(self) -> None:
-        self.layer = FlaxModuleList(
-            FlaxBertLayer, self.config, self.config.num_hidden_layers, dtype=self.dtype
-        )
+        # (output_attentions, deterministic) are Python values: static under gradient checkpointing
+        layer_class = remat_layer(FlaxBertLayer, self.config, static_argnums=(4, 5))
+        self.layer = FlaxModuleList(layer_class, self.config, self.config.num_hidden_layers, dtype=self.dtype)
 
     def __call__(
         self,
@@ -275,7 +275,7 @@ class FlaxBertEncoder(nn.Module):
         head_mask = head_mask or [None] * len(self.layer)
         for layer, layer_head_mask in zip(self.layer, head_mask):
             hidden_states, probs = layer(
-                hidden_states, attention_mask, layer_head_mask, output_attentions, deterministic=deterministic
+                hidden_states, attention_mask, layer_head_mask, output_attentions, deterministic
             )
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
@@ -376,6 +376,7 @@ class FlaxBertPreTrainingHeads(nn.Module):
 
 class FlaxBertPreTrainedModel(FlaxPreTrainedModel):
     config_class = BertConfig
+    supports_gradient_checkpointing = True
     base_model_prefix = "bert"
     _keys_to_ignore_on_load_unexpected = [r"position_ids$"]
     _input_embeddings_path = ("embeddings", "word_embeddings", "embedding")

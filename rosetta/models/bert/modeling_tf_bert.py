@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from ...backends.tf.activations import get_tf_activation
 from ...backends.tf.losses import cross_entropy, question_answering_loss, sequence_classification_loss
-from ...backends.tf.modeling_tf_utils import TFLayer, TFPreTrainedModel
+from ...backends.tf.modeling_tf_utils import TFLayer, TFPreTrainedModel, checkpointed_call
 from ...backends.tf.tf_utils import (
     extended_attention_mask,
     find_pruneable_heads_and_indices,
@@ -238,7 +238,9 @@ class TFBertEncoder(TFLayer):
         all_attentions = () if output_attentions else None
         head_mask = head_mask or [None] * len(self.layer)
         for layer, layer_head_mask in zip(self.layer, head_mask):
-            hidden_states, probs = layer(
+            hidden_states, probs = checkpointed_call(
+                self,
+                layer,
                 hidden_states,
                 attention_mask,
                 layer_head_mask,
@@ -340,6 +342,7 @@ class TFBertPreTrainingHeads(TFLayer):
 
 class TFBertPreTrainedModel(TFPreTrainedModel):
     config_class = BertConfig
+    supports_gradient_checkpointing = True
     base_model_prefix = "bert"
     _keys_to_ignore_on_load_unexpected = [r"position_ids$"]
 

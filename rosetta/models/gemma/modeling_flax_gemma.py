@@ -21,7 +21,7 @@ from ...backends.flax.activations import get_activation
 from ...backends.flax.flax_utils import FlaxModuleList
 from ...backends.flax.generation import GenerationMixin
 from ...backends.flax.losses import cross_entropy, sequence_classification_loss
-from ...backends.flax.modeling_flax_utils import FlaxPreTrainedModel
+from ...backends.flax.modeling_flax_utils import FlaxPreTrainedModel, remat_layer
 from ...core.errors import InputError
 from ...core.outputs import (
     BaseModelOutputWithPast,
@@ -234,9 +234,9 @@ class FlaxGemmaModule(nn.Module):
         self.embed_tokens = nn.Embed(
             config.vocab_size, config.hidden_size, dtype=self.dtype, param_dtype=self.dtype
         )
-        self.layers = FlaxModuleList(
-            FlaxGemmaDecoderLayer, config, config.num_hidden_layers, dtype=self.dtype
-        )
+        # (output_attentions, deterministic) are Python values: static under gradient checkpointing
+        layer_class = remat_layer(FlaxGemmaDecoderLayer, config, static_argnums=(6, 7))
+        self.layers = FlaxModuleList(layer_class, config, config.num_hidden_layers, dtype=self.dtype)
         self.norm = _rms_norm(config, self.dtype)
         self.rotary_emb = FlaxGemmaRotaryEmbedding(config, dtype=self.dtype)
 
@@ -293,7 +293,7 @@ class FlaxGemmaModule(nn.Module):
                 layer_cache,
                 start,
                 output_attentions,
-                deterministic=deterministic,
+                deterministic,
             )
             if new_cache is not None:
                 new_cache += (layer_cache,)
@@ -313,6 +313,7 @@ class FlaxGemmaModule(nn.Module):
 
 class FlaxGemmaPreTrainedModel(FlaxPreTrainedModel):
     config_class = GemmaConfig
+    supports_gradient_checkpointing = True
     base_model_prefix = "model"
     _keys_to_ignore_on_load_unexpected = [r"rotary_emb\.inv_freq$"]
     _input_embeddings_path = ("embed_tokens", "embedding")

@@ -22,7 +22,7 @@ from ...backends.flax.activations import get_activation
 from ...backends.flax.flax_utils import FlaxModuleList
 from ...backends.flax.generation import GenerationMixin
 from ...backends.flax.losses import cross_entropy, sequence_classification_loss
-from ...backends.flax.modeling_flax_utils import FlaxPreTrainedModel
+from ...backends.flax.modeling_flax_utils import FlaxPreTrainedModel, remat_layer
 from ...core.errors import InputError
 from ...core.outputs import (
     BaseModelOutputWithPast,
@@ -165,6 +165,7 @@ class FlaxGPT2Block(nn.Module):
 
 class FlaxGPT2PreTrainedModel(FlaxPreTrainedModel):
     config_class = GPT2Config
+    supports_gradient_checkpointing = True
     base_model_prefix = "transformer"
     _keys_to_ignore_on_load_unexpected: ClassVar[list[str]] = IGNORED_BUFFERS
     _layout_overrides: ClassVar[dict[str, str]] = CONV1D_LAYOUTS
@@ -190,7 +191,9 @@ class FlaxGPT2Module(nn.Module):
         self.wte = nn.Embed(config.vocab_size, config.n_embd, dtype=self.dtype, param_dtype=self.dtype)
         self.wpe = nn.Embed(config.n_positions, config.n_embd, dtype=self.dtype, param_dtype=self.dtype)
         self.drop = nn.Dropout(config.embd_pdrop)
-        self.h = FlaxModuleList(FlaxGPT2Block, config, config.n_layer, dtype=self.dtype)
+        # (output_attentions, deterministic) are Python values: static under gradient checkpointing
+        block_class = remat_layer(FlaxGPT2Block, config, static_argnums=(5, 6))
+        self.h = FlaxModuleList(block_class, config, config.n_layer, dtype=self.dtype)
         self.ln_f = _layer_norm(config, self.dtype)
 
     def __call__(
@@ -238,7 +241,7 @@ class FlaxGPT2Module(nn.Module):
                 (past_key_values[i][0], past_key_values[i][1]) if past_key_values is not None else None
             )
             hidden_states, probs, layer_cache = block(
-                hidden_states, mask, layer_cache, offset, output_attentions, deterministic=deterministic
+                hidden_states, mask, layer_cache, offset, output_attentions, deterministic
             )
             if new_cache is not None:
                 new_cache += (layer_cache,)

@@ -21,7 +21,7 @@ from ...backends.torch.activations import get_activation
 from ...backends.torch.cache import StaticCache
 from ...backends.torch.generation import GenerationMixin
 from ...backends.torch.losses import cross_entropy, sequence_classification_loss
-from ...backends.torch.modeling_utils import PreTrainedModel
+from ...backends.torch.modeling_utils import PreTrainedModel, checkpointed_call
 from ...core.errors import InputError
 from ...core.outputs import (
     BaseModelOutputWithPast,
@@ -160,6 +160,7 @@ class GPT2Block(nn.Module):
 class GPT2PreTrainedModel(PreTrainedModel):
     config_class = GPT2Config
     base_model_prefix = "transformer"
+    supports_gradient_checkpointing = True
     _keys_to_ignore_on_load_unexpected: ClassVar[list[str]] = IGNORED_BUFFERS
     _layout_overrides: ClassVar[dict[str, str]] = CONV1D_LAYOUTS
 
@@ -239,14 +240,23 @@ class GPT2Model(GPT2PreTrainedModel):
             hidden_states = hidden_states + self.wte(token_type_ids)
         hidden_states = self.drop(hidden_states)
 
-        key_length = past_key_values.max_length if past_key_values is not None else seq
+        key_length = past_key_values.key_length(seq) if past_key_values is not None else seq
         mask = causal_mask(attention_mask, seq, key_length, offset, hidden_states.dtype)
         all_hidden_states = () if output_hidden_states else None
         all_attentions = () if output_attentions else None
         for block in self.h:
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            hidden_states, probs = block(hidden_states, mask, past_key_values, offset, output_attentions)
+            hidden_states, probs = checkpointed_call(
+                self,
+                block,
+                hidden_states,
+                mask,
+                past_key_values,
+                offset,
+                output_attentions,
+                cache=past_key_values,
+            )
             if output_attentions:
                 all_attentions += (probs,)
         hidden_states = self.ln_f(hidden_states)
@@ -309,6 +319,7 @@ class GPT2LMHeadModel(GPT2PreTrainedModel, GenerationMixin):
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        logits_to_keep=0,
     ) -> CausalLMOutputWithPast | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.transformer(
@@ -323,7 +334,14 @@ class GPT2LMHeadModel(GPT2PreTrainedModel, GenerationMixin):
             output_hidden_states,
             return_dict=True,
         )
-        logits = self.lm_head(outputs.last_hidden_state)
+        hidden_states = outputs.last_hidden_state
+        if logits_to_keep and labels is not None:
+            raise InputError(
+                "labels need the logits of every position: drop logits_to_keep to compute a loss."
+            )
+        if logits_to_keep:  # generation: the LM head only on the last positions
+            hidden_states = hidden_states[:, -logits_to_keep:]
+        logits = self.lm_head(hidden_states)
         loss = causal_lm_loss(logits, labels) if labels is not None else None
         return finish_output(
             CausalLMOutputWithPast(

@@ -20,7 +20,7 @@ import tensorflow as tf
 from ...backends.tf.activations import get_tf_activation
 from ...backends.tf.generation import GenerationMixin
 from ...backends.tf.losses import cross_entropy, sequence_classification_loss
-from ...backends.tf.modeling_tf_utils import TFLayer, TFPreTrainedModel
+from ...backends.tf.modeling_tf_utils import TFLayer, TFPreTrainedModel, checkpointed_call
 from ...backends.tf.tf_utils import get_initializer, shape_list
 from ...core.errors import InputError
 from ...core.outputs import (
@@ -157,6 +157,7 @@ class TFGPT2Block(TFLayer):
 
 class TFGPT2PreTrainedModel(TFPreTrainedModel):
     config_class = GPT2Config
+    supports_gradient_checkpointing = True
     base_model_prefix = "transformer"
     _keys_to_ignore_on_load_unexpected: ClassVar[list[str]] = IGNORED_BUFFERS
     _layout_overrides: ClassVar[dict[str, str]] = CONV1D_LAYOUTS
@@ -238,7 +239,9 @@ class TFGPT2Model(TFGPT2PreTrainedModel):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
             layer_cache = past_key_values[i] if past_key_values is not None else None
-            hidden_states, probs, layer_cache = block(
+            hidden_states, probs, layer_cache = checkpointed_call(
+                self,
+                block,
                 hidden_states,
                 mask,
                 layer_cache,

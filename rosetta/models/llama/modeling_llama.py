@@ -14,7 +14,7 @@ from ...backends.torch.activations import get_activation
 from ...backends.torch.cache import StaticCache
 from ...backends.torch.generation import GenerationMixin
 from ...backends.torch.losses import cross_entropy, sequence_classification_loss
-from ...backends.torch.modeling_utils import PreTrainedModel
+from ...backends.torch.modeling_utils import PreTrainedModel, checkpointed_call
 from ...core.errors import InputError
 from ...core.outputs import (
     BaseModelOutputWithPast,
@@ -206,6 +206,7 @@ class LlamaDecoderLayer(nn.Module):
 
 class LlamaPreTrainedModel(PreTrainedModel):
     config_class = LlamaConfig
+    supports_gradient_checkpointing = True
     base_model_prefix = "model"
     _keys_to_ignore_on_load_unexpected = [r"rotary_emb\.inv_freq$"]
 
@@ -266,7 +267,7 @@ class LlamaModel(LlamaPreTrainedModel):
         )
         if position_ids is None:
             position_ids = query_positions[None]
-        key_length = past_key_values.max_length if past_key_values is not None else seq
+        key_length = past_key_values.key_length(seq) if past_key_values is not None else seq
         mask = attention_bias(attention_mask, query_positions, key_length, hidden_states.dtype)
         cos_sin = self.rotary_emb(hidden_states, position_ids)
 
@@ -275,8 +276,16 @@ class LlamaModel(LlamaPreTrainedModel):
         for layer in self.layers:
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            hidden_states, probs = layer(
-                hidden_states, cos_sin, mask, past_key_values, query_positions, output_attentions
+            hidden_states, probs = checkpointed_call(
+                self,
+                layer,
+                hidden_states,
+                cos_sin,
+                mask,
+                past_key_values,
+                query_positions,
+                output_attentions,
+                cache=past_key_values,
             )
             if output_attentions:
                 all_attentions += (probs,)
@@ -331,6 +340,7 @@ class LlamaForCausalLM(LlamaPreTrainedModel, GenerationMixin):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        logits_to_keep: int = 0,
     ) -> CausalLMOutputWithPast | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.model(
@@ -344,7 +354,14 @@ class LlamaForCausalLM(LlamaPreTrainedModel, GenerationMixin):
             output_hidden_states,
             return_dict=True,
         )
-        logits = self.lm_head(outputs.last_hidden_state)
+        hidden_states = outputs.last_hidden_state
+        if logits_to_keep and labels is not None:
+            raise InputError(
+                "labels need the logits of every position: drop logits_to_keep to compute a loss."
+            )
+        if logits_to_keep:  # generation: the LM head only on the last positions
+            hidden_states = hidden_states[:, -logits_to_keep:]
+        logits = self.lm_head(hidden_states)
         loss = None
         if labels is not None:  # token t predicts token t + 1
             loss = cross_entropy(logits[:, :-1].float(), labels[:, 1:].to(logits.device))

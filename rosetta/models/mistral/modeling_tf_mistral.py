@@ -17,7 +17,7 @@ import tensorflow as tf
 from ...backends.tf.activations import get_tf_activation
 from ...backends.tf.generation import GenerationMixin
 from ...backends.tf.losses import cross_entropy, sequence_classification_loss
-from ...backends.tf.modeling_tf_utils import TFLayer, TFPreTrainedModel
+from ...backends.tf.modeling_tf_utils import TFLayer, TFPreTrainedModel, checkpointed_call
 from ...backends.tf.tf_utils import get_initializer, shape_list
 from ...core.errors import InputError
 from ...core.outputs import (
@@ -236,6 +236,7 @@ class TFMistralDecoderLayer(TFLayer):
 
 class TFMistralPreTrainedModel(TFPreTrainedModel):
     config_class = MistralConfig
+    supports_gradient_checkpointing = True
     base_model_prefix = "model"
     _keys_to_ignore_on_load_unexpected = [r"rotary_emb\.inv_freq$"]
 
@@ -311,7 +312,9 @@ class TFMistralModel(TFMistralPreTrainedModel):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
             layer_cache = past_key_values[i] if past_key_values is not None else None
-            hidden_states, probs, layer_cache = layer(
+            hidden_states, probs, layer_cache = checkpointed_call(
+                self,
+                layer,
                 hidden_states,
                 cos_sin,
                 mask,

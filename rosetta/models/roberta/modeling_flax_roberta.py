@@ -27,7 +27,7 @@ from ...backends.flax.flax_utils import (
     prune_dense_params,
 )
 from ...backends.flax.losses import cross_entropy, question_answering_loss, sequence_classification_loss
-from ...backends.flax.modeling_flax_utils import FlaxPreTrainedModel, Params
+from ...backends.flax.modeling_flax_utils import FlaxPreTrainedModel, Params, remat_layer
 from ...core.errors import InputError
 from ...core.outputs import (
     BaseModelOutput,
@@ -265,9 +265,9 @@ class FlaxRobertaEncoder(nn.Module):
     dtype: Any = jnp.float32
 
     def setup(self) -> None:
-        self.layer = FlaxModuleList(
-            FlaxRobertaLayer, self.config, self.config.num_hidden_layers, dtype=self.dtype
-        )
+        # (output_attentions, deterministic) are Python values: static under gradient checkpointing
+        layer_class = remat_layer(FlaxRobertaLayer, self.config, static_argnums=(4, 5))
+        self.layer = FlaxModuleList(layer_class, self.config, self.config.num_hidden_layers, dtype=self.dtype)
 
     def __call__(
         self,
@@ -283,7 +283,7 @@ class FlaxRobertaEncoder(nn.Module):
         head_mask = head_mask or [None] * len(self.layer)
         for layer, layer_head_mask in zip(self.layer, head_mask):
             hidden_states, probs = layer(
-                hidden_states, attention_mask, layer_head_mask, output_attentions, deterministic=deterministic
+                hidden_states, attention_mask, layer_head_mask, output_attentions, deterministic
             )
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
@@ -310,6 +310,7 @@ class FlaxRobertaPooler(nn.Module):
 
 class FlaxRobertaPreTrainedModel(FlaxPreTrainedModel):
     config_class = RobertaConfig
+    supports_gradient_checkpointing = True
     base_model_prefix = "roberta"
     _keys_to_ignore_on_load_unexpected = [r"position_ids$"]
     _input_embeddings_path = ("embeddings", "word_embeddings", "embedding")

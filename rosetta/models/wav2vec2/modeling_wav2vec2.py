@@ -18,7 +18,7 @@ from torch.nn.utils import parametrize
 
 from ...backends.torch.activations import get_activation
 from ...backends.torch.losses import cross_entropy
-from ...backends.torch.modeling_utils import PreTrainedModel
+from ...backends.torch.modeling_utils import PreTrainedModel, checkpointed_call
 from ...core.errors import ConfigError, InputError
 from ...core.outputs import BaseModelOutput, CausalLMOutput, SequenceClassifierOutput, finish_output
 from .checkpoint_wav2vec2 import LegacyWeightNormReader
@@ -266,7 +266,7 @@ class Wav2Vec2Encoder(nn.Module):
                 all_hidden_states += (hidden_states,)
             if self.training and self.layerdrop > 0.0 and torch.rand([]) < self.layerdrop:
                 continue
-            hidden_states, probs = layer(hidden_states, additive, output_attentions)
+            hidden_states, probs = checkpointed_call(self, layer, hidden_states, additive, output_attentions)
             if output_attentions:
                 all_attentions += (probs,)
         if output_hidden_states:  # (stable: before the final LayerNorm, as transformers 5 records them)
@@ -296,6 +296,7 @@ def feature_vector_attention_mask(
 
 class Wav2Vec2PreTrainedModel(PreTrainedModel):
     config_class = Wav2Vec2Config
+    supports_gradient_checkpointing = True
     base_model_prefix = "wav2vec2"
     main_input_name = "input_values"
 
