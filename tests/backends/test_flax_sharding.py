@@ -3,7 +3,8 @@
 XLA's device count is fixed when jax is imported, so the checks on 8 host devices run in a subprocess
 (this file run as a script, `XLA_FLAGS=--xla_force_host_platform_device_count=8`), which prints one
 JSON report that the tests below read. It loads a tiny BERT classifier unsharded and on meshes (8,1),
-(2,4) and (1,8), and compares outputs, shardings, saved bytes and one SGD step.
+(2,4) and (1,8), and compares outputs, shardings, saved bytes and one SGD step; and a tiny Llama's greedy
+`generate` with its KV cache sharded by heads.
 """
 
 from __future__ import annotations
@@ -81,6 +82,19 @@ def test_save_from_sharded_params_is_the_canonical_checkpoint(report, shape):
 def test_a_sharded_training_step_equals_the_unsharded_step(report, shape):
     assert report[str(shape)]["step_loss_diff"] <= 1e-5
     assert report[str(shape)]["step_param_diff"] <= 1e-5
+
+
+@pytest.mark.parametrize("shape", MESHES)
+def test_generate_on_a_mesh_keeps_the_kv_cache_sharded_by_heads(report, shape):
+    """Greedy tokens equal the unsharded model; the cache (8 kv heads) is split over "model" in the loop."""
+    gen = report["generate"][str(shape)]
+    assert gen["tokens"] == report["generate"]["unsharded"]
+    data, model = shape
+    assert gen["cache_spec"] == ([None, "model", None, None] if model > 1 else [])
+    assert gen["cache_shard_shape"] == [2, 8 // model, 11, 4]  # [batch, kv_heads / model, max_len, head_dim]
+    # in the compiled loop: k and v of 2 layers pinned at init, after the prefill and after each decode step
+    assert gen["constraints"] == 12
+    assert gen["head_constraints"] == (12 if model > 1 else 0)
 
 
 def test_bad_options_are_refused(report):
@@ -187,7 +201,52 @@ def _main(folder: str) -> None:  # pragma: no cover - runs in the subprocess
     ruled = FlaxBertForSequenceClassification.from_pretrained(source, mesh=mesh, partition_rules=rules)
     result["rules"] = check(ruled, "rules", mesh, train=False)
     result["errors"] = _errors(FlaxBertForSequenceClassification, source, mesh, InputError, PartitionSpec)
+    result["generate"] = _generate(folder, devices, Mesh)
     print(json.dumps(result))
+
+
+def _generate(folder: str, devices, mesh_cls) -> dict:
+    """Greedy generation of a tiny Llama (8 kv heads) unsharded and on each mesh, and its cache's sharding."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from rosetta import FlaxLlamaForCausalLM
+    from tests.parity import tiny_config
+
+    source = os.path.join(folder, "llama")
+    FlaxLlamaForCausalLM(
+        tiny_config("llama", num_attention_heads=8, num_key_value_heads=8), seed=1
+    ).save_pretrained(source)
+    ids = np.random.default_rng(0).integers(1, 99, (2, 5)).astype(np.int32)
+    out = {
+        "unsharded": np.asarray(
+            FlaxLlamaForCausalLM.from_pretrained(source).generate(ids, max_new_tokens=6)
+        ).tolist()
+    }
+    for shape in MESHES:
+        model = FlaxLlamaForCausalLM.from_pretrained(
+            source, mesh=mesh_cls(devices.reshape(shape), ("data", "model"))
+        )
+        tokens = np.asarray(model.generate(ids, max_new_tokens=6, do_sample=False)).tolist()
+        (compiled,) = model._generate_fns.values()
+        hlo = compiled.lower(
+            model.params, jnp.asarray(ids), jnp.ones(ids.shape, jnp.int32), jax.random.PRNGKey(0)
+        )
+        lines = [
+            line
+            for line in hlo.as_text().splitlines()
+            if "sharding_constraint" in line and "2x8x11x4" in line
+        ]
+        key = model._constrain_cache(model.init_cache(2, 11))[0][0]
+        out[str(shape)] = {
+            "tokens": tokens,
+            "cache_spec": list(key.sharding.spec),
+            "cache_shard_shape": list(key.addressable_shards[0].data.shape),
+            "constraints": len(lines),
+            "head_constraints": sum('[{}, {"model"}, {}, {}]' in line for line in lines),
+        }
+    return out
 
 
 def _tensor_bytes(path: Path) -> dict[str, tuple[str, bytes]]:

@@ -128,6 +128,25 @@ def test_fsdp_resume_is_exact(runs):
     )
 
 
+def test_resume_reads_only_each_ranks_rows_of_the_checkpoint(runs):
+    """Each rank copied from the memory-mapped checkpoint only the rows its shard of each parameter owns."""
+    reads = result(runs["full_shard"] / "resumed")["checkpoint_reads_per_rank"]
+    assert len(reads) == 2 and all(reads)
+    shapes = {name: array.shape for name, array in weights(runs["full_shard"] / "checkpoint-3").items()}
+    total = sum(int(np.prod(s)) * 4 for s in shapes.values())  # fp32
+    for rank, read in enumerate(reads):
+        assert set(read) == set(shapes)
+        for name, (start, stop, nbytes) in read.items():
+            rows = shapes[name][0]
+            chunk = -(-rows // 2)  # FSDP2 shards dim 0 in torch.chunk pieces
+            assert (start, stop) == (min(rank * chunk, rows), min(rank * chunk + chunk, rows)), name
+            assert nbytes == (stop - start) * int(np.prod(shapes[name][1:])) * 4, name
+        per_rank = sum(nbytes for _, _, nbytes in read.values())
+        print(f"rank {rank} read {per_rank} of {total} checkpoint bytes")
+        assert 0.45 * total < per_rank < 0.55 * total
+    assert sum(n for read in reads for _, _, n in read.values()) == total  # together: each byte once
+
+
 def test_each_rank_holds_about_half_of_the_parameters_and_optimizer_state(runs):
     (alone,) = result(runs["single"])["memory_per_rank"]
     for strategy in ("full_shard", "shard_grad_op"):

@@ -12,6 +12,9 @@ Rules, first match wins:
    `embedding` over "model" on its larger axis, and with `fsdp=True` over "data" on the other axis;
    everything else (norms, biases, scalars) replicated. A mesh axis that does not divide the
    dimension it would split is left out of the default spec (that dimension stays replicated).
+
+`generate` on a model placed on a mesh keeps its KV cache sharded by heads over "model"
+(`constrain_kv_cache`, applied in the compiled decode loop at every step).
 """
 
 from __future__ import annotations
@@ -151,6 +154,25 @@ def place_params(params: Any, placement: Placement) -> Any:
         return jax.device_put(leaf, sharding)
 
     return jax.tree_util.tree_map_with_path(place, params)
+
+
+def kv_cache_spec(shape: tuple[int, ...], mesh: Mesh) -> PartitionSpec:
+    """A KV-cache leaf's spec: k or v [batch, kv_heads, max_len, head_dim] split by heads over "model"
+    where that axis divides the heads (else replicated, as a parameter would be); anything else replicated."""
+    if len(shape) != 4 or not _divides(mesh, MODEL_AXIS, shape[1]):
+        return PartitionSpec()
+    return PartitionSpec(None, MODEL_AXIS, None, None)
+
+
+def constrain_kv_cache(cache: Any, mesh: Mesh) -> Any:
+    """`cache` with every leaf constrained to `kv_cache_spec` on `mesh` (inside `jax.jit`: a sharding
+    constraint XLA keeps through the decode loop; outside: the arrays placed so)."""
+    return jax.tree_util.tree_map(
+        lambda leaf: jax.lax.with_sharding_constraint(
+            leaf, NamedSharding(mesh, kv_cache_spec(tuple(leaf.shape), mesh))
+        ),
+        cache,
+    )
 
 
 def param_shardings(params: Any) -> dict[str, Any]:

@@ -5,7 +5,13 @@ Trainer joins the process group (gloo on CPU, nccl on GPU), wraps the model in
 DistributedDataParallel and gives each rank its shard of every batch, and only rank 0 logs
 and writes checkpoints. With `fsdp="full_shard"` (or `"shard_grad_op"`) the model is sharded
 in place with FSDP2 instead (`trainer_fsdp`): each rank holds its shard of every parameter and
-of the optimizer state, and checkpoints gather them back into the canonical files.
+of the optimizer state, and checkpoints gather them back into the canonical files; resuming
+reads per rank, each rank copying only its shards' rows from the memory-mapped checkpoint.
+
+`torch_compile=True` trains `torch.compile` of the (wrapped) model while `self.model` stays the
+plain module, so checkpoints keep the canonical names. `push_to_hub=True` creates the Hub repo
+when the Trainer is built, pushes the model at the end of training, and at every save too
+as `hub_strategy` says (one commit each, from rank 0).
 
 Resuming is exact. The training order depends only on `seed` and the epoch (each epoch's
 shuffle is drawn from a generator seeded with `seed + epoch`), data loading never touches
@@ -25,6 +31,7 @@ import operator
 import os
 import re
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -165,6 +172,9 @@ class Trainer:
         self.add_callback(PrinterCallback if self.args.disable_tqdm else ProgressCallback)
         self.state = self._new_state()
         self._checkpoint_rotation: CheckpointRotation | None = None
+        self.hub_model_id: str | None = None
+        if self.args.push_to_hub:
+            self.init_hf_repo()
         self.control = TrainerControl()
         self.current_gradient_accumulation_steps = 1
         self.control = self.callback_handler.on_init_end(self.args, self.state, self.control)
@@ -210,7 +220,7 @@ class Trainer:
         if self.args.fsdp_strategy:
             if not fsdp.is_sharded(self.model):
                 fsdp.shard_model(self.model, self.args.fsdp_strategy, self.args.fsdp_config, self.args.bf16)
-            return self.model
+            return self._compile(self.model)
         if self.args.world_size > 1 and not isinstance(self.model_wrapped, DistributedDataParallel):
             device = self.args.device
             ids = (
@@ -219,7 +229,23 @@ class Trainer:
             self.model_wrapped = DistributedDataParallel(
                 self.model, find_unused_parameters=bool(self.args.ddp_find_unused_parameters), **ids
             )
-        return self.model_wrapped
+        return self._compile(self.model_wrapped)
+
+    def _compile(self, model: nn.Module) -> nn.Module:
+        """`torch.compile(model)` when `args.torch_compile` (built once per wrapped model), else `model`.
+
+        Only the training forward and backward run compiled: `self.model` stays the plain module, so
+        checkpoints carry the canonical names (no `_orig_mod.` prefix) and evaluation runs eagerly.
+        """
+        if not self.args.torch_compile:
+            return model
+        compiled = getattr(self, "_compiled_model", None)
+        if compiled is None or compiled._orig_mod is not model:
+            compiled = torch.compile(
+                model, backend=self.args.torch_compile_backend, mode=self.args.torch_compile_mode
+            )
+            self._compiled_model = compiled
+        return compiled
 
     # -- data ----------------------------------------------------------------------------------------------
     def _signature_columns(self) -> list[str]:
@@ -531,7 +557,10 @@ class Trainer:
                 self.control.should_training_stop = True
             self.control = self.callback_handler.on_epoch_end(args, self.state, self.control)
             self._maybe_log_save_evaluate(model)
-        return self._finish_training(start_step, start_time)
+        output = self._finish_training(start_step, start_time)
+        if args.push_to_hub:
+            self.push_to_hub(commit_message="End of training")
+        return output
 
     def _train_epoch(
         self,
@@ -560,12 +589,12 @@ class Trainer:
                 break
             self.current_gradient_accumulation_steps = len(batches)
             self.control = self.callback_handler.on_step_begin(args, self.state, self.control)
+            ddp = self.model_wrapped if isinstance(self.model_wrapped, DistributedDataParallel) else None
             for i, inputs in enumerate(batches):
                 last = i == len(batches) - 1
-                no_sync = isinstance(model, DistributedDataParallel) and not last
-                if fsdp.is_sharded(model):  # reduce-scatter the gradients on the last micro-batch only
-                    model.set_requires_gradient_sync(last)
-                with model.no_sync() if no_sync else contextlib.nullcontext():
+                if fsdp.is_sharded(self.model):  # reduce-scatter the gradients on the last micro-batch only
+                    self.model.set_requires_gradient_sync(last)
+                with ddp.no_sync() if ddp is not None and not last else contextlib.nullcontext():
                     self._tr_loss += self.training_step(model, inputs)
                 self._samples_seen += batch_size_of(inputs)
                 if not last:
@@ -666,6 +695,54 @@ class Trainer:
         if self.is_world_process_zero():
             self._save(output_dir, state_dict)
 
+    # -- the Hub ---------------------------------------------------------------------------------------------
+    def init_hf_repo(self, token: str | None = None) -> str:
+        """Create the Hub repo `args.hub_model_id` (default: the name of output_dir) if needed; returns its id."""
+        if self.hub_model_id is None:
+            repo_id = self.args.hub_model_id or os.path.basename(os.path.abspath(self.args.output_dir))
+            if self.is_world_process_zero():
+                repo_id = ckpt.create_hub_repo(
+                    repo_id, token or self.args.hub_token, self.args.hub_private_repo
+                )
+            self.hub_model_id = repo_id
+        return self.hub_model_id
+
+    def push_to_hub(self, commit_message: str = "End of training", token: str | None = None) -> Any:
+        """Save the model (and processing class) and upload them, with a model card, as one commit.
+
+        Call it on every rank under torchrun (FSDP gathers the weights from all of them); rank 0 uploads and
+        returns the `CommitInfo`, the other ranks None. `train()` calls it at the end when `args.push_to_hub`.
+        """
+        repo_id = self.init_hf_repo(token)
+        state_dict = self._full_state_dict()
+        if not self.is_world_process_zero():
+            return None
+        with tempfile.TemporaryDirectory() as folder:
+            self._save(folder, state_dict)
+            ckpt.save_json(folder, TRAINING_ARGS_NAME, self.args.to_json_string())
+            return ckpt.push_model_folder(
+                self.model, repo_id, folder, token or self.args.hub_token, commit_message
+            )
+
+    def _push_from_checkpoint(self, folder: str) -> None:
+        """`hub_strategy` "every_save" / "checkpoint" / "all_checkpoints": one commit per save (rank 0)."""
+        args = self.args
+        if not args.push_to_hub or args.hub_strategy == "end" or not self.is_world_process_zero():
+            return
+        if args.save_strategy is IntervalStrategy.EPOCH:
+            message = f"Training in progress, epoch {int(self.state.epoch or 0)}"
+        else:
+            message = f"Training in progress, step {self.state.global_step}"
+        in_repo = {"checkpoint": "last-checkpoint", "all_checkpoints": os.path.basename(folder)}
+        ckpt.push_model_folder(
+            self.model,
+            self.init_hf_repo(),
+            folder,
+            args.hub_token,
+            message,
+            checkpoint_in_repo=in_repo.get(args.hub_strategy),
+        )
+
     def save_state(self) -> None:
         if self.is_world_process_zero():
             os.makedirs(self.args.output_dir, exist_ok=True)
@@ -717,6 +794,7 @@ class Trainer:
         if main:
             ckpt.publish_checkpoint(tmp, final)
             self._rotation().record(final)
+            self._push_from_checkpoint(final)
             self._rotate_checkpoints()
         self._barrier()
         return final
@@ -771,15 +849,14 @@ class Trainer:
         ):
             self._rotation().adopt_up_to(checkpoint_step(folder) or 0)
 
-    def _load_model_weights(self, folder: str) -> None:
-        """The checkpoint's weights into the model; a sharded model takes each rank's shards of them."""
-        load = None
+    def _load_model_weights(self, folder: str) -> dict[str, fsdp.SliceRead] | None:
+        """The checkpoint's weights into the model. A sharded model (FSDP) reads per rank: each rank copies
+        only the rows its shards own from the memory-mapped checkpoint; what it read is returned."""
         if fsdp.is_sharded(self.model):
-
-            def load(state: dict[str, torch.Tensor]) -> None:
-                fsdp.load_full_model_state_dict(self.model, state)
-
-        ckpt.load_model_weights(self.model, folder, load_state=load)
+            ckpt.check_architecture(self.model, folder)
+            return fsdp.load_sharded_model_weights(self.model, folder)
+        ckpt.load_model_weights(self.model, folder)
+        return None
 
     def _enable_gradient_checkpointing(self) -> None:
         if not self.args.gradient_checkpointing:

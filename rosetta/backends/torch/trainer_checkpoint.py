@@ -20,14 +20,18 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from ...core.errors import CheckpointError, ConfigError, MissingFileError
+from ...core.errors import CheckpointError, ConfigError, HubUnreachableError, MissingFileError
+from ...core.hub import hub_unreachable_reason
 from ...core.io import atomic_write_text
 from .trainer_fsdp import model_class, own_class
 from .trainer_utils import PREFIX_CHECKPOINT_DIR, checkpoint_step, sorted_checkpoints
@@ -39,6 +43,10 @@ TRAINING_ARGS_NAME = "training_args.json"
 OPTIMIZER_NAME = "optimizer.pt"
 SCHEDULER_NAME = "scheduler.pt"
 SCALER_NAME = "scaler.pt"
+# The files of a checkpoint that resume training; the rest (config, weights, tokenizer, training args) is the model.
+_TRAINING_STATE_FILE = re.compile(
+    r"(optimizer\.pt|scheduler\.pt|scaler\.pt|rng_state(_\d+)?\.pth|trainer_state\.json)"
+)
 _TMP_PREFIX = "tmp-"
 _OLD_PREFIX = "old-"
 
@@ -143,14 +151,12 @@ def require_checkpoint(folder: str) -> str:
     return state_file
 
 
-def load_model_weights(
-    model: nn.Module, folder: str, load_state: Callable[[dict[str, torch.Tensor]], None] | None = None
-) -> None:
+def load_model_weights(model: nn.Module, folder: str) -> None:
     """Fill `model` in place with the weights of `folder`, read by the model class's own `from_pretrained`.
 
     The optimizer keeps the parameters it holds; every key must match (the same class and config
-    as the run that wrote the checkpoint). `load_state` replaces `load_state_dict` (a sharded model
-    takes its shards of the full state dict).
+    as the run that wrote the checkpoint). A sharded model reads per rank instead
+    (`trainer_fsdp.load_sharded_model_weights`).
     """
     cls = model_class(model)
     load = getattr(cls, "from_pretrained", None)
@@ -159,7 +165,7 @@ def load_model_weights(
             f"{cls.__name__} has no from_pretrained, so the Trainer cannot load its checkpoints: "
             "train a rosetta model (PreTrainedModel)."
         )
-    _check_architecture(model, folder)
+    check_architecture(model, folder)
     loaded, info = load(folder, config=model.config, output_loading_info=True)
     problems = {k: info.get(k) for k in ("missing_keys", "unexpected_keys", "mismatched_keys") if info.get(k)}
     if problems:
@@ -168,14 +174,11 @@ def load_model_weights(
             f"The weights in {folder} do not fit {cls.__name__} ({found}). "
             "Resume with the model class and config the checkpoint was trained with."
         )
-    if load_state is not None:
-        load_state(loaded.state_dict())
-        return
     with torch.no_grad():
         model.load_state_dict(loaded.state_dict(), strict=True)
 
 
-def _check_architecture(model: nn.Module, folder: str) -> None:
+def check_architecture(model: nn.Module, folder: str) -> None:
     """The class that wrote the checkpoint (config.json `architectures`) is the class being trained."""
     config_file = os.path.join(folder, "config.json")
     try:
@@ -207,7 +210,9 @@ def load_training_states(
     if not (os.path.isfile(optimizer_file) and os.path.isfile(scheduler_file)):
         return False
     # weights_only=True: tensors and plain values only, nothing from the file is executed.
-    optimizer_state = torch.load(optimizer_file, map_location=device, weights_only=True)
+    # A sharded model's ranks each take their part of the gathered state: memory-mapped, it is not all read.
+    mmap = load_optimizer is not None and device.type == "cpu"
+    optimizer_state = torch.load(optimizer_file, map_location=device, weights_only=True, mmap=mmap)
     (load_optimizer or optimizer.load_state_dict)(optimizer_state)
     scheduler.load_state_dict(torch.load(scheduler_file, weights_only=True))
     scaler_file = os.path.join(folder, SCALER_NAME)
@@ -282,3 +287,55 @@ class CheckpointRotation:
             shutil.rmtree(old, ignore_errors=True)
             self.own.remove(old)
         return deleted
+
+
+# -- the Hub ------------------------------------------------------------------------------------------
+def create_hub_repo(repo_id: str, token: str | None, private: bool | None) -> str:
+    """Create `repo_id` on the Hub if needed (`private` applies only then); returns its full id."""
+    from huggingface_hub import HfApi, constants
+
+    unreachable = hub_unreachable_reason(constants.ENDPOINT)
+    if unreachable is not None:
+        raise HubUnreachableError(
+            f"push_to_hub=True: the Hub ({constants.ENDPOINT}) could not be reached ({unreachable}), so the repo "
+            f"{repo_id!r} cannot be created. Check the network or HF_ENDPOINT, or set push_to_hub=False."
+        )
+    return HfApi(token=token).create_repo(repo_id, private=private, exist_ok=True).repo_id
+
+
+def _files(folder: str, prefix: str = "") -> list[tuple[str, str]]:
+    """(path in the repo, local path) of every file under `folder`, in a stable order."""
+    root = Path(folder)
+    return [
+        (prefix + path.relative_to(root).as_posix(), str(path))
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    ]
+
+
+def push_model_folder(
+    model: nn.Module,
+    repo_id: str,
+    folder: str,
+    token: str | None,
+    commit_message: str,
+    checkpoint_in_repo: str | None = None,
+) -> Any:
+    """One commit: the model files of `folder` (a saved model or a checkpoint) at the repo's root, a model
+    card when the repo has none, and with `checkpoint_in_repo` the whole checkpoint (training state included,
+    to resume from) under that folder of the repo. Returns the `CommitInfo`."""
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    api = HfApi(token=token)
+    files = [(name, path) for name, path in _files(folder) if not _TRAINING_STATE_FILE.fullmatch(name)]
+    with tempfile.TemporaryDirectory() as staging:
+        add_card = getattr(
+            model, "_add_model_card", None
+        )  # PushToHubMixin: never overwrites a card on the Hub
+        if callable(add_card) and not any(name == "README.md" for name, _ in files):
+            add_card(api, repo_id, None, Path(staging))
+        files += _files(staging)
+        if checkpoint_in_repo is not None:
+            files += _files(folder, checkpoint_in_repo.rstrip("/") + "/")
+        operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=path) for name, path in files]
+        return api.create_commit(repo_id, operations=operations, commit_message=commit_message)

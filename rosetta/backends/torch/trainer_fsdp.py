@@ -6,18 +6,23 @@ becomes a DTensor sharded over the ranks on dim 0), first on the submodules the 
 then on the root. Checkpoints stay canonical: the full state dict is gathered (a collective every
 rank joins) and rank 0 writes it; the optimizer state is gathered the same way, keyed by
 parameter name, and scattered back to the shards on resume.
+
+Loading a checkpoint into a sharded model (resume, the best model at the end) reads per rank: each
+rank memory-maps the canonical safetensors and copies into each parameter's local shard only the
+rows that shard owns (`load_sharded_model_weights`), never the whole model.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from ...core.errors import ConfigError
+from ...core.errors import CheckpointError, ConfigError
 
 SHARDING_STRATEGIES = ("full_shard", "shard_grad_op")
 FSDP_CONFIG_KEYS = ("min_num_params", "transformer_layer_cls_to_wrap")
@@ -112,11 +117,72 @@ def full_model_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     return get_model_state_dict(model, options=_options(cpu_offload=True))
 
 
-def load_full_model_state_dict(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> None:
-    """Scatter a full state dict (every rank holds it) onto the shards."""
-    from torch.distributed.checkpoint.state_dict import set_model_state_dict
+@dataclass(frozen=True)
+class SliceRead:
+    """What one rank read of one checkpoint tensor: rows [start, stop) of its first axis, `nbytes` bytes."""
 
-    set_model_state_dict(model, state_dict, options=_options())
+    start: int
+    stop: int
+    nbytes: int
+
+
+def load_sharded_model_weights(model: nn.Module, folder: str) -> dict[str, SliceRead]:
+    """Fill a sharded model from the checkpoint in `folder`, each rank reading only the rows it owns.
+
+    The weights files are memory-mapped; for every parameter (a DTensor sharded on dim 0) the rank's
+    row range comes from the DTensor's own layout, and only that slice of the mapping is copied into the
+    local shard. Buffers (small, replicated) are read whole. Every key must match, with the same shape.
+    Returns what was read per tensor name (the proof that a rank read its part only).
+    """
+    from torch.distributed.tensor import DTensor
+    from torch.distributed.tensor._utils import compute_local_shape_and_global_offset
+
+    from ...convert.formats import load_checkpoint
+    from .modeling_utils import numpy_to_torch
+
+    tensors = dict(model.state_dict(keep_vars=True))
+    tied = set(getattr(model, "_tied_keys_in_use", lambda: [])())
+    reads: dict[str, SliceRead] = {}
+    with contextlib.closing(load_checkpoint(folder)) as reader:
+        names = set(reader)
+        missing = sorted(k for k in tensors if k not in names and k not in tied)
+        unexpected = sorted(names - set(tensors))
+        mismatched = sorted(
+            f"{k} (checkpoint {tuple(reader.shape(k))}, model {tuple(tensors[k].shape)})"
+            for k in names & set(tensors)
+            if tuple(reader.shape(k)) != tuple(tensors[k].shape)
+        )
+        problems = [
+            (w, v)
+            for w, v in (("missing", missing), ("unexpected", unexpected), ("mismatched", mismatched))
+            if v
+        ]
+        if problems:
+            found = "; ".join(f"{what} keys: {', '.join(keys)}" for what, keys in problems)
+            raise CheckpointError(
+                f"The weights in {folder} do not fit {model_class(model).__name__} ({found}). "
+                "Resume with the model class and config the checkpoint was trained with."
+            )
+        with torch.no_grad():
+            for name, tensor in tensors.items():
+                if name not in names:
+                    continue  # a tied duplicate: filled through the weight it shares
+                source = reader[name]  # a view of the mapping: nothing read yet
+                if isinstance(tensor, DTensor):
+                    local = tensor.to_local()
+                    shape, offset = compute_local_shape_and_global_offset(
+                        tensor.shape, tensor.device_mesh, tensor.placements
+                    )
+                    index = tuple(slice(o, o + n) for o, n in zip(offset, shape))
+                    part = source[index] if source.ndim else source
+                    start = offset[0] if shape else 0
+                    reads[name] = SliceRead(start, start + (shape[0] if shape else 1), part.nbytes)
+                    if local.numel():
+                        local.copy_(numpy_to_torch(part))
+                else:
+                    reads[name] = SliceRead(0, source.shape[0] if source.ndim else 1, source.nbytes)
+                    tensor.copy_(numpy_to_torch(source))
+    return reads
 
 
 def full_optimizer_state_dict(model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import logging
 import math
 import os
 import socket
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -20,7 +22,12 @@ from ...core.errors import ConfigError
 from .trainer_fsdp import parse_fsdp
 from .trainer_utils import IntervalStrategy, SchedulerType
 
+logger = logging.getLogger(__name__)
+
 _REPORT_TARGETS = ("none", "tensorboard", "all")
+HUB_STRATEGIES = ("end", "every_save", "checkpoint", "all_checkpoints")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+_REDACTED = "<HUB_TOKEN>"
 # As transformers: the fused AdamW kernel (one kernel for all parameters, CPU and GPU) where torch has it.
 _DEFAULT_OPTIM = (
     "adamw_torch_fused" if Version(torch.__version__.split("+")[0]) >= Version("2.8") else "adamw_torch"
@@ -98,6 +105,14 @@ class TrainingArguments:
     gradient_checkpointing: bool = False
     fsdp: str | list[str] = ""
     fsdp_config: dict[str, Any] | None = None
+    torch_compile: bool = False
+    torch_compile_backend: str | None = None
+    torch_compile_mode: str | None = None
+    push_to_hub: bool = False
+    hub_model_id: str | None = None
+    hub_strategy: str = "every_save"
+    hub_token: str | None = None
+    hub_private_repo: bool | None = None
 
     def __post_init__(self) -> None:
         self.output_dir = os.fspath(self.output_dir)
@@ -118,6 +133,8 @@ class TrainingArguments:
         self._check_numbers()
         self._check_precision()
         self._check_fsdp()
+        self._check_compile()
+        self._check_hub()
         self._check_best_model()
         self.report_to = self._resolve_report_to(self.report_to)
 
@@ -199,6 +216,47 @@ class TrainingArguments:
         if self.fsdp and self.fp16:
             raise ConfigError(
                 "fsdp does not support fp16=True (loss scaling of sharded gradients); use bf16=True."
+            )
+
+    def _check_compile(self) -> None:
+        """`torch_compile` (set too by a backend or mode, as in transformers): checked against this torch."""
+        if self.torch_compile_backend is not None or self.torch_compile_mode is not None:
+            self.torch_compile = True
+        if not self.torch_compile:
+            return
+        if self.torch_compile_mode is not None and self.torch_compile_mode not in COMPILE_MODES:
+            raise ConfigError(
+                f"torch_compile_mode={self.torch_compile_mode!r} is not a torch.compile mode; use one of "
+                f"{', '.join(map(repr, COMPILE_MODES))}."
+            )
+        reason = compile_unavailable_reason()
+        if reason is not None:
+            raise ConfigError(
+                f"torch_compile=True needs torch.compile, which is unavailable here ({reason}). "
+                "Set torch_compile=False to train eagerly."
+            )
+        if self.torch_compile_backend is None:
+            self.torch_compile_backend = "inductor"
+        backends = importlib.import_module("torch._dynamo").list_backends(exclude_tags=())
+        if self.torch_compile_backend not in backends:
+            raise ConfigError(
+                f"torch_compile_backend={self.torch_compile_backend!r} is not a torch.compile backend here; "
+                f"use one of {', '.join(map(repr, sorted(backends)))}."
+            )
+
+    def _check_hub(self) -> None:
+        """`push_to_hub` and its `hub_*` options; an unknown `hub_strategy` is refused by name."""
+        if self.hub_strategy not in HUB_STRATEGIES:
+            raise ConfigError(
+                f"hub_strategy={self.hub_strategy!r} is not supported; use one of "
+                f"{', '.join(map(repr, HUB_STRATEGIES))}."
+            )
+        if self.push_to_hub and self.hub_model_id is None:
+            self.hub_model_id = os.path.basename(os.path.abspath(self.output_dir))
+        if self.push_to_hub and self.hub_strategy != "end" and self.save_strategy is IntervalStrategy.NO:
+            logger.warning(
+                "hub_strategy=%r pushes at every save, but save_strategy='no': only the end of training is pushed.",
+                self.hub_strategy,
             )
 
     @property
@@ -326,10 +384,25 @@ class TrainingArguments:
                 continue
             value = getattr(self, f.name)
             out[f.name] = value.value if isinstance(value, (IntervalStrategy, SchedulerType)) else value
+        if out.get("hub_token") is not None:  # a secret: never written to training_args.json
+            out["hub_token"] = _REDACTED
         return out
 
     def to_json_string(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+
+def compile_unavailable_reason() -> str | None:
+    """Why `torch.compile` cannot run in this process (None when it can)."""
+    if not callable(getattr(torch, "compile", None)):
+        return f"torch {torch.__version__} has no torch.compile; it needs torch >= 2.0"
+    try:
+        dynamo = importlib.import_module("torch._dynamo")
+    except ImportError as error:  # pragma: no cover - a torch build without dynamo
+        return f"torch._dynamo cannot be imported: {error}"
+    if not dynamo.is_dynamo_supported():
+        return f"TorchDynamo does not support Python {sys.version.split()[0]} on this torch build"
+    return None
 
 
 def _is_multiple(save_steps: float, eval_steps: float | None) -> bool:

@@ -5,9 +5,9 @@
         --output_dir B --per_device_train_batch_size 4 --fsdp full_shard --min_num_params 1000
 
 Both see the same global batch of 8. Rank 0 writes `result.json` (the global loss of every step,
-unrounded, and the bytes of parameters + optimizer state each rank holds) and the final model to
-`<output_dir>/final`; with --resume_check a freshly built Trainer resumes from `checkpoint-3`
-into `<output_dir>/resumed`.
+unrounded, the bytes of parameters + optimizer state each rank holds and, when it resumed, the rows
+and bytes each rank read of each checkpoint tensor) and the final model to `<output_dir>/final`; with
+--resume_check a freshly built Trainer resumes from `checkpoint-3` into `<output_dir>/resumed`.
 """
 
 from __future__ import annotations
@@ -25,14 +25,21 @@ from tests.parity import tiny_config  # the repository root is on PYTHONPATH (se
 
 
 class RecordingTrainer(Trainer):
-    """Keeps the global (all ranks) loss of every micro-batch, unrounded."""
+    """Keeps the global (all ranks) loss of every micro-batch, unrounded, and what loading a checkpoint read."""
 
     losses: list[float]
+    reads: dict | None = None
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         loss = super().training_step(model, inputs, num_items_in_batch)
         self.losses.append(self._mean_across_processes(loss).item())
         return loss
+
+    def _load_model_weights(self, folder):
+        reads = super()._load_model_weights(folder)
+        if reads is not None:
+            self.reads = {name: [r.start, r.stop, r.nbytes] for name, r in reads.items()}
+        return reads
 
 
 def train(cli: argparse.Namespace, output_dir: str, init_seed: int = 0, resume: str | None = None) -> None:
@@ -68,15 +75,17 @@ def train(cli: argparse.Namespace, output_dir: str, init_seed: int = 0, resume: 
     trainer.losses = []
     trainer.train(resume_from_checkpoint=resume)
     memory = parameter_and_optimizer_bytes(trainer.model, trainer.optimizer)
-    per_rank = [None] * args.world_size
+    per_rank, reads = [None] * args.world_size, [None] * args.world_size
     if args.world_size > 1:
         torch.distributed.all_gather_object(per_rank, memory)
+        torch.distributed.all_gather_object(reads, trainer.reads)
     else:
-        per_rank = [memory]
+        per_rank, reads = [memory], [trainer.reads]
     trainer.save_model(os.path.join(output_dir, "final"))
     if trainer.is_world_process_zero():
         print(f"parameters + optimizer state per rank: {per_rank} bytes ({args.fsdp or 'no fsdp'})")
         result = {"world_size": args.world_size, "losses": trainer.losses, "memory_per_rank": per_rank}
+        result["checkpoint_reads_per_rank"] = reads  # resumed runs: what each rank read of the weights
         with open(os.path.join(output_dir, "result.json"), "w") as f:
             json.dump(result, f)
 

@@ -71,6 +71,17 @@ class GenerationMixin:
         out = fn(getattr(self, "params", None), jnp.asarray(ids), jnp.asarray(mask), key)
         return _finish(out, settings, config, runtime)
 
+    def _constrain_cache(self, cache: Any) -> Any:
+        """The KV cache with its sharding pinned: on a model loaded with `mesh=`, each layer's k and v
+        [batch, kv_heads, max_len, head_dim] sharded by heads over "model" (`sharding.constrain_kv_cache`);
+        unchanged otherwise."""
+        placement = getattr(self, "placement", None)
+        if placement is None:
+            return cache
+        from ..sharding import constrain_kv_cache
+
+        return constrain_kv_cache(cache, placement.mesh)
+
     def _compiled_generate(self, settings: _Settings):
         cache = self.__dict__.setdefault("_generate_fns", {})
         if settings.key not in cache:
@@ -107,14 +118,14 @@ def _model_step(model, params, ids, mask, positions, cache, slot):
         params=params,
         return_dict=True,
     )
-    return out.logits[:, -1, :].astype(jnp.float32), out.past_key_values
+    return out.logits[:, -1, :].astype(jnp.float32), model._constrain_cache(out.past_key_values)
 
 
 def _prefill(model, s: _Settings, params, ids, mask):
     rows, length = ids.shape
     full_mask = jnp.zeros((rows, s.max_length), jnp.int32).at[:, :length].set(mask)
     positions = jnp.maximum(jnp.cumsum(mask, axis=-1) - 1, 0)
-    cache = model.init_cache(rows, s.max_length)
+    cache = model._constrain_cache(model.init_cache(rows, s.max_length))
     logits, cache = _model_step(model, params, ids, full_mask, positions, cache, jnp.int32(0))
     tokens = jnp.full((rows, s.max_length), s.pad, jnp.int32).at[:, :length].set(ids)
     ctx = {"prompt_length": s.prompt_length, "pad_lengths": jnp.argmax(mask != 0, axis=1).astype(jnp.int32)}
