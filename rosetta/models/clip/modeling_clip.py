@@ -9,11 +9,13 @@ it load a transformers 4 file or a whole CLIPModel folder too.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
 from ...backends.torch.activations import get_activation
-from ...backends.torch.modeling_utils import PreTrainedModel, torch_input_view
+from ...backends.torch.modeling_utils import PreTrainedModel, checkpointed_call, torch_input_view
 from ...core.errors import InputError
 from ...core.inputs import CHECKED_INPUTS, check_model_inputs
 from ...core.outputs import BaseModelOutput, BaseModelOutputWithPooling, finish_output
@@ -57,6 +59,7 @@ class CLIPVisionEmbeddings(nn.Module):
         self.embed_dim = config.hidden_size
         self.initializer_range = config.initializer_range
         self.image_size = config.image_size
+        self.patch_size = config.patch_size
         self.num_channels = config.num_channels
         self.class_embedding = nn.Parameter(torch.randn(self.embed_dim))
         self.patch_embedding = nn.Conv2d(
@@ -72,26 +75,54 @@ class CLIPVisionEmbeddings(nn.Module):
             "position_ids", torch.arange(self.num_positions).expand((1, -1)), persistent=False
         )
 
-    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        check_pixel_values(tuple(pixel_values.shape), self.num_channels, self.image_size)
+    def interpolate_pos_encoding(self, embeddings: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        """The position embeddings resized (bicubic) to the patch grid of a height x width image."""
+        num_patches = embeddings.shape[1] - 1
+        position_embedding = self.position_embedding.weight.unsqueeze(0)
+        num_positions = position_embedding.shape[1] - 1
+        if num_patches == num_positions and height == width:
+            return self.position_embedding(self.position_ids)
+        class_pos_embed = position_embedding[:, :1]
+        patch_pos_embed = position_embedding[:, 1:]
+        dim = embeddings.shape[-1]
+        side = math.isqrt(num_positions)
+        patch_pos_embed = patch_pos_embed.reshape(1, side, side, dim).permute(0, 3, 1, 2)
+        patch_pos_embed = nn.functional.interpolate(
+            patch_pos_embed,
+            size=(height // self.patch_size, width // self.patch_size),
+            mode="bicubic",
+            align_corners=False,
+        )
+        patch_pos_embed = patch_pos_embed.permute(0, 2, 3, 1).reshape(1, -1, dim)
+        return torch.cat((class_pos_embed, patch_pos_embed), dim=1)
+
+    def forward(self, pixel_values: torch.Tensor, interpolate_pos_encoding: bool = False) -> torch.Tensor:
+        shape = tuple(pixel_values.shape)
+        check_pixel_values(shape, self.num_channels, self.image_size, interpolate_pos_encoding)
         patch_embeds = self.patch_embedding(pixel_values.to(self.patch_embedding.weight.dtype))
         patch_embeds = patch_embeds.flatten(2).transpose(1, 2)
         class_embeds = self.class_embedding.expand(pixel_values.shape[0], 1, -1)
         embeddings = torch.cat([class_embeds, patch_embeds], dim=1)
+        if interpolate_pos_encoding:
+            return embeddings + self.interpolate_pos_encoding(embeddings, shape[2], shape[3])
         return embeddings + self.position_embedding(self.position_ids)
 
 
-def check_pixel_values(shape: tuple[int, ...], num_channels: int, image_size: int) -> None:
-    """Refuse pixel_values that are not [batch, num_channels, image_size, image_size], naming what to do."""
+def check_pixel_values(
+    shape: tuple[int, ...], num_channels: int, image_size: int, interpolate_pos_encoding: bool = False
+) -> None:
+    """Refuse pixel_values that are not [batch, num_channels, image_size, image_size] (any height and width
+    with `interpolate_pos_encoding`), naming what to do."""
     if len(shape) != 4 or shape[1] != num_channels:
         raise InputError(
             f"pixel_values must be [batch, {num_channels}, height, width] (config.num_channels = {num_channels}), "
             f"got shape {shape}. Pass the image processor's output."
         )
-    if shape[2] != image_size or shape[3] != image_size:
+    if not interpolate_pos_encoding and (shape[2] != image_size or shape[3] != image_size):
         raise InputError(
             f"Input image size ({shape[2]}*{shape[3]}) doesn't match the model's ({image_size}*{image_size}). "
-            "Resize the image with CLIPImageProcessor (crop_size = the config's image_size)."
+            "Resize the image with CLIPImageProcessor (crop_size = the config's image_size), or pass "
+            "interpolate_pos_encoding=True to resize the position embeddings."
         )
 
 
@@ -213,7 +244,9 @@ class CLIPEncoder(nn.Module):
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
         for layer in self.layers:
-            hidden_states, probs = layer(hidden_states, attention_mask, output_attentions)
+            hidden_states, probs = checkpointed_call(
+                self, layer, hidden_states, attention_mask, output_attentions
+            )
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
             if output_attentions:
@@ -237,6 +270,7 @@ def causal_padding_mask(
 
 class CLIPPreTrainedModel(PreTrainedModel):
     config_class = CLIPConfig
+    supports_gradient_checkpointing = True
     base_model_prefix = "clip"
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -351,6 +385,7 @@ class CLIPVisionModel(CLIPPreTrainedModel):
     def forward(
         self,
         pixel_values: torch.Tensor | None = None,
+        interpolate_pos_encoding: bool | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
@@ -362,7 +397,7 @@ class CLIPVisionModel(CLIPPreTrainedModel):
         return_dict = self.config.return_dict if return_dict is None else return_dict
         if pixel_values is None:
             raise InputError("CLIP's vision model needs pixel_values: pass the image processor's output.")
-        hidden_states = self.pre_layrnorm(self.embeddings(pixel_values))
+        hidden_states = self.pre_layrnorm(self.embeddings(pixel_values, bool(interpolate_pos_encoding)))
         encoder_outputs = self.encoder(hidden_states, None, output_attentions, output_hidden_states)
         last_hidden_state = encoder_outputs.last_hidden_state
         outputs = BaseModelOutputWithPooling(
@@ -424,11 +459,14 @@ class CLIPModel(CLIPPreTrainedModel):
     def get_image_features(
         self,
         pixel_values: torch.Tensor,
+        interpolate_pos_encoding: bool | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
     ) -> BaseModelOutputWithPooling:
         """The vision tower's output with `pooler_output` projected into the shared space (transformers 5)."""
-        outputs = self.vision_model(pixel_values, output_attentions, output_hidden_states, return_dict=True)
+        outputs = self.vision_model(
+            pixel_values, interpolate_pos_encoding, output_attentions, output_hidden_states, return_dict=True
+        )
         outputs.pooler_output = self.visual_projection(outputs.pooler_output)
         return outputs
 
@@ -439,13 +477,14 @@ class CLIPModel(CLIPPreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
         return_loss: bool | None = None,
+        interpolate_pos_encoding: bool | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
     ) -> CLIPOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         flags = dict(output_attentions=output_attentions, output_hidden_states=output_hidden_states)
-        vision_outputs = self.get_image_features(pixel_values, **flags)
+        vision_outputs = self.get_image_features(pixel_values, interpolate_pos_encoding, **flags)
         text_outputs = self.get_text_features(input_ids, attention_mask, position_ids, **flags)
         image_embeds = _normalised(vision_outputs.pooler_output)
         text_embeds = _normalised(text_outputs.pooler_output)
@@ -523,12 +562,15 @@ class CLIPVisionModelWithProjection(CLIPPreTrainedModel):
     def forward(
         self,
         pixel_values: torch.Tensor | None = None,
+        interpolate_pos_encoding: bool | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
     ) -> CLIPVisionModelOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
-        outputs = self.vision_model(pixel_values, output_attentions, output_hidden_states, return_dict=True)
+        outputs = self.vision_model(
+            pixel_values, interpolate_pos_encoding, output_attentions, output_hidden_states, return_dict=True
+        )
         result = CLIPVisionModelOutput(
             image_embeds=self.visual_projection(outputs.pooler_output),
             last_hidden_state=outputs.last_hidden_state,

@@ -10,6 +10,8 @@ weight by the generic layout rule, so the one canonical checkpoint loads here. `
 from __future__ import annotations
 
 import functools
+import inspect
+import math
 from typing import Any
 
 import flax.linen as nn
@@ -22,12 +24,14 @@ from ...backends.flax.flax_utils import FlaxModuleList
 from ...backends.flax.modeling_flax_utils import FlaxPreTrainedModel, Params, Path, jax_input_view
 from ...core.errors import InputError
 from ...core.inputs import CHECKED_INPUTS, check_model_inputs
+from ...core.interpolation import bicubic_matrix
 from ...core.outputs import BaseModelOutput, BaseModelOutputWithPooling, finish_output
 from .configuration_clip import CLIPConfig, CLIPTextConfig, CLIPVisionConfig
 from .outputs_clip import CLIPOutput, CLIPTextModelOutput, CLIPVisionModelOutput
 
 Array = jax.Array
 _STATIC_ARGS = ("train", "output_attentions", "output_hidden_states", "return_dict", "return_loss")
+_PYTHON_FLAGS = ("return_loss", "interpolate_pos_encoding")  # compile-time flags, not array inputs
 _TEXT_PARTS = [r"^vision_model\.", r"^visual_projection\.", r"^logit_scale$"]
 _VISION_PARTS = [r"^text_model\.", r"^text_projection\.", r"^logit_scale$"]
 
@@ -66,17 +70,21 @@ def _normalised(embeds: Array) -> Array:
     return embeds / jnp.power(jnp.sum(jnp.power(embeds, 2), axis=-1, keepdims=True), 0.5)
 
 
-def check_pixel_values(shape: tuple, num_channels: int, image_size: int) -> None:
-    """Refuse pixel_values that are not [batch, num_channels, image_size, image_size], naming what to do."""
+def check_pixel_values(
+    shape: tuple, num_channels: int, image_size: int, interpolate_pos_encoding: bool = False
+) -> None:
+    """Refuse pixel_values that are not [batch, num_channels, image_size, image_size] (any height and width
+    with `interpolate_pos_encoding`), naming what to do."""
     if len(shape) != 4 or shape[1] != num_channels:
         raise InputError(
             f"pixel_values must be [batch, {num_channels}, height, width] (config.num_channels = {num_channels}), "
             f"got shape {shape}. Pass the image processor's output."
         )
-    if shape[2] != image_size or shape[3] != image_size:
+    if not interpolate_pos_encoding and (shape[2] != image_size or shape[3] != image_size):
         raise InputError(
             f"Input image size ({shape[2]}*{shape[3]}) doesn't match the model's ({image_size}*{image_size}). "
-            "Resize the image with CLIPImageProcessor (crop_size = the config's image_size)."
+            "Resize the image with CLIPImageProcessor (crop_size = the config's image_size), or pass "
+            "interpolate_pos_encoding=True to resize the position embeddings."
         )
 
 
@@ -106,13 +114,32 @@ class FlaxCLIPVisionEmbeddings(nn.Module):
             self.num_positions, config.hidden_size, dtype=self.dtype, param_dtype=self.dtype
         )
 
-    def __call__(self, pixel_values: Array) -> Array:
-        check_pixel_values(tuple(pixel_values.shape), self.config.num_channels, self.config.image_size)
+    def interpolate_pos_encoding(self, embeddings: Array, height: int, width: int) -> Array:
+        """The position embeddings resized to the patch grid of a height x width image, as torch's bicubic."""
+        num_patches = embeddings.shape[1] - 1
+        num_positions = self.num_positions - 1
+        positions = self.position_embedding(jnp.arange(self.num_positions))[None]
+        if num_patches == num_positions and height == width:
+            return positions
+        side = math.isqrt(num_positions)
+        dim = embeddings.shape[-1]
+        patch = self.config.patch_size
+        grid = positions[0, 1:].reshape(side, side, dim)
+        rows = jnp.asarray(bicubic_matrix(side, height // patch), dtype=positions.dtype)
+        cols = jnp.asarray(bicubic_matrix(side, width // patch), dtype=positions.dtype)
+        resized = jnp.einsum("ai,bj,ijd->abd", rows, cols, grid, precision=jax.lax.Precision.HIGHEST)
+        return jnp.concatenate([positions[:, :1], resized.reshape(1, -1, dim)], axis=1)
+
+    def __call__(self, pixel_values: Array, interpolate_pos_encoding: bool = False) -> Array:
+        shape = tuple(pixel_values.shape)
+        check_pixel_values(shape, self.config.num_channels, self.config.image_size, interpolate_pos_encoding)
         patches = self.patch_embedding(pixel_values.transpose(0, 2, 3, 1))  # [batch, h, w, hidden]
         batch, height, width, hidden = patches.shape
         patches = patches.reshape(batch, height * width, hidden)
         class_embeds = jnp.broadcast_to(self.class_embedding.astype(patches.dtype), (batch, 1, hidden))
         embeddings = jnp.concatenate([class_embeds, patches], axis=1)
+        if interpolate_pos_encoding:
+            return embeddings + self.interpolate_pos_encoding(embeddings, shape[2], shape[3])
         return embeddings + self.position_embedding(jnp.arange(self.num_positions))[None]
 
 
@@ -327,6 +354,7 @@ class FlaxCLIPVisionModule(nn.Module):
     def __call__(
         self,
         pixel_values: Array | None = None,
+        interpolate_pos_encoding: bool | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
@@ -337,7 +365,8 @@ class FlaxCLIPVisionModule(nn.Module):
         )
         if pixel_values is None:
             raise InputError("CLIP's vision model needs pixel_values: pass the image processor's output.")
-        hidden_states = self.pre_layrnorm(self.embeddings(pixel_values.astype(self.dtype)))
+        embeddings = self.embeddings(pixel_values.astype(self.dtype), bool(interpolate_pos_encoding))
+        hidden_states = self.pre_layrnorm(embeddings)
         encoder_outputs = self.encoder(
             hidden_states, None, output_attentions, output_hidden_states, deterministic=deterministic
         )
@@ -390,13 +419,19 @@ class FlaxCLIPModule(nn.Module):
     def get_image_features(
         self,
         pixel_values: Array,
+        interpolate_pos_encoding: bool | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         deterministic: bool = True,
     ) -> BaseModelOutputWithPooling:
         """The vision tower's output with `pooler_output` projected into the shared space (transformers 5)."""
         outputs = self.vision_model(
-            pixel_values, output_attentions, output_hidden_states, True, deterministic
+            pixel_values,
+            interpolate_pos_encoding,
+            output_attentions,
+            output_hidden_states,
+            True,
+            deterministic,
         )
         outputs.pooler_output = self.visual_projection(outputs.pooler_output)
         return outputs
@@ -408,6 +443,7 @@ class FlaxCLIPModule(nn.Module):
         attention_mask: Array | None = None,
         position_ids: Array | None = None,
         return_loss: bool | None = None,
+        interpolate_pos_encoding: bool | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
@@ -415,7 +451,7 @@ class FlaxCLIPModule(nn.Module):
     ) -> CLIPOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         vision_outputs = self.get_image_features(
-            pixel_values, output_attentions, output_hidden_states, deterministic
+            pixel_values, interpolate_pos_encoding, output_attentions, output_hidden_states, deterministic
         )
         text_outputs = self.get_text_features(
             input_ids, attention_mask, position_ids, output_attentions, output_hidden_states, deterministic
@@ -487,6 +523,7 @@ class FlaxCLIPVisionModelWithProjectionModule(nn.Module):
     def __call__(
         self,
         pixel_values: Array | None = None,
+        interpolate_pos_encoding: bool | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
@@ -494,7 +531,12 @@ class FlaxCLIPVisionModelWithProjectionModule(nn.Module):
     ) -> CLIPVisionModelOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.vision_model(
-            pixel_values, output_attentions, output_hidden_states, True, deterministic
+            pixel_values,
+            interpolate_pos_encoding,
+            output_attentions,
+            output_hidden_states,
+            True,
+            deterministic,
         )
         result = CLIPVisionModelOutput(
             image_embeds=self.visual_projection(outputs.pooler_output),
@@ -532,19 +574,32 @@ class FlaxCLIPPreTrainedModel(FlaxPreTrainedModel):
         return super()._init_weights(rng, path, leaf)
 
     def _input_names(self) -> list[str]:
-        return [name for name in super()._input_names() if name != "return_loss"]
+        return [name for name in super()._input_names() if name not in _PYTHON_FLAGS]
 
-    def __call__(self, *args: Any, return_loss: bool | None = None, **kwargs: Any) -> Any:
-        """As every Flax model's call; `return_loss=True` (CLIPModel) adds the contrastive loss (a Python flag:
-        each value compiles once)."""
-        flag = bool(return_loss)
-        compiled = self.__dict__.setdefault("_forward_by_loss", {})
+    def __call__(
+        self,
+        *args: Any,
+        return_loss: bool | None = None,
+        interpolate_pos_encoding: bool | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """As every Flax model's call; `return_loss=True` (CLIPModel) adds the contrastive loss and
+        `interpolate_pos_encoding=True` (the vision towers) takes images of another size (Python flags: each
+        value compiles once). A flag the model's module does not declare is refused."""
+        flags = {"return_loss": bool(return_loss), "interpolate_pos_encoding": bool(interpolate_pos_encoding)}
+        declared = inspect.signature(self.module_class.__call__).parameters
+        for name, value in flags.items():
+            if value and name not in declared:
+                raise InputError(f"{type(self).__name__} does not take {name}; leave it out.")
+        key = tuple(flags.values())
+        compiled = self.__dict__.setdefault("_forward_by_flags", {})
         if self._jitted_forward is None:  # the module was (re)built: earlier compilations are stale
             compiled.clear()
-        if flag not in compiled:
-            forward = functools.partial(self._forward, return_loss=flag) if flag else self._forward
-            compiled[flag] = jax.jit(forward, static_argnames=_STATIC_ARGS[:4])
-        self._jitted_forward = compiled[flag]
+        if key not in compiled:
+            extra = {name: True for name, value in flags.items() if value}
+            forward = functools.partial(self._forward, **extra) if extra else self._forward
+            compiled[key] = jax.jit(forward, static_argnames=_STATIC_ARGS[:4])
+        self._jitted_forward = compiled[key]
         return super().__call__(*args, **kwargs)
 
     def _forward(
@@ -557,8 +612,10 @@ class FlaxCLIPPreTrainedModel(FlaxPreTrainedModel):
         output_hidden_states: bool,
         return_dict: bool,
         return_loss: bool = False,
+        interpolate_pos_encoding: bool = False,
     ) -> Any:
-        extra = {"return_loss": True} if return_loss else {}
+        flags = {"return_loss": return_loss, "interpolate_pos_encoding": interpolate_pos_encoding}
+        extra = {name: True for name, value in flags.items() if value}
         return self.module.apply(
             {"params": params},
             **inputs,
@@ -628,20 +685,25 @@ class FlaxCLIPModel(FlaxCLIPPreTrainedModel):
         return self._features("get_text_features", inputs, params)
 
     def get_image_features(
-        self, pixel_values: Array, params: Params | None = None
+        self, pixel_values: Array, params: Params | None = None, interpolate_pos_encoding: bool = False
     ) -> BaseModelOutputWithPooling:
-        """The vision tower's output with `pooler_output` projected into the shared space (compiled once)."""
-        return self._features("get_image_features", {"pixel_values": pixel_values}, params)
+        """The vision tower's output with `pooler_output` projected into the shared space (compiled once per
+        `interpolate_pos_encoding` value)."""
+        extra = {"interpolate_pos_encoding": True} if interpolate_pos_encoding else {}
+        return self._features("get_image_features", {"pixel_values": pixel_values}, params, **extra)
 
     def _features(
-        self, method: str, inputs: dict[str, Any], params: Params | None
+        self, method: str, inputs: dict[str, Any], params: Params | None, **flags: bool
     ) -> BaseModelOutputWithPooling:
         compiled = self.__dict__.setdefault("_features_compiled", {})
-        if method not in compiled:
+        key = (method, *sorted(flags))
+        if key not in compiled:
 
             def run(params: Params, inputs: dict[str, Array]) -> Any:
-                return self.module.apply({"params": params}, **inputs, method=getattr(FlaxCLIPModule, method))
+                return self.module.apply(
+                    {"params": params}, **inputs, **flags, method=getattr(FlaxCLIPModule, method)
+                )
 
-            compiled[method] = jax.jit(run)
+            compiled[key] = jax.jit(run)
         inputs = {k: jnp.asarray(v) for k, v in inputs.items() if v is not None}
-        return compiled[method](self.params if params is None else params, inputs)
+        return compiled[key](self.params if params is None else params, inputs)

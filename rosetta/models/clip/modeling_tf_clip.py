@@ -8,6 +8,8 @@ torch; the convolution runs channels-last. Dropout is active only in calls with 
 
 from __future__ import annotations
 
+import math
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -16,6 +18,7 @@ from ...backends.tf.activations import get_tf_activation
 from ...backends.tf.modeling_tf_utils import TFLayer, TFPreTrainedModel
 from ...backends.tf.tf_utils import get_initializer, shape_list
 from ...core.errors import InputError
+from ...core.interpolation import bicubic_matrix
 from ...core.outputs import BaseModelOutput, BaseModelOutputWithPooling, finish_output
 from .configuration_clip import CLIPConfig, CLIPTextConfig, CLIPVisionConfig
 from .outputs_clip import CLIPOutput, CLIPTextModelOutput, CLIPVisionModelOutput
@@ -47,17 +50,21 @@ def _normalised(embeds: tf.Tensor) -> tf.Tensor:
     return embeds / tf.pow(tf.reduce_sum(tf.pow(embeds, 2), axis=-1, keepdims=True), 0.5)
 
 
-def check_pixel_values(shape: tuple, num_channels: int, image_size: int) -> None:
-    """Refuse pixel_values that are not [batch, num_channels, image_size, image_size], naming what to do."""
+def check_pixel_values(
+    shape: tuple, num_channels: int, image_size: int, interpolate_pos_encoding: bool = False
+) -> None:
+    """Refuse pixel_values that are not [batch, num_channels, image_size, image_size] (any height and width
+    with `interpolate_pos_encoding`), naming what to do."""
     if len(shape) != 4 or shape[1] != num_channels:
         raise InputError(
             f"pixel_values must be [batch, {num_channels}, height, width] (config.num_channels = {num_channels}), "
             f"got shape {shape}. Pass the image processor's output."
         )
-    if shape[2] != image_size or shape[3] != image_size:
+    if not interpolate_pos_encoding and (shape[2] != image_size or shape[3] != image_size):
         raise InputError(
             f"Input image size ({shape[2]}*{shape[3]}) doesn't match the model's ({image_size}*{image_size}). "
-            "Resize the image with CLIPImageProcessor (crop_size = the config's image_size)."
+            "Resize the image with CLIPImageProcessor (crop_size = the config's image_size), or pass "
+            "interpolate_pos_encoding=True to resize the position embeddings."
         )
 
 
@@ -89,13 +96,32 @@ class TFCLIPVisionEmbeddings(TFLayer):
             embeddings_initializer=get_initializer(config.initializer_range * factor),
         )
 
-    def call(self, pixel_values: tf.Tensor) -> tf.Tensor:
-        check_pixel_values(tuple(pixel_values.shape), self.config.num_channels, self.config.image_size)
+    def interpolate_pos_encoding(self, embeddings: tf.Tensor, height: int, width: int) -> tf.Tensor:
+        """The position embeddings resized to the patch grid of a height x width image, as torch's bicubic."""
+        num_patches = embeddings.shape[1] - 1
+        num_positions = self.num_positions - 1
+        positions = self.position_embedding(tf.range(self.num_positions))[None]
+        if num_patches == num_positions and height == width:
+            return positions
+        side = math.isqrt(num_positions)
+        dim = embeddings.shape[-1]
+        patch = self.config.patch_size
+        grid = tf.reshape(positions[:, 1:], (side, side, dim))
+        rows = tf.constant(bicubic_matrix(side, height // patch), dtype=positions.dtype)
+        cols = tf.constant(bicubic_matrix(side, width // patch), dtype=positions.dtype)
+        resized = tf.einsum("ai,bj,ijd->abd", rows, cols, grid)
+        return tf.concat([positions[:, :1], tf.reshape(resized, (1, -1, dim))], axis=1)
+
+    def call(self, pixel_values: tf.Tensor, interpolate_pos_encoding: bool = False) -> tf.Tensor:
+        shape = tuple(pixel_values.shape)
+        check_pixel_values(shape, self.config.num_channels, self.config.image_size, interpolate_pos_encoding)
         patches = self.patch_embedding(tf.transpose(pixel_values, (0, 2, 3, 1)))  # [batch, h, w, hidden]
         batch, height, width, hidden = shape_list(patches)
         patches = tf.reshape(patches, (batch, height * width, hidden))
         class_embeds = tf.tile(tf.cast(self.class_embedding, patches.dtype)[None, None, :], (batch, 1, 1))
         embeddings = tf.concat([class_embeds, patches], axis=1)
+        if interpolate_pos_encoding:
+            return embeddings + self.interpolate_pos_encoding(embeddings, shape[2], shape[3])
         return embeddings + self.position_embedding(tf.range(self.num_positions))[None]
 
 
@@ -350,6 +376,7 @@ class TFCLIPVisionModel(TFCLIPPreTrainedModel):
     def call(
         self,
         pixel_values: tf.Tensor | None = None,
+        interpolate_pos_encoding: bool | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
@@ -360,7 +387,10 @@ class TFCLIPVisionModel(TFCLIPPreTrainedModel):
         )
         if pixel_values is None:
             raise InputError("CLIP's vision model needs pixel_values: pass the image processor's output.")
-        hidden_states = self.pre_layrnorm(self.embeddings(tf.cast(pixel_values, self.compute_dtype)))
+        embeddings = self.embeddings(
+            tf.cast(pixel_values, self.compute_dtype), interpolate_pos_encoding=bool(interpolate_pos_encoding)
+        )
+        hidden_states = self.pre_layrnorm(embeddings)
         encoder_outputs = self.encoder(
             hidden_states,
             None,
@@ -431,6 +461,7 @@ class TFCLIPModel(TFCLIPPreTrainedModel):
     def get_image_features(
         self,
         pixel_values: tf.Tensor,
+        interpolate_pos_encoding: bool | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         training: bool = False,
@@ -438,6 +469,7 @@ class TFCLIPModel(TFCLIPPreTrainedModel):
         """The vision tower's output with `pooler_output` projected into the shared space (transformers 5)."""
         outputs = self.vision_model(
             pixel_values=pixel_values,
+            interpolate_pos_encoding=interpolate_pos_encoding,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
@@ -453,6 +485,7 @@ class TFCLIPModel(TFCLIPPreTrainedModel):
         attention_mask: tf.Tensor | None = None,
         position_ids: tf.Tensor | None = None,
         return_loss: bool | None = None,
+        interpolate_pos_encoding: bool | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
@@ -462,7 +495,7 @@ class TFCLIPModel(TFCLIPPreTrainedModel):
         flags = dict(
             output_attentions=output_attentions, output_hidden_states=output_hidden_states, training=training
         )
-        vision_outputs = self.get_image_features(pixel_values, **flags)
+        vision_outputs = self.get_image_features(pixel_values, interpolate_pos_encoding, **flags)
         text_outputs = self.get_text_features(input_ids, attention_mask, position_ids, **flags)
         image_embeds = _normalised(vision_outputs.pooler_output)
         text_embeds = _normalised(text_outputs.pooler_output)
@@ -550,6 +583,7 @@ class TFCLIPVisionModelWithProjection(TFCLIPPreTrainedModel):
     def call(
         self,
         pixel_values: tf.Tensor | None = None,
+        interpolate_pos_encoding: bool | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
@@ -558,6 +592,7 @@ class TFCLIPVisionModelWithProjection(TFCLIPPreTrainedModel):
         return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.vision_model(
             pixel_values=pixel_values,
+            interpolate_pos_encoding=interpolate_pos_encoding,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,

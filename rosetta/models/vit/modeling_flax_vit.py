@@ -24,6 +24,7 @@ from ...backends.flax.flax_utils import FlaxModuleList
 from ...backends.flax.losses import sequence_classification_loss
 from ...backends.flax.modeling_flax_utils import FlaxPreTrainedModel, Params, Path
 from ...core.errors import InputError
+from ...core.interpolation import bicubic_matrix
 from ...core.outputs import (
     BaseModelOutput,
     BaseModelOutputWithPooling,
@@ -31,7 +32,6 @@ from ...core.outputs import (
     finish_output,
 )
 from .configuration_vit import ViTConfig
-from .interpolation_vit import bicubic_matrix
 
 Array = jax.Array
 # The Python-valued arguments of a compiled call (as the base class's): each combination compiles once.

@@ -19,6 +19,7 @@ from ...backends.tf.losses import sequence_classification_loss
 from ...backends.tf.modeling_tf_utils import TFLayer, TFPreTrainedModel
 from ...backends.tf.tf_utils import get_initializer, shape_list
 from ...core.errors import InputError
+from ...core.interpolation import bicubic_matrix
 from ...core.outputs import (
     BaseModelOutput,
     BaseModelOutputWithPooling,
@@ -26,7 +27,6 @@ from ...core.outputs import (
     finish_output,
 )
 from .configuration_vit import ViTConfig
-from .interpolation_vit import bicubic_matrix
 
 
 class TFViTPatchEmbeddings(TFLayer):

@@ -14,7 +14,7 @@ from torch import nn
 
 from ...backends.torch.activations import get_activation
 from ...backends.torch.losses import sequence_classification_loss
-from ...backends.torch.modeling_utils import PreTrainedModel
+from ...backends.torch.modeling_utils import PreTrainedModel, checkpointed_call
 from ...core.errors import InputError
 from ...core.outputs import (
     BaseModelOutput,
@@ -213,7 +213,7 @@ class ViTEncoder(nn.Module):
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
         for layer in self.layer:
-            hidden_states, probs = layer(hidden_states, output_attentions)
+            hidden_states, probs = checkpointed_call(self, layer, hidden_states, output_attentions)
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
             if output_attentions:
@@ -237,6 +237,7 @@ class ViTPooler(nn.Module):
 
 class ViTPreTrainedModel(PreTrainedModel):
     config_class = ViTConfig
+    supports_gradient_checkpointing = True
     base_model_prefix = "vit"
     main_input_name = "pixel_values"
 

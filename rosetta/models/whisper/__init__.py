@@ -8,6 +8,8 @@ _HEADS = {
 MODEL_TYPE = "whisper"
 CONFIG = "WhisperConfig"
 FEATURE_EXTRACTOR = "WhisperFeatureExtractor"
+TOKENIZER = "WhisperTokenizer"
+PROCESSOR = "WhisperProcessor"
 MODELS = {
     "torch": {task: f"Whisper{suffix}" for task, suffix in _HEADS.items()},
     "tf": {task: f"TFWhisper{suffix}" for task, suffix in _HEADS.items()},
@@ -16,6 +18,8 @@ MODELS = {
 IMPORT_STRUCTURE = {
     "configuration_whisper": ["WhisperConfig"],
     "feature_extraction_whisper": ["WhisperFeatureExtractor"],
+    "tokenization_whisper": ["WhisperTokenizer"],
+    "processing_whisper": ["WhisperProcessor"],
     "modeling_whisper": ["WhisperPreTrainedModel", *MODELS["torch"].values()],
     "modeling_tf_whisper": ["TFWhisperPreTrainedModel", *MODELS["tf"].values()],
     "modeling_flax_whisper": ["FlaxWhisperPreTrainedModel", *MODELS["flax"].values()],

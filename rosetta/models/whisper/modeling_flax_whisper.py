@@ -23,7 +23,7 @@ from ...backends.flax.modeling_flax_utils import FlaxPreTrainedModel, Path
 from ...core.errors import InputError
 from ...core.outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput, finish_output
 from .configuration_whisper import WhisperConfig
-from .generation_whisper import greedy_decode, greedy_plan
+from .generation_whisper import Ops, WhisperPlan, process_scores, transcribe, whisper_plan
 
 Array = jax.Array
 
@@ -75,10 +75,31 @@ class FlaxWhisperAttention(nn.Module):
         batch, seq, _ = x.shape
         return x.reshape(batch, seq, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
 
-    def __call__(self, hidden_states, key_value_states=None, mask=None, deterministic: bool = True):
+    def key_values(self, source: Array) -> tuple[Array, Array]:
+        """Keys and values [batch, heads, length, head_dim] of `source` (the cross-attention cache entries)."""
+        return self._heads(self.k_proj(source)), self._heads(self.v_proj(source))
+
+    def __call__(
+        self,
+        hidden_states,
+        key_value_states=None,
+        mask=None,
+        deterministic: bool = True,
+        layer_cache: tuple[Array, Array] | None = None,
+        start: Array | None = None,
+    ):
+        """`layer_cache`: cross-attention, the precomputed (key, value); self-attention, the contract's
+        (key, value) [batch, heads, max_length, head_dim], written at `start` and returned."""
         query = self._heads(self.q_proj(hidden_states) * self.head_dim**-0.5)
-        source = key_value_states if self.is_cross else hidden_states
-        key, value = self._heads(self.k_proj(source)), self._heads(self.v_proj(source))
+        if self.is_cross and layer_cache is not None:
+            key, value = layer_cache
+        else:
+            key, value = self.key_values(key_value_states if self.is_cross else hidden_states)
+        if not self.is_cross and layer_cache is not None:
+            index = (0, 0, start, 0)
+            key = jax.lax.dynamic_update_slice(layer_cache[0], key.astype(layer_cache[0].dtype), index)
+            value = jax.lax.dynamic_update_slice(layer_cache[1], value.astype(layer_cache[1].dtype), index)
+            layer_cache = (key, value)
         scores = query @ key.swapaxes(-1, -2)
         if mask is not None:
             scores = jnp.where(mask, scores, jnp.finfo(scores.dtype).min)
@@ -86,6 +107,8 @@ class FlaxWhisperAttention(nn.Module):
         context = self.dropout(probs, deterministic=deterministic) @ value
         batch, _, seq, _ = context.shape
         context = context.transpose(0, 2, 1, 3).reshape(batch, seq, self.num_heads * self.head_dim)
+        if layer_cache is not None and not self.is_cross:
+            return self.out_proj(context), probs, layer_cache
         return self.out_proj(context), probs
 
 
@@ -133,21 +156,44 @@ class FlaxWhisperDecoderLayer(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.activation_dropout = nn.Dropout(config.activation_dropout)
 
-    def __call__(self, hidden_states, mask, encoder_hidden_states, deterministic: bool = True):
-        attn, self_probs = self.self_attn(self.self_attn_layer_norm(hidden_states), None, mask, deterministic)
+    def __call__(
+        self,
+        hidden_states,
+        mask,
+        encoder_hidden_states,
+        deterministic: bool = True,
+        layer_cache=None,
+        start=None,
+    ):
+        """`layer_cache`: (self (key, value), cross (key, value)); returned with the self entry updated."""
+        normed = self.self_attn_layer_norm(hidden_states)
+        if layer_cache is None:
+            attn, self_probs = self.self_attn(normed, None, mask, deterministic)
+            cross_cache = None
+        else:
+            attn, self_probs, self_cache = self.self_attn(
+                normed, None, mask, deterministic, layer_cache[0], start
+            )
+            cross_cache = layer_cache[1]
+            layer_cache = (self_cache, cross_cache)
         hidden_states = hidden_states + self.dropout(attn, deterministic=deterministic)
         attn, cross_probs = self.encoder_attn(
-            self.encoder_attn_layer_norm(hidden_states), encoder_hidden_states, None, deterministic
+            self.encoder_attn_layer_norm(hidden_states),
+            encoder_hidden_states,
+            None,
+            deterministic,
+            cross_cache,
         )
         hidden_states = hidden_states + self.dropout(attn, deterministic=deterministic)
         ffn = self.activation_dropout(
             self.activation_fn(self.fc1(self.final_layer_norm(hidden_states))), deterministic=deterministic
         )
-        return (
+        out = (
             hidden_states + self.dropout(self.fc2(ffn), deterministic=deterministic),
             self_probs,
             cross_probs,
         )
+        return out if layer_cache is None else (*out, layer_cache)
 
 
 class FlaxWhisperEncoder(nn.Module):
@@ -218,25 +264,37 @@ class FlaxWhisperDecoder(nn.Module):
         output_attentions=False,
         output_hidden_states=False,
         deterministic=True,
+        past_key_values=None,
+        cache_position=None,
     ):
+        """`past_key_values`: per layer (self (key, value) [batch, heads, max_length, head_dim], cross (key, value)),
+        the self entries written at `cache_position` and returned under "past_key_values"."""
         batch, seq = input_ids.shape
         if seq > self.config.max_target_positions:
             raise InputError(
                 f"decoder_input_ids reach position {seq}, beyond max_target_positions "
                 f"({self.config.max_target_positions}); shorten the decoder prompt or max_new_tokens."
             )
+        start = jnp.zeros((), jnp.int32) if cache_position is None else jnp.asarray(cache_position, jnp.int32)
         if position_ids is None:
-            position_ids = jnp.broadcast_to(jnp.arange(seq), (batch, seq))
+            position_ids = jnp.broadcast_to(start + jnp.arange(seq), (batch, seq))
         scale = self.config.d_model**0.5 if self.config.scale_embedding else 1.0
         hidden = self.embed_tokens(input_ids) * scale + self.embed_positions(position_ids)
         hidden = self.dropout(hidden, deterministic=deterministic)
-        mask = jnp.tril(jnp.ones((seq, seq), dtype=bool))[None, None]
+        key_length = seq if past_key_values is None else past_key_values[0][0][0].shape[2]
+        mask = (jnp.arange(key_length)[None, :] <= (start + jnp.arange(seq))[:, None])[None, None]
         if attention_mask is not None:
             mask = mask & attention_mask.astype(bool)[:, None, None, :]
-        states, self_attn, cross_attn = (), (), ()
-        for layer in self.layers:
+        states, self_attn, cross_attn, new_cache = (), (), (), ()
+        for i, layer in enumerate(self.layers):
             states += (hidden,)
-            hidden, self_probs, cross_probs = layer(hidden, mask, encoder_hidden_states, deterministic)
+            if past_key_values is None:
+                hidden, self_probs, cross_probs = layer(hidden, mask, encoder_hidden_states, deterministic)
+            else:
+                hidden, self_probs, cross_probs, layer_cache = layer(
+                    hidden, mask, encoder_hidden_states, deterministic, past_key_values[i], start
+                )
+                new_cache += (layer_cache,)
             self_attn, cross_attn = self_attn + (self_probs,), cross_attn + (cross_probs,)
         hidden = self.layer_norm(hidden)
         return {
@@ -244,7 +302,12 @@ class FlaxWhisperDecoder(nn.Module):
             "hidden_states": states + (hidden,) if output_hidden_states else None,
             "attentions": self_attn if output_attentions else None,
             "cross_attentions": cross_attn if output_attentions else None,
+            "past_key_values": new_cache if past_key_values is not None else None,
         }
+
+    def cross_key_values(self, encoder_hidden_states: Array) -> tuple[tuple[Array, Array], ...]:
+        """Per layer the cross-attention (key, value) of the encoder output, computed once per window."""
+        return tuple(layer.encoder_attn.key_values(encoder_hidden_states) for layer in self.layers)
 
 
 class FlaxWhisperModule(nn.Module):
@@ -369,33 +432,105 @@ class FlaxWhisperForConditionalGeneration(FlaxWhisperPreTrainedModel):
     module_class = FlaxWhisperForConditionalGenerationModule
     _tied_weights_keys = ["proj_out.weight"]
 
-    def generate(self, input_features: Any, generation_config: Any = None, params: Any = None, **kwargs: Any):
-        """Greedy transcription as the torch model's `generate` (same tokens): the encoder once, then the
-        decoder over a fixed-length token buffer, compiled once per (batch, max_length)."""
-        plan = greedy_plan(self.config, getattr(self, "generation_config", None), generation_config, kwargs)
-        params = self.params if params is None else params
-        features = jnp.asarray(input_features)
-        encoder_hidden = self._jitted("encode", _encode)(params, features)
-        decode = self._jitted("decode", _decode)
-        tokens = greedy_decode(
-            plan, features.shape[0], lambda ids, at: decode(params, jnp.asarray(ids), encoder_hidden)[:, at]
-        )
-        return jnp.asarray(tokens)
+    generate_trace_count = 0
 
-    def _jitted(self, name: str, function: Any) -> Any:
-        compiled = self.__dict__.setdefault("_generate_functions", {})
-        if name not in compiled:
-            module = self.module
-            compiled[name] = jax.jit(
-                lambda params, *args: module.apply({"params": params}, *args, method=function)
-            )
-        return compiled[name]
+    def generate(
+        self,
+        input_features: Any,
+        generation_config: Any = None,
+        attention_mask: Any = None,
+        params: Any = None,
+        **kwargs: Any,
+    ) -> Array:
+        """Greedy transcription as the torch model's `generate` (same tokens; see its docstring for the keywords and
+        long-form windows). Each window runs in one `jax.jit`: the encoder, the cross-attention keys/values once per
+        layer, the prompt prefill and a `lax.while_loop` over the self-attention cache; compiled once per (plan,
+        batch), so equal shapes never retrace (`generate_trace_count`)."""
+        params = self.params if params is None else params
+        model_config = getattr(self, "generation_config", None)
+
+        def plan_for(long_form: bool) -> WhisperPlan:
+            return whisper_plan(self.config, model_config, generation_config, kwargs, long_form)
+
+        def window(plan: WhisperPlan, features: np.ndarray) -> np.ndarray:
+            tokens, length = self._compiled_window(plan)(params, jnp.asarray(features))
+            return np.asarray(tokens)[:, len(plan.prompt) : int(length)]
+
+        features = None if input_features is None else np.asarray(input_features)
+        mask = None if attention_mask is None else np.asarray(attention_mask)
+        return jnp.asarray(transcribe(plan_for, self.config, features, mask, window))
+
+    def init_cache(self, batch_size: int, max_length: int) -> tuple:
+        """Zeros: per layer the self-attention (key, value) [batch_size, heads, max_length, head_dim]."""
+        config = self.config
+        heads = config.decoder_attention_heads
+        shape = (batch_size, heads, max_length, config.d_model // heads)
+        return tuple(
+            (jnp.zeros(shape, self.dtype), jnp.zeros(shape, self.dtype)) for _ in range(config.decoder_layers)
+        )
+
+    def _compiled_window(self, plan: WhisperPlan) -> Any:
+        compiled = self.__dict__.setdefault("_generate_fns", {})
+        if plan.key not in compiled:
+
+            def traced(params, features):
+                type(self).generate_trace_count += 1  # runs once per trace, never per call
+                return _window_loop(self, plan, params, features)
+
+            compiled[plan.key] = jax.jit(traced)
+        return compiled[plan.key]
 
 
 def _encode(module: FlaxWhisperForConditionalGenerationModule, features: Array) -> Array:
-    return module.model.encoder(features).last_hidden_state
+    encoder_hidden = module.model.encoder(features).last_hidden_state
+    return encoder_hidden, module.model.decoder.cross_key_values(encoder_hidden)
 
 
-def _decode(module: FlaxWhisperForConditionalGenerationModule, ids: Array, encoder_hidden: Array) -> Array:
+def _decode(module: FlaxWhisperForConditionalGenerationModule, ids, encoder_hidden, cache, position):
     decoder = module.model.decoder
-    return decoder.embed_tokens.attend(decoder(ids, encoder_hidden)["last_hidden_state"])
+    out = decoder(ids, encoder_hidden, past_key_values=cache, cache_position=position)
+    logits = decoder.embed_tokens.attend(out["last_hidden_state"][:, -1])
+    return logits.astype(jnp.float32), out["past_key_values"]
+
+
+JAX_OPS = Ops(
+    asarray=jnp.asarray,
+    where=jnp.where,
+    max=lambda x, axis: jnp.max(x, axis=axis),
+    logsumexp=lambda x, axis: jax.nn.logsumexp(x, axis=axis),
+    log_softmax=lambda x: jax.nn.log_softmax(x, axis=-1),
+    column=lambda x, i: jax.lax.dynamic_index_in_dim(x, jnp.maximum(i, 0), axis=1, keepdims=False),
+)
+
+
+def _window_loop(model: FlaxWhisperForConditionalGeneration, plan: WhisperPlan, params, features):
+    """One window, traced once: encoder, cross keys/values, prompt prefill, then a `lax.while_loop`."""
+
+    def apply(method, *args):
+        return model.module.apply({"params": params}, *args, method=method)
+
+    batch, begin, total = features.shape[0], len(plan.prompt), plan.max_length
+    encoder_hidden, cross = apply(_encode, features)
+    tokens = (
+        jnp.full((batch, total), plan.pad_token_id, jnp.int32).at[:, :begin].set(jnp.asarray(plan.prompt))
+    )
+    self_cache = model.init_cache(batch, total)
+    cache = tuple(zip(self_cache, cross))
+    logits, cache = apply(_decode, tokens[:, :begin], encoder_hidden, cache, jnp.int32(0))
+    eos = jnp.asarray(plan.eos_token_ids, jnp.int32)
+
+    def cond(state):
+        return (state[0] < total) & ~jnp.all(state[2])
+
+    def body(state):
+        cur, tokens, done, logits, cache = state
+        scores = process_scores(JAX_OPS, plan, tokens, cur, logits)
+        chosen = jnp.where(done, plan.pad_token_id, jnp.argmax(scores, axis=-1).astype(jnp.int32))
+        tokens = jax.lax.dynamic_update_slice(tokens, chosen[:, None], (0, cur))
+        done = done | jnp.isin(chosen, eos)
+        logits, cache = apply(_decode, chosen[:, None], encoder_hidden, cache, jnp.minimum(cur, total - 1))
+        return cur + 1, tokens, done, logits, cache
+
+    state = (jnp.int32(begin), tokens, jnp.zeros(batch, bool), logits, cache)
+    cur, tokens, *_ = jax.lax.while_loop(cond, body, state)
+    return tokens, cur

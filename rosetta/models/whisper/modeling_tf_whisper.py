@@ -21,7 +21,7 @@ from ...backends.tf.tf_utils import get_initializer
 from ...core.errors import InputError
 from ...core.outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput, finish_output
 from .configuration_whisper import WhisperConfig
-from .generation_whisper import greedy_decode, greedy_plan
+from .generation_whisper import Ops, WhisperPlan, process_scores, transcribe, whisper_plan
 
 
 def sinusoids(length: int, channels: int, max_timescale: float = 10000.0) -> np.ndarray:
@@ -47,6 +47,14 @@ def _layer_norm() -> keras.layers.LayerNormalization:
     return keras.layers.LayerNormalization(epsilon=1e-5)
 
 
+def update_slots(cache: tf.Tensor, new: tf.Tensor, query_positions: tf.Tensor) -> tf.Tensor:
+    """`cache` [b, h, max_len, d] with `new` [b, h, seq, d] written at slots `query_positions` (exact, static
+    shapes: a one-hot selection, so XLA compiles it once)."""
+    one_hot = tf.one_hot(query_positions, tf.shape(cache)[2], dtype=cache.dtype)  # [seq, max_len]
+    written = tf.reduce_sum(one_hot, axis=0)[None, None, :, None]
+    return cache * (1 - written) + tf.einsum("sm,bhsd->bhmd", one_hot, tf.cast(new, cache.dtype))
+
+
 class TFWhisperAttention(TFLayer):
     def __init__(self, config: WhisperConfig, num_heads: int, is_cross: bool = False, **kwargs):
         super().__init__(**kwargs)
@@ -66,10 +74,30 @@ class TFWhisperAttention(TFLayer):
         batch, seq = tf.shape(x)[0], tf.shape(x)[1]
         return tf.transpose(tf.reshape(x, (batch, seq, self.num_heads, self.head_dim)), (0, 2, 1, 3))
 
-    def call(self, hidden_states, key_value_states=None, attention_mask=None, training: bool = False):
+    def key_values(self, source: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Keys and values [batch, heads, length, head_dim] of `source` (the cross-attention cache entries)."""
+        return self._heads(self.k_proj(source)), self._heads(self.v_proj(source))
+
+    def call(
+        self,
+        hidden_states,
+        key_value_states=None,
+        attention_mask=None,
+        training: bool = False,
+        layer_cache: tuple[tf.Tensor, tf.Tensor] | None = None,
+        query_positions: tf.Tensor | None = None,
+    ):
+        """`layer_cache`: cross-attention, the precomputed (key, value); self-attention, the contract's
+        (key, value) [batch, heads, max_length, head_dim], written at `query_positions` and returned."""
         query = self._heads(self.q_proj(hidden_states) * self.head_dim**-0.5)
-        source = key_value_states if self.is_cross else hidden_states
-        key, value = self._heads(self.k_proj(source)), self._heads(self.v_proj(source))
+        if self.is_cross and layer_cache is not None:
+            key, value = layer_cache
+        else:
+            key, value = self.key_values(key_value_states if self.is_cross else hidden_states)
+        if not self.is_cross and layer_cache is not None:
+            key = update_slots(layer_cache[0], key, query_positions)
+            value = update_slots(layer_cache[1], value, query_positions)
+            layer_cache = (key, value)
         scores = tf.matmul(query, key, transpose_b=True)
         if attention_mask is not None:
             scores = tf.where(attention_mask, scores, scores.dtype.min)
@@ -79,6 +107,8 @@ class TFWhisperAttention(TFLayer):
         context = tf.reshape(
             tf.transpose(context, (0, 2, 1, 3)), (batch, seq, self.num_heads * self.head_dim)
         )
+        if layer_cache is not None and not self.is_cross:
+            return self.out_proj(context), probs, layer_cache
         return self.out_proj(context), probs
 
 
@@ -117,20 +147,42 @@ class TFWhisperDecoderLayer(TFLayer):
         self.dropout = keras.layers.Dropout(config.dropout)
         self.activation_dropout = keras.layers.Dropout(config.activation_dropout)
 
-    def call(self, hidden_states, causal_mask, encoder_hidden_states, training: bool = False):
-        attn, self_probs = self.self_attn(
-            self.self_attn_layer_norm(hidden_states), attention_mask=causal_mask, training=training
-        )
+    def call(
+        self,
+        hidden_states,
+        causal_mask,
+        encoder_hidden_states,
+        training: bool = False,
+        layer_cache=None,
+        query_positions=None,
+    ):
+        """`layer_cache`: (self (key, value), cross (key, value)); returned with the self entry updated."""
+        normed = self.self_attn_layer_norm(hidden_states)
+        if layer_cache is None:
+            attn, self_probs = self.self_attn(normed, attention_mask=causal_mask, training=training)
+            cross_cache = None
+        else:
+            attn, self_probs, self_cache = self.self_attn(
+                normed,
+                attention_mask=causal_mask,
+                training=training,
+                layer_cache=layer_cache[0],
+                query_positions=query_positions,
+            )
+            cross_cache = layer_cache[1]
+            layer_cache = (self_cache, cross_cache)
         hidden_states = hidden_states + self.dropout(attn, training=training)
         attn, cross_probs = self.encoder_attn(
             self.encoder_attn_layer_norm(hidden_states),
             key_value_states=encoder_hidden_states,
             training=training,
+            layer_cache=cross_cache,
         )
         hidden_states = hidden_states + self.dropout(attn, training=training)
         ffn = self.activation_fn(self.fc1(self.final_layer_norm(hidden_states)))
         ffn = self.fc2(self.activation_dropout(ffn, training=training))
-        return hidden_states + self.dropout(ffn, training=training), self_probs, cross_probs
+        out = (hidden_states + self.dropout(ffn, training=training), self_probs, cross_probs)
+        return out if layer_cache is None else (*out, layer_cache)
 
 
 class TFWhisperEncoder(TFLayer):
@@ -209,27 +261,45 @@ class TFWhisperDecoder(TFLayer):
         output_attentions=False,
         output_hidden_states=False,
         training=False,
+        past_key_values=None,
+        cache_position=None,
     ):
+        """`past_key_values`: per layer (self (key, value) [batch, heads, max_length, head_dim], cross (key, value)),
+        the self entries written at `cache_position` and returned under "past_key_values"."""
         seq = input_ids.shape[1]
         if seq > self.config.max_target_positions:
             raise InputError(
                 f"decoder_input_ids reach position {seq}, beyond max_target_positions "
                 f"({self.config.max_target_positions}); shorten the decoder prompt or max_new_tokens."
             )
+        start = tf.constant(0) if cache_position is None else tf.cast(cache_position, tf.int32)
+        query_positions = start + tf.range(seq)
         if position_ids is None:
-            position_ids = tf.range(seq)[None, :]
+            position_ids = query_positions[None, :]
         scale = self.config.d_model**0.5 if self.config.scale_embedding else 1.0
         hidden = self.embed_tokens(input_ids) * scale + self.embed_positions(position_ids)
         hidden = self.dropout(hidden, training=training)
-        mask = tf.cast(tf.linalg.band_part(tf.ones((seq, seq)), -1, 0), tf.bool)[None, None]
+        key_length = seq if past_key_values is None else past_key_values[0][0][0].shape[2]
+        mask = (tf.range(key_length)[None, :] <= query_positions[:, None])[None, None]
         if attention_mask is not None:
             mask = mask & tf.cast(attention_mask, tf.bool)[:, None, None, :]
-        states, self_attn, cross_attn = (), (), ()
-        for layer in self.layers:
+        states, self_attn, cross_attn, new_cache = (), (), (), ()
+        for i, layer in enumerate(self.layers):
             states += (hidden,)
-            hidden, self_probs, cross_probs = layer(
-                hidden, causal_mask=mask, encoder_hidden_states=encoder_hidden_states, training=training
-            )
+            if past_key_values is None:
+                hidden, self_probs, cross_probs = layer(
+                    hidden, causal_mask=mask, encoder_hidden_states=encoder_hidden_states, training=training
+                )
+            else:
+                hidden, self_probs, cross_probs, layer_cache = layer(
+                    hidden,
+                    causal_mask=mask,
+                    encoder_hidden_states=encoder_hidden_states,
+                    training=training,
+                    layer_cache=past_key_values[i],
+                    query_positions=query_positions,
+                )
+                new_cache += (layer_cache,)
             self_attn, cross_attn = self_attn + (self_probs,), cross_attn + (cross_probs,)
         hidden = self.layer_norm(hidden)
         return {
@@ -237,7 +307,12 @@ class TFWhisperDecoder(TFLayer):
             "hidden_states": states + (hidden,) if output_hidden_states else None,
             "attentions": self_attn if output_attentions else None,
             "cross_attentions": cross_attn if output_attentions else None,
+            "past_key_values": new_cache if past_key_values is not None else None,
         }
+
+    def cross_key_values(self, encoder_hidden_states: tf.Tensor) -> tuple[tuple[tf.Tensor, tf.Tensor], ...]:
+        """Per layer the cross-attention (key, value) of the encoder output, computed once per window."""
+        return tuple(layer.encoder_attn.key_values(encoder_hidden_states) for layer in self.layers)
 
 
 class TFWhisperPreTrainedModel(TFPreTrainedModel):
@@ -365,22 +440,95 @@ class TFWhisperForConditionalGeneration(TFWhisperPreTrainedModel):
         fields = {k: v for k, v in outputs.items() if k != "last_hidden_state"}
         return finish_output(Seq2SeqLMOutput(loss=loss, logits=logits, **fields), return_dict)
 
-    def generate(self, input_features: Any, generation_config: Any = None, **kwargs: Any) -> tf.Tensor:
-        """Greedy transcription as the torch model's `generate` (same tokens): the encoder once, then the
-        decoder over a fixed-length token buffer, in one `tf.function` per (batch, max_length)."""
-        plan = greedy_plan(self.config, getattr(self, "generation_config", None), generation_config, kwargs)
-        features = tf.convert_to_tensor(input_features)
-        encoder_hidden = self.model.encoder(features).last_hidden_state
-        decode = self.__dict__.setdefault("_decode_function", tf.function(self._decode_logits))
-        tokens = greedy_decode(
-            plan,
-            int(features.shape[0]),
-            lambda ids, at: decode(tf.constant(ids), encoder_hidden)[:, at].numpy(),
-        )
-        return tf.constant(tokens)
+    generate_trace_count = 0
 
-    def _decode_logits(self, ids: tf.Tensor, encoder_hidden: tf.Tensor) -> tf.Tensor:
-        hidden = self.model.decoder(ids, encoder_hidden_states=encoder_hidden)["last_hidden_state"]
-        return tf.matmul(
-            hidden, tf.cast(self.model.decoder.embed_tokens.embeddings, hidden.dtype), transpose_b=True
+    def generate(
+        self, input_features: Any, generation_config: Any = None, attention_mask: Any = None, **kwargs: Any
+    ) -> tf.Tensor:
+        """Greedy transcription as the torch model's `generate` (same tokens; see its docstring for the keywords and
+        long-form windows). Each window runs in one `tf.function(jit_compile=True)`: the encoder, the
+        cross-attention keys/values once per layer, the prompt prefill and a `tf.while_loop` over the self-attention
+        cache; compiled once per (plan, batch), so equal shapes never retrace (`generate_trace_count`)."""
+        model_config = getattr(self, "generation_config", None)
+
+        def plan_for(long_form: bool) -> WhisperPlan:
+            return whisper_plan(self.config, model_config, generation_config, kwargs, long_form)
+
+        def window(plan: WhisperPlan, features: np.ndarray) -> np.ndarray:
+            tokens, length = self._compiled_window(plan)(tf.constant(features))
+            return tokens.numpy()[:, len(plan.prompt) : int(length)]
+
+        features = None if input_features is None else np.asarray(input_features)
+        mask = None if attention_mask is None else np.asarray(attention_mask)
+        return tf.constant(transcribe(plan_for, self.config, features, mask, window))
+
+    def init_cache(self, batch_size: int, max_length: int) -> tuple:
+        """Zeros: per layer the self-attention (key, value) [batch_size, heads, max_length, head_dim]."""
+        config = self.config
+        heads = config.decoder_attention_heads
+        shape = (batch_size, heads, max_length, config.d_model // heads)
+        dtype = self.model.decoder.embed_tokens.compute_dtype
+        return tuple((tf.zeros(shape, dtype), tf.zeros(shape, dtype)) for _ in range(config.decoder_layers))
+
+    def _compiled_window(self, plan: WhisperPlan) -> Any:
+        compiled = self.__dict__.setdefault("_generate_fns", {})
+        if plan.key not in compiled:
+
+            def traced(features):
+                type(self).generate_trace_count += 1  # runs once per trace, never per call
+                return _window_loop(self, plan, features)
+
+            compiled[plan.key] = tf.function(traced, jit_compile=True, reduce_retracing=False)
+        return compiled[plan.key]
+
+    def _decode(self, ids, encoder_hidden, cache, position):
+        decoder = self.model.decoder
+        out = decoder(
+            ids, encoder_hidden_states=encoder_hidden, past_key_values=cache, cache_position=position
         )
+        hidden = out["last_hidden_state"][:, -1]
+        logits = tf.matmul(hidden, tf.cast(decoder.embed_tokens.embeddings, hidden.dtype), transpose_b=True)
+        return tf.cast(logits, tf.float32), out["past_key_values"]
+
+
+def _tf_where(condition, x, y):
+    x, y = tf.convert_to_tensor(x), tf.convert_to_tensor(y)
+    dtype = x.dtype if x.shape.rank else y.dtype
+    return tf.where(condition, tf.cast(x, dtype), tf.cast(y, dtype))
+
+
+TF_OPS = Ops(
+    asarray=tf.constant,
+    where=_tf_where,
+    max=lambda x, axis: tf.reduce_max(x, axis=axis),
+    logsumexp=lambda x, axis: tf.reduce_logsumexp(x, axis=axis),
+    log_softmax=lambda x: tf.nn.log_softmax(x, axis=-1),
+    column=lambda x, i: tf.gather(x, tf.maximum(i, 0), axis=1),
+)
+
+
+def _window_loop(model: TFWhisperForConditionalGeneration, plan: WhisperPlan, features):
+    """One window, traced once: encoder, cross keys/values, prompt prefill, then a `tf.while_loop`."""
+    batch, begin, total = features.shape[0], len(plan.prompt), plan.max_length
+    encoder_hidden = model.model.encoder(features).last_hidden_state
+    cache = tuple(zip(model.init_cache(batch, total), model.model.decoder.cross_key_values(encoder_hidden)))
+    prompt = tf.tile(tf.constant([plan.prompt], tf.int32), (batch, 1))
+    tokens = tf.concat([prompt, tf.fill((batch, total - begin), tf.constant(plan.pad_token_id, tf.int32))], 1)
+    logits, cache = model._decode(prompt, encoder_hidden, cache, tf.constant(0))
+    eos = tf.constant(plan.eos_token_ids, tf.int32)
+    columns = tf.range(total)[None, :]
+
+    def cond(cur, tokens, done, logits, cache):
+        return (cur < total) & ~tf.reduce_all(done)
+
+    def body(cur, tokens, done, logits, cache):
+        scores = process_scores(TF_OPS, plan, tokens, cur, logits)
+        chosen = tf.where(done, plan.pad_token_id, tf.argmax(scores, axis=-1, output_type=tf.int32))
+        tokens = tf.where(columns == cur, chosen[:, None], tokens)
+        done = done | tf.reduce_any(chosen[:, None] == eos[None, :], axis=-1)
+        logits, cache = model._decode(chosen[:, None], encoder_hidden, cache, tf.minimum(cur, total - 1))
+        return cur + 1, tokens, done, logits, cache
+
+    state = (tf.constant(begin), tokens, tf.zeros((batch,), tf.bool), logits, cache)
+    cur, tokens, *_ = tf.while_loop(cond, body, state, maximum_iterations=total - begin)
+    return tokens, cur

@@ -17,11 +17,11 @@ from torch import nn
 
 from ...backends.torch.activations import get_activation
 from ...backends.torch.cache import StaticCache
-from ...backends.torch.modeling_utils import PreTrainedModel
+from ...backends.torch.modeling_utils import PreTrainedModel, checkpointed_call
 from ...core.errors import InputError
 from ...core.outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput, finish_output
 from .configuration_whisper import WhisperConfig
-from .generation_whisper import GreedyPlan, greedy_plan
+from .generation_whisper import Ops, WhisperPlan, process_scores, transcribe, whisper_plan
 
 
 def sinusoids(length: int, channels: int, max_timescale: float = 10000.0) -> np.ndarray:
@@ -182,6 +182,7 @@ class WhisperDecoderLayer(nn.Module):
 
 class WhisperPreTrainedModel(PreTrainedModel):
     config_class = WhisperConfig
+    supports_gradient_checkpointing = True
     base_model_prefix = "model"
     main_input_name = "input_features"
 
@@ -237,7 +238,7 @@ class WhisperEncoder(nn.Module):
         states, attentions = (), ()
         for layer in self.layers:
             states += (hidden,)
-            hidden, probs = layer(hidden, output_attentions)
+            hidden, probs = checkpointed_call(self, layer, hidden, output_attentions)
             attentions += (probs,)
         hidden = self.layer_norm(hidden)
         return BaseModelOutput(
@@ -299,8 +300,16 @@ class WhisperDecoder(nn.Module):
         states, self_attn, cross_attn = (), (), ()
         for layer in self.layers:
             states += (hidden,)
-            hidden, self_probs, cross_probs = layer(
-                hidden, mask, encoder_hidden_states, cache, position, output_attentions
+            hidden, self_probs, cross_probs = checkpointed_call(
+                self,
+                layer,
+                hidden,
+                mask,
+                encoder_hidden_states,
+                cache,
+                position,
+                output_attentions,
+                cache=cache,
             )
             self_attn, cross_attn = self_attn + (self_probs,), cross_attn + (cross_probs,)
         hidden = self.layer_norm(hidden)
@@ -455,58 +464,87 @@ class WhisperForConditionalGeneration(WhisperPreTrainedModel):
         return finish_output(result, return_dict)
 
     @torch.no_grad()
-    def generate(self, input_features: Any, generation_config: Any = None, **kwargs: Any) -> torch.Tensor:
-        """Greedy transcription: the encoder once, then one token per step over the cached decoder, with
-        the forced prompt (<|startoftranscript|>[<|lang|><|task|>]<|notimestamps|>) and suppressed tokens.
+    def generate(
+        self,
+        input_features: Any,
+        generation_config: Any = None,
+        attention_mask: Any = None,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        """Greedy transcription as transformers' `generate` (same tokens): per 30 s window the encoder once, then one
+        token per step over the cached decoder (self-attention `StaticCache` + cross-attention keys/values), with the
+        forced prompt (<|startoftranscript|>[<|lang|><|task|>][<|notimestamps|>]) and the suppression and timestamp
+        rules of `generation_whisper.process_scores`. More than `2 * max_source_positions` frames is long-form:
+        windows seek to the last predicted timestamp (`return_timestamps` is then implied; batches need the frames'
+        `attention_mask`). Keywords: `max_new_tokens`, `max_length`, `language`, `task`, `return_timestamps`.
 
-        Returns the new tokens [batch, n] as transformers' short-form generate does: the prompt and the final
-        end-of-text column left out, finished rows padded with `pad_token_id`."""
-        features = torch.as_tensor(input_features, device=self.device)
-        plan = greedy_plan(self.config, getattr(self, "generation_config", None), generation_config, kwargs)
-        encoder_hidden = self.model.encoder(features).last_hidden_state
-        return _greedy(self, plan, encoder_hidden)
+        Returns the new tokens [batch, n] as transformers does: the prompt and the end-of-text left out, rows padded
+        with `pad_token_id`."""
+        model_config = getattr(self, "generation_config", None)
+
+        def plan_for(long_form: bool) -> WhisperPlan:
+            return whisper_plan(self.config, model_config, generation_config, kwargs, long_form)
+
+        tokens = transcribe(
+            plan_for, self.config, _to_numpy(input_features), _to_numpy(attention_mask), self._window
+        )
+        return torch.from_numpy(tokens).to(self.device)
+
+    def _window(self, plan: WhisperPlan, features: np.ndarray) -> np.ndarray:
+        encoder_hidden = self.model.encoder(torch.from_numpy(features).to(self.device)).last_hidden_state
+        return _greedy(self, plan, encoder_hidden).cpu().numpy()
+
+
+def _to_numpy(value: Any) -> np.ndarray | None:
+    if value is None:
+        return None
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+TORCH_OPS = Ops(
+    asarray=lambda x: torch.from_numpy(np.asarray(x)),
+    where=torch.where,
+    max=lambda x, axis: torch.amax(x, dim=axis),
+    logsumexp=lambda x, axis: torch.logsumexp(x, dim=axis),
+    log_softmax=lambda x: torch.log_softmax(x, dim=-1),
+    column=lambda x, i: x[:, max(int(i), 0)],
+)
 
 
 def _greedy(
-    model: WhisperForConditionalGeneration, plan: GreedyPlan, encoder_hidden: torch.Tensor
+    model: WhisperForConditionalGeneration, plan: WhisperPlan, encoder_hidden: torch.Tensor
 ) -> torch.Tensor:
-    batch = encoder_hidden.shape[0]
-    device = encoder_hidden.device
-    prompt = torch.tensor([plan.prompt] * batch, dtype=torch.long, device=device)
+    """One window: prefill the prompt, then one token per step; the new tokens [batch, steps] (pad after the end)."""
+    batch, device = encoder_hidden.shape[0], encoder_hidden.device
+    begin = len(plan.prompt)
+    tokens = torch.full((batch, plan.max_length), plan.pad_token_id, dtype=torch.long, device=device)
+    tokens[:, :begin] = torch.tensor(plan.prompt, dtype=torch.long, device=device)
     cache = model.init_cache(batch, plan.max_length)
     mask = torch.zeros(batch, plan.max_length, dtype=torch.long, device=device)
-    tokens, done = prompt, torch.zeros(batch, dtype=torch.bool, device=device)
-    step_ids, position = prompt, 0
-    suppress = torch.tensor(plan.suppress_tokens, dtype=torch.long, device=device)
-    begin = torch.tensor(plan.begin_suppress_tokens, dtype=torch.long, device=device)
-    while tokens.shape[1] < plan.max_length:
+    done = torch.zeros(batch, dtype=torch.bool, device=device)
+    eos = torch.tensor(plan.eos_token_ids, device=device)
+    ops = Ops(**{**TORCH_OPS.__dict__, "asarray": lambda x: torch.from_numpy(np.asarray(x)).to(device)})
+    step_ids, position, cur = tokens[:, :begin], 0, begin
+    while cur < plan.max_length:
         mask[:, position : position + step_ids.shape[1]] = 1
-        logits = (
-            model(
-                decoder_input_ids=step_ids,
-                encoder_outputs=(encoder_hidden,),
-                decoder_attention_mask=mask,
-                past_key_values=cache,
-                cache_position=position,
-                return_dict=True,
-            )
-            .logits[:, -1, :]
-            .float()
-        )
+        logits = model(
+            decoder_input_ids=step_ids,
+            encoder_outputs=(encoder_hidden,),
+            decoder_attention_mask=mask,
+            past_key_values=cache,
+            cache_position=position,
+            return_dict=True,
+        ).logits[:, -1, :]
         position += step_ids.shape[1]
-        if suppress.numel():
-            logits[:, suppress] = -float("inf")
-        if tokens.shape[1] == len(plan.prompt) and begin.numel():
-            logits[:, begin] = -float("inf")
-        next_tokens = torch.argmax(logits, dim=-1)
+        scores = process_scores(ops, plan, tokens, cur, logits.float())
+        next_tokens = torch.argmax(scores, dim=-1)
         next_tokens = torch.where(done, torch.full_like(next_tokens, plan.pad_token_id), next_tokens)
-        tokens = torch.cat([tokens, next_tokens[:, None]], dim=1)
-        done = done | torch.isin(next_tokens, torch.tensor(plan.eos_token_ids, device=device))
+        tokens[:, cur] = next_tokens
+        cur += 1
+        done = done | torch.isin(next_tokens, eos)
         if bool(done.all()):
             break
         step_ids = next_tokens[:, None]
-    new = tokens[:, len(plan.prompt) :]
-    ends = torch.tensor([*plan.eos_token_ids, plan.pad_token_id], device=device)
-    if new.shape[1] and bool(torch.isin(new[:, -1], ends).all()):
-        new = new[:, :-1]
-    return new
+    return tokens[:, begin:cur]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rosetta.core.errors import InputError
 from rosetta.core.frameworks import FRAMEWORKS
 from rosetta.pipelines._numpy import to_numpy
 from tests.parity import (
@@ -185,3 +186,66 @@ def test_auto_classes(backend, hf_checkpoints):
     inputs = inputs_of("CLIPModel")
     assert_close(call(model, inputs), call(reference, inputs), TOLERANCE[backend], keys=["logits_per_image"])
     assert type(rosetta.AutoConfig.from_pretrained(folder)).__name__ == "CLIPConfig"
+
+
+VISION_CLASSES = ["CLIPModel", "CLIPVisionModel", "CLIPVisionModelWithProjection"]
+
+
+def other_size_inputs(name: str, height: int, width: int) -> dict:
+    """The tiny inputs with images of height x width (not the config's 32 x 32)."""
+    pixels = np.random.default_rng(3).standard_normal((2, 3, height, width)).astype(np.float32)
+    return {**inputs_of(name), "pixel_values": pixels}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", VISION_CLASSES)
+@pytest.mark.parametrize("size", [(48, 48), (40, 56)])
+def test_interpolate_pos_encoding(backend, name, size, hf_checkpoints):
+    """Another image size: position embeddings resized as transformers' bicubic does (6x6 and 5x7 grids)."""
+    folder, reference = hf_checkpoints[name]
+    model = rosetta_class(backend, name).from_pretrained(folder)
+    inputs = other_size_inputs(name, *size)
+    kwargs = {**FLAGS, "interpolate_pos_encoding": True}
+    expected, actual = call(reference, inputs, **kwargs), call(model, inputs, **kwargs)
+    hidden = "vision_model_output.hidden_states" if name == "CLIPModel" else "hidden_states"
+    assert actual[hidden][0].shape == (2, (size[0] // 8) * (size[1] // 8) + 1, 32)
+    assert set(actual) == set(expected)
+    assert_close(actual, expected, TOLERANCE[backend])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_image_features_interpolate_pos_encoding(backend, hf_checkpoints):
+    """CLIPModel.get_image_features(..., interpolate_pos_encoding=True) as transformers' on a 40 x 56 image."""
+    import torch
+
+    folder, reference = hf_checkpoints["CLIPModel"]
+    model = rosetta_class(backend, "CLIPModel").from_pretrained(folder)
+    pixels = other_size_inputs("CLIPModel", 40, 56)["pixel_values"]
+    with torch.no_grad():
+        expected = reference.get_image_features(torch.from_numpy(pixels), interpolate_pos_encoding=True)
+    actual = model.get_image_features(model._to_native(pixels), interpolate_pos_encoding=True)
+    assert_close(
+        flat(actual), flat(expected), TOLERANCE[backend], keys=["pooler_output", "last_hidden_state"]
+    )
+    with pytest.raises(InputError, match="interpolate_pos_encoding=True"):
+        model.get_image_features(model._to_native(pixels))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", VISION_CLASSES)
+def test_wrong_image_size_is_refused(backend, name, hf_checkpoints):
+    """Without interpolate_pos_encoding an image of another size is an InputError naming the way out."""
+    folder, _ = hf_checkpoints[name]
+    model = rosetta_class(backend, name).from_pretrained(folder)
+    with pytest.raises(InputError, match=r"\(40\*56\) doesn't match the model's \(32\*32\).*interpolate_pos"):
+        call(model, other_size_inputs(name, 40, 56))
+
+
+@pytest.mark.parametrize("name", ["CLIPTextModel", "CLIPTextModelWithProjection"])
+def test_flax_text_towers_refuse_vision_flags(name, hf_checkpoints):
+    """A Flax flag the module does not declare is refused by name, not silently ignored."""
+    require("flax")
+    folder, _ = hf_checkpoints[name]
+    model = rosetta_class("flax", name).from_pretrained(folder)
+    with pytest.raises(InputError, match="does not take interpolate_pos_encoding"):
+        model(**inputs_of(name), interpolate_pos_encoding=True)

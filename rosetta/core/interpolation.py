@@ -1,9 +1,9 @@
 """PyTorch's bicubic resize (align_corners=False, A = -0.75) as two numpy matrices, for TF and Flax.
 
-`interpolate_pos_encoding` resizes the grid of patch position embeddings the way
-`torch.nn.functional.interpolate(..., mode="bicubic")` does; TensorFlow's and JAX's own cubic
-resizes use another kernel (A = -0.5), so they would not give transformers' numbers. The resize
-is separable: out = Wh @ grid @ Ww.T, per channel.
+Vision models resize their grid of patch position embeddings (`interpolate_pos_encoding`) the way
+`torch.nn.functional.interpolate(..., mode="bicubic")` does; TensorFlow's and JAX's own cubic resizes use
+another kernel (A = -0.5), so they would not give the torch numbers. The resize is separable:
+out = Wh @ grid @ Ww.T, per channel.
 """
 
 from __future__ import annotations
