@@ -49,6 +49,9 @@ _EXTRA_NAMES: dict[str, str] = {
     "DataCollatorWithPadding": "rosetta.data.data_collator",
     "DataCollatorForLanguageModeling": "rosetta.data.data_collator",
     "DataCollatorForTokenClassification": "rosetta.data.data_collator",
+    "GenerationConfig": "rosetta.core.generation_config",
+    "TextStreamer": "rosetta.core.generation_utils",
+    "TextIteratorStreamer": "rosetta.core.generation_utils",
 }
 
 

@@ -12,10 +12,15 @@ from typing import Any
 
 from ..core.errors import ConfigError, InputError
 from ..core.frameworks import FRAMEWORKS, available_frameworks, framework_key, missing_framework_message
-from ._audio import AudioClassificationPipeline, CTCSpeechRecognitionPipeline
-from ._base import Pipeline
+from ._audio import (
+    AudioClassificationPipeline,
+    AutomaticSpeechRecognitionPipeline,
+    CTCSpeechRecognitionPipeline,
+)
+from ._base import KeyDataset, Pipeline, check_batch_size
 from ._generation import TextGenerationPipeline
 from ._numpy import framework_of_model
+from ._qa import QuestionAnsweringPipeline
 from ._text import (
     FeatureExtractionPipeline,
     FillMaskPipeline,
@@ -23,17 +28,25 @@ from ._text import (
     TokenClassificationPipeline,
     ZeroShotClassificationPipeline,
 )
-from ._vision import ImageClassificationPipeline, ZeroShotImageClassificationPipeline
+from ._vision import (
+    ImageClassificationPipeline,
+    ImageFeatureExtractionPipeline,
+    ZeroShotImageClassificationPipeline,
+)
 
 __all__ = [
     "AudioClassificationPipeline",
+    "AutomaticSpeechRecognitionPipeline",
     "CTCSpeechRecognitionPipeline",
     "ALIASES",
     "TASKS",
     "FeatureExtractionPipeline",
     "FillMaskPipeline",
+    "KeyDataset",
     "ImageClassificationPipeline",
+    "ImageFeatureExtractionPipeline",
     "Pipeline",
+    "QuestionAnsweringPipeline",
     "TextClassificationPipeline",
     "TextGenerationPipeline",
     "TokenClassificationPipeline",
@@ -50,9 +63,11 @@ TASKS: dict[str, type[Pipeline]] = {
     "token-classification": TokenClassificationPipeline,
     "zero-shot-classification": ZeroShotClassificationPipeline,
     "text-generation": TextGenerationPipeline,
+    "question-answering": QuestionAnsweringPipeline,
     "image-classification": ImageClassificationPipeline,
     "zero-shot-image-classification": ZeroShotImageClassificationPipeline,
-    "automatic-speech-recognition": CTCSpeechRecognitionPipeline,
+    "image-feature-extraction": ImageFeatureExtractionPipeline,
+    "automatic-speech-recognition": AutomaticSpeechRecognitionPipeline,
     "audio-classification": AudioClassificationPipeline,
 }
 
@@ -185,6 +200,7 @@ def pipeline(
     device: Any = None,
     image_processor: Any = None,
     feature_extractor: Any = None,
+    batch_size: int | None = None,
     **model_kwargs: Any,
 ) -> Pipeline:
     """A ready-to-call pipeline for `task`, with `model` a rosetta model or a folder / Hub id.
@@ -192,10 +208,13 @@ def pipeline(
     `framework` ("pt"/"torch", "tf", "flax"/"jax") picks the framework for a path; `device` places
     the model (torch: "cpu", "cuda:0", an index, -1 for the CPU; TF/Flax: "cpu" or -1). The tokenizer,
     image processor or feature extractor the task needs is read from the model's folder unless given.
+    `batch_size` (default 1) is how many inputs share one forward when the pipeline is called on many
+    (a list, a generator, a dataset); a call's own `batch_size=` overrides it.
     """
     import rosetta
 
     pipeline_class = _task_class(task)
+    batch_size = check_batch_size(batch_size)
     if model is None:
         raise InputError(
             f"pipeline({task!r}) needs a model: a rosetta model, a folder, or a Hub repo id "
@@ -213,7 +232,7 @@ def pipeline(
         placed = resolve_device(key, device)  # checked before anything is loaded
         source = model
         processors = _load_processors(pipeline_class, source, given)
-        auto = getattr(rosetta, FRAMEWORKS[key].class_prefix + pipeline_class.auto_class)
+        auto = getattr(rosetta, FRAMEWORKS[key].class_prefix + pipeline_class.auto_class_for(source))
         model = auto.from_pretrained(model, **model_kwargs)
     else:
         key = _framework_of(model)
@@ -225,7 +244,9 @@ def pipeline(
         placed = resolve_device(key, device)
         processors = _load_processors(pipeline_class, None, given)
     processors.setdefault("tokenizer", None)
-    return pipeline_class(_place(model, key, placed), framework=key, device=placed, **processors)
+    return pipeline_class(
+        _place(model, key, placed), framework=key, device=placed, batch_size=batch_size, **processors
+    )
 
 
 def _task_class(task: str) -> type[Pipeline]:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import InputError
-from ._base import MODEL_INPUTS, Pipeline, TextPipeline, check_texts, sigmoid, softmax
+from ._base import MODEL_INPUTS, Pipeline, Row, TextPipeline, check_texts, sigmoid, softmax
 
 AGGREGATIONS = ("none", "simple", "first", "average", "max")
 
@@ -84,20 +84,94 @@ class TokenClassificationPipeline(TextPipeline):
     """Labels per token or, with `aggregation_strategy`, per entity, as transformers' NER pipeline gives them.
 
     `ignore_labels` (default ["O"]) leaves those labels out; `start`/`end` are character offsets in the text.
+    `stride` (with an aggregation strategy other than "none") reads a text longer than the tokenizer's
+    `model_max_length` in overlapping windows (the tokenizer's `return_overflowing_tokens`), each window a row
+    of the base class's batching; overlapping entities of neighbouring windows are merged as transformers
+    merges them (the longer one wins, then the higher score).
     """
 
     auto_class = "AutoModelForTokenClassification"
 
-    def postprocess(
-        self, outputs, index, text, encoding, aggregation_strategy="none", ignore_labels=None, **kw
-    ):
+    @property
+    def task_name(self) -> str:
+        return "token-classification"
+
+    def _sanitize_parameters(
+        self,
+        aggregation_strategy: Any = None,
+        ignore_labels: list[str] | None = None,
+        stride: int | None = None,
+    ) -> tuple[dict, dict, dict]:
         strategy = str(getattr(aggregation_strategy, "value", aggregation_strategy) or "none").lower()
         if strategy not in AGGREGATIONS:
             raise InputError(
                 f"aggregation_strategy must be one of {AGGREGATIONS}, got {aggregation_strategy!r}."
             )
+        if ignore_labels is not None and (
+            isinstance(ignore_labels, str) or not all(isinstance(label, str) for label in ignore_labels)
+        ):
+            raise InputError(f"ignore_labels must be a list of label names, got {ignore_labels!r}.")
+        if stride is not None:
+            if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 0:
+                raise InputError(f"stride must be a non-negative integer, got {stride!r}.")
+            if stride >= self.tokenizer.model_max_length:
+                raise InputError(
+                    f"stride ({stride}) must be less than the tokenizer's model_max_length "
+                    f"({self.tokenizer.model_max_length}), less its special tokens."
+                )
+            if strategy == "none":
+                raise InputError(
+                    'stride reads the whole text in windows, which needs an aggregation_strategy other than "none" '
+                    '(e.g. aggregation_strategy="simple").'
+                )
+        post = {"aggregation_strategy": strategy, "ignore_labels": ignore_labels}
+        return {"stride": stride}, {}, post
+
+    def preprocess(self, item: Any, stride: int | None = None) -> Row | list[Row]:
+        if stride is None:
+            return super().preprocess(item)
+        if not isinstance(item, str) or not item:
+            raise InputError(f"{self.task_name} takes {self.accepts}, got {item!r}.")
+        encoding = self.tokenizer(
+            item,
+            truncation=True,
+            padding=True,
+            stride=int(stride),
+            return_overflowing_tokens=True,
+            return_tensors="np",
+            return_offsets_mapping=True,
+            return_special_tokens_mask=True,
+        )
+        keys = [k for k in encoding if k != "overflow_to_sample_mapping"]
+        return [
+            {k: np.asarray(encoding[k])[i : i + 1] for k in keys} for i in range(len(encoding["input_ids"]))
+        ]
+
+    def postprocess(
+        self,
+        outputs: Any,
+        index: int | None,
+        text: str,
+        encoding: Any,
+        aggregation_strategy: str = "none",
+        ignore_labels: list[str] | None = None,
+    ) -> list[dict[str, Any]]:
         ignore = ["O"] if ignore_labels is None else list(ignore_labels)
-        pre = self._pre_entities(softmax(outputs["logits"][index]), index, text, encoding)
+        if index is not None:
+            return self._entities(
+                outputs["logits"][index], encoding, index, text, aggregation_strategy, ignore
+            )
+        entities = []  # the windows of a long text (stride=...)
+        for window_outputs, window in zip(outputs, encoding):
+            entities += self._entities(
+                window_outputs["logits"][0], window, 0, text, aggregation_strategy, ignore
+            )
+        return _merge_overlapping(entities) if len(outputs) > 1 else entities
+
+    def _entities(
+        self, logits: np.ndarray, encoding: Any, index: int, text: str, strategy: str, ignore: list[str]
+    ) -> list[dict[str, Any]]:
+        pre = self._pre_entities(softmax(logits), index, text, encoding)
         if strategy in ("none", "simple"):
             entities = [self._token_entity(p) for p in pre]
         else:
@@ -112,9 +186,11 @@ class TokenClassificationPipeline(TextPipeline):
         offsets = np.asarray(encoding["offset_mapping"][index])
         backend = getattr(self.tokenizer, "_tokenizer", None)
         word_aware = bool(backend and getattr(backend.model, "continuing_subword_prefix", None))
+        mask = np.asarray(encoding["attention_mask"][index])
+        shift = int((mask == 0).sum()) if self.padding_side == "left" else 0  # the batch's left padding
         pre = []
         for idx, token_id in enumerate(ids):
-            if special[idx] or not encoding["attention_mask"][index][idx]:
+            if special[idx] or not mask[idx]:
                 continue
             word = self.tokenizer.convert_ids_to_tokens(int(token_id))
             start, end = int(offsets[idx][0]), int(offsets[idx][1])
@@ -130,7 +206,7 @@ class TokenClassificationPipeline(TextPipeline):
                     "scores": scores[idx],
                     "start": start,
                     "end": end,
-                    "index": idx,
+                    "index": idx - shift,
                     "is_subword": is_subword,
                 }
             )
@@ -188,6 +264,27 @@ class TokenClassificationPipeline(TextPipeline):
         ]
 
 
+def _merge_overlapping(entities: list[dict]) -> list[dict]:
+    """Entities of overlapping windows, one per stretch of text: of two that overlap, the longer (then the
+    higher-scoring) one stays, as transformers' `aggregate_overlapping_entities` does."""
+    if not entities:
+        return entities
+    entities = sorted(entities, key=lambda e: e["start"])
+    merged, previous = [], entities[0]
+    for entity in entities:
+        if previous["start"] <= entity["start"] < previous["end"]:
+            length, previous_length = entity["end"] - entity["start"], previous["end"] - previous["start"]
+            if length > previous_length or (
+                length == previous_length and entity["score"] > previous["score"]
+            ):
+                previous = entity
+        else:
+            merged.append(previous)
+            previous = entity
+    merged.append(previous)
+    return merged
+
+
 def _words(pre: list[dict]) -> list[list[dict]]:
     words: list[list[dict]] = []
     for entity in pre:
@@ -212,45 +309,52 @@ class ZeroShotClassificationPipeline(Pipeline):
     """
 
     auto_class = "AutoModelForSequenceClassification"
+    accepts = "a non-empty string or a non-empty list of strings"
 
-    def __call__(
+    @property
+    def task_name(self) -> str:
+        return "zero-shot-classification"
+
+    def _sanitize_parameters(
         self,
-        inputs: str | list[str],
         candidate_labels: str | list[str] | None = None,
         hypothesis_template: str = "This example is {}.",
         multi_label: bool = False,
-        **kwargs: Any,
-    ) -> Any:
-        texts, single = check_texts("zero-shot-classification", inputs)
+    ) -> tuple[dict, dict, dict]:
         labels = _candidate_labels(candidate_labels)
         if hypothesis_template.format(labels[0]) == hypothesis_template:
             raise InputError(
                 f"hypothesis_template {hypothesis_template!r} has no {{}} for the label; "
                 "write it like 'This example is {}.'."
             )
+        hypotheses = [hypothesis_template.format(label) for label in labels]
+        return {"hypotheses": hypotheses}, {}, {"labels": labels, "multi_label": multi_label}
+
+    def preprocess(self, item: Any, hypotheses: list[str]) -> list[Row]:
+        """One row per candidate label: the text paired with that label's hypothesis."""
+        check_texts(self.task_name, item)
+        rows = []
+        for hypothesis in hypotheses:
+            encoding = self.tokenizer(item, hypothesis, truncation="only_first", return_tensors="np")
+            rows.append({k: np.asarray(encoding[k]) for k in MODEL_INPUTS if k in encoding})
+        return rows
+
+    def postprocess(self, outputs, index, item, features, labels: list[str], multi_label: bool) -> dict:
+        logits = np.concatenate([o["logits"] for o in outputs], axis=0)
         entailment = self._entailment_id()
-        results = [self._one(text, labels, hypothesis_template, multi_label, entailment) for text in texts]
-        return results[0] if single else results
-
-    def _entailment_id(self) -> int:
-        for label, index in self.model.config.label2id.items():
-            if label.lower().startswith("entail"):
-                return int(index)
-        return -1
-
-    def _one(self, text: str, labels: list[str], template: str, multi_label: bool, entailment: int) -> dict:
-        hypotheses = [template.format(label) for label in labels]
-        encoding = self.tokenizer(
-            [text] * len(labels), hypotheses, padding=True, truncation="only_first", return_tensors="np"
-        )
-        logits = self.forward({k: np.asarray(encoding[k]) for k in MODEL_INPUTS if k in encoding})["logits"]
         if multi_label or len(labels) == 1:
             contradiction = -1 if entailment == 0 else 0
             scores = softmax(logits[:, [contradiction, entailment]])[:, 1]
         else:
             scores = softmax(logits[:, entailment])
         order = list(reversed(scores.argsort()))
-        return {"sequence": text, "labels": [labels[i] for i in order], "scores": scores[order].tolist()}
+        return {"sequence": item, "labels": [labels[i] for i in order], "scores": scores[order].tolist()}
+
+    def _entailment_id(self) -> int:
+        for label, index in self.model.config.label2id.items():
+            if label.lower().startswith("entail"):
+                return int(index)
+        return -1
 
 
 def _candidate_labels(candidate_labels: Any) -> list[str]:

@@ -1,4 +1,5 @@
-"""Image tasks: `image-classification` and `zero-shot-image-classification`, numpy after the model."""
+"""Image tasks: `image-classification`, `zero-shot-image-classification` and `image-feature-extraction`,
+numpy after the model."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import InputError
+from ..core.frameworks import FRAMEWORKS
+from ..core.tensors import to_framework
 from ._base import Pipeline, sigmoid, softmax
 
 
@@ -33,14 +36,10 @@ def load_image(value: Any) -> Any:
     )
 
 
-def _images(inputs: Any) -> tuple[list[Any], bool]:
-    if isinstance(inputs, (list, tuple)):
-        if not inputs:
-            raise InputError(
-                "An image pipeline takes an image or a non-empty list of images, got an empty list."
-            )
-        return [load_image(i) for i in inputs], False
-    return [load_image(inputs)], True
+def pixel_values(image_processor: Any, item: Any, **kwargs: Any) -> np.ndarray:
+    """One image (anything `load_image` reads) as a float32 `pixel_values` row with a leading axis of 1."""
+    pixels = image_processor(images=[load_image(item)], return_tensors="np", **kwargs)["pixel_values"]
+    return np.asarray(pixels, dtype=np.float32)
 
 
 class ImageClassificationPipeline(Pipeline):
@@ -48,66 +47,135 @@ class ImageClassificationPipeline(Pipeline):
 
     auto_class = "AutoModelForImageClassification"
     processors = ("image_processor",)
+    model_input_names = ("pixel_values",)
+    accepts = "an image or a non-empty list of images"
 
-    def __call__(
-        self, inputs: Any, top_k: int | None = 5, function_to_apply: Any = None, **kwargs: Any
-    ) -> Any:
-        images, single = _images(inputs)
-        pixels = self.image_processor(images=images, return_tensors="np")["pixel_values"]
-        logits = self.forward({"pixel_values": np.asarray(pixels, dtype=np.float32)})["logits"]
-        results = [self._ranked(row, top_k, function_to_apply) for row in logits]
-        return results[0] if single else results
+    @property
+    def task_name(self) -> str:
+        return "image-classification"
 
-    def _ranked(self, logits: np.ndarray, top_k: int | None, function_to_apply: Any) -> list[dict[str, Any]]:
-        config = self.model.config
+    def _sanitize_parameters(
+        self, top_k: int | None = 5, function_to_apply: Any = None
+    ) -> tuple[dict, dict, dict]:
         function = str(getattr(function_to_apply, "value", function_to_apply) or "").lower()
-        if not function:
-            multi = config.problem_type == "multi_label_classification" or config.num_labels == 1
-            function = "none" if config.problem_type == "regression" else "sigmoid" if multi else "softmax"
-        if function not in ("sigmoid", "softmax", "none"):
+        if function not in ("", "sigmoid", "softmax", "none"):
             raise InputError(
                 f"function_to_apply must be 'sigmoid', 'softmax' or 'none', got {function_to_apply!r}."
             )
+        return {}, {}, {"top_k": top_k, "function": function}
+
+    def preprocess(self, item: Any) -> dict[str, np.ndarray]:
+        return {"pixel_values": pixel_values(self.image_processor, item)}
+
+    def postprocess(self, outputs, index, item, features, top_k: int | None = 5, function: str = ""):
+        config = self.model.config
+        if not function:
+            multi = config.problem_type == "multi_label_classification" or config.num_labels == 1
+            function = "none" if config.problem_type == "regression" else "sigmoid" if multi else "softmax"
+        logits = outputs["logits"][index]
         scores = {"sigmoid": sigmoid, "softmax": softmax, "none": lambda x: x}[function](logits)
         order = np.argsort(-scores, kind="stable")[: min(top_k or len(scores), config.num_labels)]
         return [{"label": config.id2label[int(i)], "score": float(scores[i])} for i in order]
 
 
 class ZeroShotImageClassificationPipeline(Pipeline):
-    """Scores of `candidate_labels` for each image: softmax over the image-text similarities, best first."""
+    """Scores of `candidate_labels` for each image: softmax over the image-text similarities, best first.
+
+    The labels' prompts are tokenised once per call and run beside every batch of images."""
 
     auto_class = "AutoModel"
     processors = ("tokenizer", "image_processor")
+    accepts = "an image or a non-empty list of images"
 
-    def __call__(
+    @property
+    def task_name(self) -> str:
+        return "zero-shot-image-classification"
+
+    def _sanitize_parameters(
         self,
-        inputs: Any,
-        candidate_labels: list[str] | None = None,
+        candidate_labels: list[str] | str | None = None,
         hypothesis_template: str = "This is a photo of {}.",
-        **kwargs: Any,
-    ) -> Any:
+    ) -> tuple[dict, dict, dict]:
         if isinstance(candidate_labels, str):
             candidate_labels = [candidate_labels]
         if not candidate_labels or not all(isinstance(c, str) and c for c in candidate_labels):
             raise InputError(
                 f"zero-shot-image-classification needs candidate_labels, a non-empty list of strings; got {candidate_labels!r}."
             )
-        images, single = _images(inputs)
         text = self.tokenizer(
             [hypothesis_template.format(c) for c in candidate_labels], padding=True, return_tensors="np"
         )
-        results = [self._one(image, text, candidate_labels) for image in images]
-        return results[0] if single else results
-
-    def _one(self, image: Any, text: Any, labels: list[str]) -> list[dict[str, Any]]:
-        pixels = np.asarray(
-            self.image_processor(images=[image], return_tensors="np")["pixel_values"], dtype=np.float32
-        )
-        inputs = {
+        prompts = {
             "input_ids": np.asarray(text["input_ids"]),
             "attention_mask": np.asarray(text["attention_mask"]),
         }
-        logits = self.forward({**inputs, "pixel_values": pixels})["logits_per_image"][0]
-        scores = softmax(logits)
+        return {}, {"prompts": prompts}, {"labels": list(candidate_labels)}
+
+    def preprocess(self, item: Any) -> dict[str, np.ndarray]:
+        return {"pixel_values": pixel_values(self.image_processor, item)}
+
+    def _forward(self, batch, prompts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return self.forward({**prompts, "pixel_values": batch["pixel_values"]})
+
+    def postprocess(self, outputs, index, item, features, labels: list[str]) -> list[dict[str, Any]]:
+        scores = softmax(outputs["logits_per_image"][index])
         ranked = sorted(zip(scores.tolist(), labels), key=lambda pair: -pair[0])
         return [{"score": score, "label": label} for score, label in ranked]
+
+
+class ImageFeatureExtractionPipeline(Pipeline):
+    """The model's features per image, as transformers' `image-feature-extraction` gives them: the last hidden
+    state as nested lists `[1][tokens][hidden]`, or with `pool=True` the pooler output `[1][hidden]`; with
+    `return_tensors=True` the same as one tensor of the pipeline's framework. `image_processor_kwargs` go to
+    the image processor. Images go through the base class's batching (`batch_size=`)."""
+
+    processors = ("image_processor",)
+    model_input_names = ("pixel_values",)
+    accepts = "an image or a non-empty list of images"
+
+    @property
+    def task_name(self) -> str:
+        return "image-feature-extraction"
+
+    def _sanitize_parameters(
+        self,
+        pool: bool | None = None,
+        return_tensors: bool | None = None,
+        image_processor_kwargs: dict[str, Any] | None = None,
+    ) -> tuple[dict, dict, dict]:
+        if image_processor_kwargs is not None and not isinstance(image_processor_kwargs, dict):
+            raise InputError(
+                f"image_processor_kwargs must be a dict of image processor options, got {image_processor_kwargs!r}."
+            )
+        return (
+            {"image_processor_kwargs": image_processor_kwargs or {}},
+            {},
+            {"pool": bool(pool), "return_tensors": bool(return_tensors)},
+        )
+
+    def preprocess(
+        self, item: Any, image_processor_kwargs: dict[str, Any] | None = None
+    ) -> dict[str, np.ndarray]:
+        return {"pixel_values": pixel_values(self.image_processor, item, **(image_processor_kwargs or {}))}
+
+    def postprocess(
+        self,
+        outputs: dict[str, np.ndarray],
+        index: int,
+        item: Any,
+        features: Any,
+        pool: bool = False,
+        return_tensors: bool = False,
+    ) -> Any:
+        if pool:
+            if "pooler_output" not in outputs:
+                raise InputError(
+                    f"pool=True needs a pooled output, and {type(self.model).__name__} returns none (it has no "
+                    "pooler layer). Leave pool out to get the last hidden state."
+                )
+            result = outputs["pooler_output"][index : index + 1]
+        else:
+            result = outputs["last_hidden_state"][index : index + 1]
+        if return_tensors:
+            return to_framework(result, FRAMEWORKS[self.framework].tensor_type)
+        return result.tolist()

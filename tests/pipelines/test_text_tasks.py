@@ -42,6 +42,12 @@ def test_token_classification_matches_transformers_for_every_strategy(framework,
         assert_same_entities(
             ours(SENTENCE, aggregation_strategy=strategy), hf_ner(SENTENCE, aggregation_strategy=strategy)
         )
+    for ignore in (["O", "B-PER"], ["I-LOC"]):
+        for strategy in ("none", "average"):
+            assert_same_entities(
+                ours(SENTENCE, aggregation_strategy=strategy, ignore_labels=ignore),
+                hf_ner(SENTENCE, aggregation_strategy=strategy, ignore_labels=ignore),
+            )
     kept = ours(SENTENCE, aggregation_strategy="simple", ignore_labels=[])
     assert_same_entities(kept, hf_ner(SENTENCE, aggregation_strategy="simple", ignore_labels=[]))
     assert all(
@@ -51,6 +57,59 @@ def test_token_classification_matches_transformers_for_every_strategy(framework,
     )
     batch = ours([SENTENCE, "Berlin"], aggregation_strategy="simple")
     assert_same_entities(batch[1], hf_ner("Berlin", aggregation_strategy="simple"))
+
+
+@pytest.fixture(scope="module")
+def short_ner_folder(ner_folder, tmp_path_factory):
+    """The NER folder with model_max_length 16, so a sentence needs several windows."""
+    import json
+    import shutil
+
+    folder = tmp_path_factory.mktemp("ner-short")
+    for path in ner_folder.iterdir():
+        shutil.copy(path, folder / path.name)
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps({**config, "model_max_length": 16}))
+    return folder
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_token_classification_with_stride_matches_transformers(framework, short_ner_folder):
+    require(framework_key(framework))
+    import transformers
+
+    from rosetta import pipeline
+
+    ours = pipeline("ner", model=str(short_ner_folder), framework=framework)
+    theirs = transformers.pipeline("token-classification", model=str(short_ner_folder))
+    long_text = f"{SENTENCE} Then Olaf Scholz flew from Hamburg to Lisbon with Ursula von der Leyen."
+    assert len(ours.preprocess(long_text, stride=4)) > 3  # really read in overlapping windows
+    for strategy in ("simple", "first", "average", "max"):
+        for kwargs in ({"stride": 4}, {"stride": 6, "ignore_labels": []}):
+            assert_same_entities(
+                ours(long_text, aggregation_strategy=strategy, **kwargs),
+                theirs(long_text, aggregation_strategy=strategy, **kwargs),
+            )
+    texts = [long_text, "Berlin", SENTENCE]
+    batched = ours(texts, aggregation_strategy="first", stride=5, batch_size=4)
+    for mine, text in zip(batched, texts):
+        assert_same_entities(mine, theirs(text, aggregation_strategy="first", stride=5))
+
+
+def test_token_classification_keyword_errors_are_clear(short_ner_folder):
+    from rosetta import pipeline
+
+    ner = pipeline("ner", model=str(short_ner_folder))
+    with pytest.raises(InputError, match='aggregation_strategy other than "none"'):
+        ner(SENTENCE, stride=4)
+    with pytest.raises(InputError, match="must be less than the tokenizer's model_max_length"):
+        ner(SENTENCE, stride=16, aggregation_strategy="simple")
+    with pytest.raises(InputError, match="stride must be a non-negative integer"):
+        ner(SENTENCE, stride=-1, aggregation_strategy="simple")
+    with pytest.raises(InputError, match="ignore_labels must be a list"):
+        ner(SENTENCE, ignore_labels="O")
+    with pytest.raises(InputError, match=r"unknown keyword\(s\) \['grouped_entities'\]"):
+        ner(SENTENCE, grouped_entities=True)
 
 
 def test_token_classification_rejects_an_unknown_strategy(ner_folder):
@@ -86,6 +145,39 @@ def test_text_generation_matches_transformers(framework, gpt2_lm_folder, hf_gene
     ]
     for prompt, kwargs in cases:
         assert generate(prompt, **kwargs) == hf_generator(prompt, **kwargs), (prompt, kwargs)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_text_generation_streams_what_it_returns(framework, gpt2_lm_folder):
+    """A streamer passed to the pipeline receives the new text piece by piece, the same text the call returns."""
+    require(framework_key(framework))
+    import threading
+
+    from rosetta import TextIteratorStreamer, pipeline
+
+    generate = pipeline("text-generation", model=str(gpt2_lm_folder), framework=framework)
+    streamer = TextIteratorStreamer(generate.tokenizer, skip_prompt=True, skip_special_tokens=True)
+    result = {}
+    worker = threading.Thread(
+        target=lambda: result.update(
+            answer=generate(
+                PROMPTS[0], max_new_tokens=8, do_sample=False, return_full_text=False, streamer=streamer
+            )
+        )
+    )
+    worker.start()
+    pieces = list(streamer)
+    worker.join()
+    assert len(pieces) >= 1
+    assert "".join(pieces) == result["answer"][0]["generated_text"]
+
+
+def test_text_generation_refuses_an_unknown_generation_argument(gpt2_lm_folder):
+    from rosetta import pipeline
+
+    generate = pipeline("text-generation", model=str(gpt2_lm_folder))
+    with pytest.raises(InputError, match="max_new_tokenz"):
+        generate(PROMPTS[0], max_new_tokenz=3)
 
 
 def test_text_generation_bad_prompt_is_a_clear_error(gpt2_lm_folder):
