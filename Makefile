@@ -37,6 +37,7 @@ modular: setup
 	$(BIN)/python -m rosetta modular
 
 bench: setup
+	$(BIN)/pip install -q -c constraints.txt -e ".[all,test,bench]"
 	bash benchmarks/setup_peers.sh
 	$(BIN)/python -m benchmarks
 

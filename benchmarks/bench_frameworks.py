@@ -12,6 +12,7 @@ import statistics
 import sys
 
 from benchmarks.common import (
+    PEER_PYTHON,
     THREADS_PRELUDE,
     bert_base_checkpoint,
     cold_start_seconds,
@@ -20,12 +21,8 @@ from benchmarks.common import (
     run_isolated,
 )
 
-ENVS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".bench-envs")
-PEER_PYTHON = {
-    "tf": os.path.join(ENVS, "tf446", "bin", "python"),
-    "flax": os.path.join(ENVS, "flax446", "bin", "python"),
-}
-THREADS_ENV = THREADS_PRELUDE  # 2 threads, set before TensorFlow or jax is imported
+# 2 threads, set before TensorFlow or jax is imported; braces doubled, the templates below go through .format
+THREADS_ENV = THREADS_PRELUDE.replace("{", "{{").replace("}", "}}")
 
 FORWARD_TF = (
     THREADS_ENV

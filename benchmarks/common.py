@@ -197,3 +197,97 @@ def print_table(title: str, rows: list[tuple], header: tuple) -> None:
     print("|" + "|".join("---" for _ in header) + "|")
     for row in rows:
         print("| " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row) + " |")
+
+
+# transformers 4.46.3 (the last line with TF and Flax models) in side environments (benchmarks/setup_peers.sh).
+PEER_ENVS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".bench-envs")
+PEER_PYTHON = {
+    "tf": os.path.join(PEER_ENVS, "tf446", "bin", "python"),
+    "flax": os.path.join(PEER_ENVS, "flax446", "bin", "python"),
+}
+
+# A timed case for `compare_isolated`: `{setup}` defines `step()` (which blocks until its result is
+# computed) after its imports and may fill `extra` (values reported beside the time, e.g. tokens made).
+TIMED_CASE = """
+import statistics
+extra = {{}}
+{setup}
+for _ in range({warmup}):
+    step()
+times = []
+for _ in range({repeats}):
+    start = time.perf_counter(); step(); times.append(time.perf_counter() - start)
+report(seconds=statistics.median(times), **extra)
+"""
+
+
+def compare_isolated(
+    cases: dict[str, tuple[str, str]], rounds: int = 3, repeats: int = 5, warmup: int = 2
+) -> dict[str, dict | str]:
+    """Time each case ({name: (python, setup code defining step())}) in fresh processes of its interpreter,
+    the cases in alternation for `rounds` rounds; per case the run with the median time (its `seconds` the
+    median of `repeats` timed steps after `warmup` untimed ones), or the failure's last line as a string."""
+    runs: dict[str, list[dict]] = {name: [] for name in cases}
+    failed: dict[str, str] = {}
+    for _ in range(rounds):
+        for name, (python, setup) in cases.items():
+            if name in failed:
+                continue
+            if not os.path.exists(python):
+                failed[name] = f"not run: no interpreter at {python} (bash benchmarks/setup_peers.sh)"
+                continue
+            code = THREADS_PRELUDE + TIMED_CASE.format(setup=setup, warmup=warmup, repeats=repeats)
+            try:
+                runs[name].append(run_isolated(code, python))
+            except RuntimeError as error:
+                lines = [line for line in str(error).splitlines() if line.strip()]
+                failed[name] = "failed: " + (lines[-1] if lines else "no output")[:200]
+    results: dict[str, dict | str] = dict(failed)
+    for name, done in runs.items():
+        if name not in failed:
+            done.sort(key=lambda r: r["seconds"])
+            results[name] = done[len(done) // 2]
+    return results
+
+
+MATMUL_CODE = """
+import numpy as np, torch, jax
+torch.set_num_threads({threads})
+a = np.random.default_rng(0).standard_normal(({n}, {n})).astype("float32")
+def best(fn):
+    for _ in range(2):
+        fn()
+    times = []
+    for _ in range({repeats}):
+        start = time.perf_counter(); fn(); times.append(time.perf_counter() - start)
+    return 2 * {n} ** 3 / min(times) / 1e9
+t, j = torch.from_numpy(a), jax.device_put(a)
+matmul = jax.jit(lambda x: x @ x)
+report(torch=best(lambda: t @ t), jax=best(lambda: matmul(j).block_until_ready()))
+"""
+
+
+def matmul_peak_gflops(threads: int = THREADS, n: int = 4096, repeats: int = 5) -> tuple[float, str]:
+    """This machine's fp32 matmul peak (GFLOP/s) with `threads` threads: the best of `repeats` n x n @ n x n
+    products in torch (MKL) and in jax (XLA), and which of the two gave it."""
+    code = THREADS_PRELUDE + MATMUL_CODE.format(threads=threads, n=n, repeats=repeats)
+    rates = run_isolated(code)
+    library = max(("torch", "jax"), key=lambda name: rates[name])
+    return rates[library], library
+
+
+def encoder_flops(tokens: int, hidden: int, intermediate: int, layers: int) -> float:
+    """Multiply-adds x 2 of a transformer encoder over one sequence: q/k/v/o and the MLP, plus scores and mixing."""
+    linear = 2 * tokens * (4 * hidden * hidden + 2 * hidden * intermediate)
+    attention = 4 * tokens * tokens * hidden
+    return float(layers * (linear + attention))
+
+
+def cached_folder(name: str, build: Callable[[str], None]) -> str:
+    """A folder under the temp dir made once by `build(folder)` and reused between runs (`done` marks it whole)."""
+    folder = os.path.join(tempfile.gettempdir(), f"rosetta-bench-{name}")
+    if not os.path.exists(os.path.join(folder, ".done")):
+        os.makedirs(folder, exist_ok=True)
+        build(folder)
+        open(os.path.join(folder, ".done"), "w").close()
+    return folder
