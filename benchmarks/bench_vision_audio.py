@@ -455,6 +455,8 @@ def bench_whisper(seconds_of_audio: float, tokens: int, rounds: int, peak: float
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="reduced sizes, one round: proves the rows run")
+    parser.add_argument("--only", nargs="+", choices=("vit", "clip", "whisper"), help="these tables only")
+    parser.add_argument("--rounds", type=int, help="fresh-process rounds per row (default 3; 1 with --quick)")
     return parser.parse_args(argv)
 
 
@@ -462,6 +464,8 @@ def main(argv: list[str] | None = None) -> None:
     options = parse_args(argv)
     quick = options.quick
     layers, batches, rounds = (2, (1, 2), 1) if quick else (12, (1, 32), 3)
+    rounds = options.rounds or rounds
+    only = set(options.only or ("vit", "clip", "whisper"))
     clip_batch, audio_seconds, tokens = (4, 5.0, 8) if quick else (32, 30.0, 64)
     print_setup("ViT, CLIP and Whisper tiny.en in torch, TF and Flax", PEER_PYTHON)
     print(
@@ -485,14 +489,20 @@ def main(argv: list[str] | None = None) -> None:
         "  (a row above 100% means the peak was measured while the machine was busier than during that row)"
     )
     header = ("case", "rosetta ms", "peer ms", "ratio")
-    print_table(
-        f"ViT-base-shaped forward, {layers} layers, 224x224", bench_vit(layers, batches, rounds, peak), header
-    )
-    print_table(
-        f"CLIP-B/32-shaped image+text embedding, {layers} layers per tower",
-        bench_clip(layers, clip_batch, 16, rounds, peak),
-        (*header, "pairs/s rosetta / peer"),
-    )
+    if "vit" in only:
+        print_table(
+            f"ViT-base-shaped forward, {layers} layers, 224x224",
+            bench_vit(layers, batches, rounds, peak),
+            header,
+        )
+    if "clip" in only:
+        print_table(
+            f"CLIP-B/32-shaped image+text embedding, {layers} layers per tower",
+            bench_clip(layers, clip_batch, 16, rounds, peak),
+            (*header, "pairs/s rosetta / peer"),
+        )
+    if "whisper" not in only:
+        return
     print_table(
         f"Whisper tiny.en (real, from CTranslate2), {audio_seconds:g} s audio, features + greedy <= {tokens} tokens",
         bench_whisper(audio_seconds, tokens, rounds, peak),

@@ -309,6 +309,37 @@ def test_evaluate_predict_and_labels_as_y():
     np.testing.assert_allclose(predicted["logits"], expected["logits"], atol=1e-6)
 
 
+def test_fit_evaluate_and_predict_turn_off_autotuning_only_where_the_dataset_leaves_it_unset(monkeypatch):
+    """Keras drops each epoch's tf.data iterator at the next epoch; dropping an autotuned one waits for the
+    autotuning thread (seconds, GIL held). fit / evaluate / predict (and fit's validation_data) hand Keras
+    the dataset with autotuning off, unless the user's dataset says otherwise; arrays pass through."""
+    seen = []
+    for method in ("fit", "evaluate", "predict"):
+        monkeypatch.setattr(
+            keras.Model, method, lambda self, x=None, *a, **k: seen.append((x, k.get("validation_data")))
+        )
+    model = TFBertForSequenceClassification(tiny_config(num_labels=2))
+    dataset = tf.data.Dataset.from_tensor_slices({"input_ids": np.ones((4, 3), np.int32)}).batch(2)
+    chosen = tf.data.Options()
+    chosen.autotune.enabled = True
+    tuned = dataset.with_options(chosen)
+    arrays = {"input_ids": np.ones((4, 3), np.int32)}
+
+    model.fit(dataset, validation_data=dataset, epochs=1)
+    model.evaluate(dataset)
+    model.predict(dataset)
+    model.fit(tuned, validation_data=arrays)
+    model.predict(arrays)
+    autotune = [
+        None if not isinstance(d, tf.data.Dataset) else d.options().autotune.enabled
+        for x, v in seen
+        for d in (x, v)
+    ]
+    assert autotune == [False, False, False, None, False, None, True, None, None, None]
+    assert seen[3][1] is arrays and seen[4][0] is arrays
+    assert list(seen[0][0].as_numpy_iterator())[0]["input_ids"].shape == (2, 3)  # the same data
+
+
 def test_fit_on_a_collated_dataset_of_examples():
     """Ragged examples, a padding collate_fn, "label" read as labels, unknown columns dropped."""
     keras.utils.set_random_seed(2)

@@ -302,6 +302,24 @@ def _track_outermost(init: Callable) -> Callable:
     return wrapper
 
 
+def without_autotune_stall(data: Any) -> Any:
+    """`data`, a `tf.data.Dataset` whose options leave `autotune.enabled` unset, with autotuning off.
+
+    Keras replaces a dataset's iterator at each epoch end and drops the old one when the next epoch (or
+    `fit`) begins. Dropping an iterator whose pipeline is autotuned blocks, with the GIL held, until the
+    autotuning thread's next wake-up: its period doubles from 10 ms to 10 s, so an epoch of 6 s sat idle
+    until 10.23 s after its iterator was made, in about half the fits (measured in
+    benchmarks/bench_tf_fit.py; transformers 4.46 under tf_keras stalls alike). With autotuning off,
+    AUTOTUNE parallelism takes tf.data's fixed default. A dataset that sets `autotune.enabled` itself is
+    left as it is; anything that is not a dataset passes through.
+    """
+    if not isinstance(data, tf.data.Dataset) or data.options().autotune.enabled is not None:
+        return data
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return data.with_options(options)
+
+
 class TFPreTrainedModel(PretrainedModelBase, keras.Model):
     framework: ClassVar[str] = "tf"
     # The layer loop calls its layers through `checkpointed_call`, so gradient checkpointing takes effect.
@@ -609,6 +627,19 @@ class TFPreTrainedModel(PretrainedModelBase, keras.Model):
             # The weights exist already: create the optimizer's slots now, not while tracing the
             # first train step (which makes TensorFlow trace it twice).
             self.optimizer.build(self.trainable_variables)
+
+    def fit(self, x: Any = None, *args: Any, **kwargs: Any) -> Any:
+        """keras.Model.fit, with tf.data's autotuning off for a dataset that leaves it unset (see
+        `without_autotune_stall`); `validation_data` likewise."""
+        if "validation_data" in kwargs:
+            kwargs["validation_data"] = without_autotune_stall(kwargs["validation_data"])
+        return super().fit(without_autotune_stall(x), *args, **kwargs)
+
+    def evaluate(self, x: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return super().evaluate(without_autotune_stall(x), *args, **kwargs)
+
+    def predict(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().predict(without_autotune_stall(x), *args, **kwargs)
 
     def train_step(self, data: Any) -> dict[str, Any]:
         return super().train_step(self._with_labels(data))
