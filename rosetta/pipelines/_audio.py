@@ -293,9 +293,15 @@ class AutomaticSpeechRecognitionPipeline(_AudioPipeline):
             key = "char"
             if return_timestamps == "word":
                 offsets, key = _word_offsets(offsets, _delimiter_char(self.tokenizer)), "word"
-            seconds = self._align_to / self.sampling_rate
+            align, rate = (
+                self._align_to,
+                self.sampling_rate,
+            )  # frames * samples per frame / rate, as transformers
             answer["chunks"] = [
-                {"text": o[key], "timestamp": (o["start_offset"] * seconds, o["end_offset"] * seconds)}
+                {
+                    "text": o[key],
+                    "timestamp": (o["start_offset"] * align / rate, o["end_offset"] * align / rate),
+                }
                 for o in offsets
             ]
         return answer

@@ -31,6 +31,30 @@ def test_ctc_speech_recognition_matches_transformers(framework, ctc_model_folder
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_ctc_chunking_and_timestamps_match_transformers(framework, ctc_model_folder, waveforms):
+    """Long audio cut into overlapping chunks (strides dropped before joining), and 'char' / 'word' timestamps,
+    as transformers' pipeline gives them."""
+    require(framework_key(framework))
+    import transformers
+
+    from rosetta import pipeline
+
+    ours = pipeline("automatic-speech-recognition", model=str(ctc_model_folder), framework=framework)
+    theirs = transformers.pipeline("automatic-speech-recognition", model=str(ctc_model_folder))
+    long = np.concatenate([waveforms[1], waveforms[0], waveforms[1]])
+    for kwargs in (
+        {"chunk_length_s": 0.25, "stride_length_s": 0.05},
+        {"chunk_length_s": 0.3},
+        {"return_timestamps": "char"},
+        {"return_timestamps": "word"},
+        {"chunk_length_s": 0.25, "stride_length_s": 0.05, "return_timestamps": "word"},
+    ):
+        expected = theirs(long.copy(), **kwargs)
+        assert expected["text"], kwargs
+        assert ours(long, **kwargs) == expected, kwargs
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_audio_classification_matches_transformers(framework, audio_classifier_folder, waveforms):
     require(framework_key(framework))
     import transformers
