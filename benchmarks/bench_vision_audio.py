@@ -504,7 +504,7 @@ def main(argv: list[str] | None = None) -> None:
     if "whisper" not in only:
         return
     print_table(
-        f"Whisper tiny.en (real, from CTranslate2), {audio_seconds:g} s audio, features + greedy <= {tokens} tokens",
+        f"Whisper tiny.en (real, from CTranslate2), {audio_seconds:g} s audio, features + greedy <= {tokens} tokens (token counts per side in each cell: compare only equal counts)",
         bench_whisper(audio_seconds, tokens, rounds, peak),
         ("case", "rosetta", "other", "ratio"),
     )
