@@ -125,3 +125,27 @@ class ProcessorMixin(PushToHubMixin):
     def __repr__(self) -> str:
         parts = "\n".join(f"- {attribute}: {getattr(self, attribute)!r}" for attribute in self.attributes)
         return f"{type(self).__name__}:\n{parts}"
+
+
+class AudioTextProcessor(ProcessorMixin):
+    """A feature extractor for audio and a tokenizer for its transcript: `processor(audio=...)` gives the audio
+    features, `text=` alone the tokenizer's encoding, both the features with the transcript ids as `labels`."""
+
+    attributes = ("feature_extractor", "tokenizer")
+
+    def __call__(
+        self, audio: Any = None, text: Any = None, return_tensors: str | None = None, **kwargs: Any
+    ) -> Any:
+        if audio is None and text is None:
+            raise InputError(f"{type(self).__name__} needs audio=..., text=... or both.")
+        audio_kwargs, text_kwargs = self.split_kwargs(
+            kwargs, self.feature_extractor.__call__, self.tokenizer.__call__
+        )
+        if text is not None:
+            encodings = self.tokenizer(text, return_tensors=return_tensors, **text_kwargs)
+            if audio is None:
+                return encodings
+        inputs = self.feature_extractor(audio, return_tensors=return_tensors, **audio_kwargs)
+        if text is not None:
+            inputs["labels"] = encodings["input_ids"]
+        return inputs

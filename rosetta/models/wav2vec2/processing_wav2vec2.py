@@ -5,35 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.errors import InputError
-from ...core.processing import ProcessorMixin
+from ...core.processing import AudioTextProcessor
 from ...core.tensors import BatchFeature
 
 
-class Wav2Vec2Processor(ProcessorMixin):
+class Wav2Vec2Processor(AudioTextProcessor):
     """`processor(audio, sampling_rate=16000)` -> input_values; with `text=` the transcript ids come as `labels`."""
 
-    attributes = ("feature_extractor", "tokenizer")
     part_classes = {
         "feature_extractor": "rosetta.models.wav2vec2.feature_extraction_wav2vec2.Wav2Vec2FeatureExtractor",
         "tokenizer": "rosetta.models.wav2vec2.tokenization_wav2vec2.Wav2Vec2CTCTokenizer",
     }
-
-    def __call__(
-        self, audio: Any = None, text: Any = None, return_tensors: str | None = None, **kwargs: Any
-    ) -> BatchFeature:
-        if audio is None and text is None:
-            raise InputError("Wav2Vec2Processor needs audio=..., text=... or both.")
-        audio_kwargs, text_kwargs = self.split_kwargs(
-            kwargs, self.feature_extractor.__call__, self.tokenizer.__call__
-        )
-        if text is not None:
-            encodings = self.tokenizer(text, return_tensors=return_tensors, **text_kwargs)
-            if audio is None:
-                return encodings
-        inputs = self.feature_extractor(audio, return_tensors=return_tensors, **audio_kwargs)
-        if text is not None:
-            inputs["labels"] = encodings["input_ids"]
-        return inputs
 
     def pad(self, input_features: Any = None, labels: Any = None, **kwargs: Any) -> BatchFeature:
         """Pad audio features with the feature extractor and label ids with the tokenizer (a collate function)."""
