@@ -16,7 +16,7 @@ from ...backends.torch.activations import get_activation
 from ...backends.torch.cache import StaticCache
 from ...backends.torch.generation import GenerationMixin
 from ...backends.torch.losses import cross_entropy, sequence_classification_loss
-from ...backends.torch.modeling_utils import PreTrainedModel, checkpointed_call
+from ...backends.torch.modeling_utils import PreTrainedModel, checkpointed_call, positions_for_logits
 from ...core.errors import InputError
 from ...core.outputs import (
     BaseModelOutputWithPast,
@@ -368,13 +368,7 @@ class Qwen2ForCausalLM(Qwen2PreTrainedModel, GenerationMixin):
             output_hidden_states,
             return_dict=True,
         )
-        hidden_states = outputs.last_hidden_state
-        if logits_to_keep and labels is not None:
-            raise InputError(
-                "labels need the logits of every position: drop logits_to_keep to compute a loss."
-            )
-        if logits_to_keep:  # generation: the LM head only on the last positions
-            hidden_states = hidden_states[:, -logits_to_keep:]
+        hidden_states = positions_for_logits(outputs.last_hidden_state, logits_to_keep, labels)
         logits = self.lm_head(hidden_states)
         loss = None
         if labels is not None:  # token t predicts token t + 1
