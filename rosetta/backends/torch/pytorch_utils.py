@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -129,3 +131,16 @@ def _inputs_to(device: torch.device):
         return tuple(move(a) for a in args), {k: move(v) for k, v in kwargs.items()}
 
     return hook
+
+
+def resize_patch_position_embeddings(
+    position_embeddings: torch.Tensor, rows: int, columns: int
+) -> torch.Tensor:
+    """[1, 1 + side * side, dim] position embeddings (a class position, then a square grid of patch positions)
+    with the grid resized to rows x columns, bicubic as transformers' `interpolate_pos_encoding` does."""
+    class_position, patch_positions = position_embeddings[:, :1], position_embeddings[:, 1:]
+    dim = position_embeddings.shape[-1]
+    side = math.isqrt(patch_positions.shape[1])
+    grid = patch_positions.reshape(1, side, side, dim).permute(0, 3, 1, 2)
+    grid = nn.functional.interpolate(grid, size=(rows, columns), mode="bicubic", align_corners=False)
+    return torch.cat((class_position, grid.permute(0, 2, 3, 1).reshape(1, -1, dim)), dim=1)

@@ -9,13 +9,12 @@ it load a transformers 4 file or a whole CLIPModel folder too.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from ...backends.torch.activations import get_activation
 from ...backends.torch.modeling_utils import PreTrainedModel, checkpointed_call, torch_input_view
+from ...backends.torch.pytorch_utils import resize_patch_position_embeddings
 from ...core.errors import InputError
 from ...core.inputs import CHECKED_INPUTS, check_model_inputs
 from ...core.outputs import BaseModelOutput, BaseModelOutputWithPooling, finish_output
@@ -82,19 +81,9 @@ class CLIPVisionEmbeddings(nn.Module):
         num_positions = position_embedding.shape[1] - 1
         if num_patches == num_positions and height == width:
             return self.position_embedding(self.position_ids)
-        class_pos_embed = position_embedding[:, :1]
-        patch_pos_embed = position_embedding[:, 1:]
-        dim = embeddings.shape[-1]
-        side = math.isqrt(num_positions)
-        patch_pos_embed = patch_pos_embed.reshape(1, side, side, dim).permute(0, 3, 1, 2)
-        patch_pos_embed = nn.functional.interpolate(
-            patch_pos_embed,
-            size=(height // self.patch_size, width // self.patch_size),
-            mode="bicubic",
-            align_corners=False,
+        return resize_patch_position_embeddings(
+            position_embedding, height // self.patch_size, width // self.patch_size
         )
-        patch_pos_embed = patch_pos_embed.permute(0, 2, 3, 1).reshape(1, -1, dim)
-        return torch.cat((class_pos_embed, patch_pos_embed), dim=1)
 
     def forward(self, pixel_values: torch.Tensor, interpolate_pos_encoding: bool = False) -> torch.Tensor:
         shape = tuple(pixel_values.shape)

@@ -15,6 +15,7 @@ from torch import nn
 from ...backends.torch.activations import get_activation
 from ...backends.torch.losses import sequence_classification_loss
 from ...backends.torch.modeling_utils import PreTrainedModel, checkpointed_call
+from ...backends.torch.pytorch_utils import resize_patch_position_embeddings
 from ...core.errors import InputError
 from ...core.outputs import (
     BaseModelOutput,
@@ -64,19 +65,9 @@ class ViTEmbeddings(nn.Module):
         num_positions = self.position_embeddings.shape[1] - 1
         if num_patches == num_positions and height == width:
             return self.position_embeddings
-        class_pos_embed = self.position_embeddings[:, :1]
-        patch_pos_embed = self.position_embeddings[:, 1:]
-        dim = embeddings.shape[-1]
-        side = math.isqrt(num_positions)
-        patch_pos_embed = patch_pos_embed.reshape(1, side, side, dim).permute(0, 3, 1, 2)
-        patch_pos_embed = nn.functional.interpolate(
-            patch_pos_embed,
-            size=(height // self.patch_size, width // self.patch_size),
-            mode="bicubic",
-            align_corners=False,
+        return resize_patch_position_embeddings(
+            self.position_embeddings, height // self.patch_size, width // self.patch_size
         )
-        patch_pos_embed = patch_pos_embed.permute(0, 2, 3, 1).reshape(1, -1, dim)
-        return torch.cat((class_pos_embed, patch_pos_embed), dim=1)
 
     def forward(self, pixel_values: torch.Tensor, interpolate_pos_encoding: bool = False) -> torch.Tensor:
         batch_size, _, height, width = pixel_values.shape
