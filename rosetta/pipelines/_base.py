@@ -53,7 +53,7 @@ import contextlib
 import inspect
 import itertools
 import sys
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -217,7 +217,7 @@ def row_of(batch: Mapping[str, np.ndarray], index: int) -> Row:
     return {k: v[index : index + 1] for k, v in batch.items() if isinstance(v, np.ndarray)}
 
 
-class Pipeline:
+class Pipeline(ABC):
     """Preprocess -> run the model in its own framework, batched -> turn its outputs (as numpy) into answers.
 
     `processors` names what the task needs of tokenizer, image_processor and feature_extractor. See the
@@ -350,17 +350,17 @@ class Pipeline:
         """Whether `inputs` is one input (not a list, tuple, iterator/generator or dataset of them)."""
         return not (isinstance(inputs, (list, tuple, Iterator)) or _is_dataset(inputs))
 
+    @abstractmethod
     def preprocess(self, item: Any, **params: Any) -> Row | list[Row]:
         """One input -> its row of features (arrays with a leading axis of 1), or a list of rows."""
-        raise NotImplementedError(f"{self.task_name} does not define preprocess().")
 
     def _forward(self, batch: Row, **params: Any) -> dict[str, np.ndarray]:
         """The model on a collated batch. Default: `forward` on the batch's `model_input_names`."""
         return self.forward({k: batch[k] for k in self.model_input_names if k in batch}, **params)
 
+    @abstractmethod
     def postprocess(self, outputs: Any, index: int | None, item: Any, features: Any, **params: Any) -> Any:
         """The answer for one input (see the module docstring for what `outputs`, `index`, `features` are)."""
-        raise NotImplementedError(f"{self.task_name} does not define postprocess().")
 
     # -- batching hooks ----------------------------------------------------------------------------------
     def _length(self, row: Row) -> int:
