@@ -87,6 +87,39 @@ class PretrainedModelBase(PushToHubMixin):
     _layout_overrides: ClassVar[dict[str, str]] = {}
     # attn_implementation values this backend honours (the first is the default).
     _attn_implementations: ClassVar[tuple[str, ...]] = ("eager",)
+    # Whether the model's layer loop recomputes its layers when gradient checkpointing is on (each
+    # backend's loop helper: torch/TF `checkpointed_call`, Flax `remat_layer`).
+    supports_gradient_checkpointing: ClassVar[bool] = False
+
+    # -- gradient checkpointing ----------------------------------------------------------------
+    def gradient_checkpointing_enable(self) -> None:
+        """Recompute each layer's activations in the backward pass instead of keeping them, while training.
+
+        Gradients are unchanged; activation memory drops to one layer's worth plus each layer's input. The
+        backend's `_set_gradient_checkpointing` switches the layer loop (torch: `torch.utils.checkpoint`; TF:
+        `tf.recompute_grad`, in calls with `training=True`; Flax: `nn.remat`, compiled anew).
+        """
+        self._check_gradient_checkpointing()
+        self._set_gradient_checkpointing(True)
+
+    def gradient_checkpointing_disable(self) -> None:
+        """Keep every activation again (the default)."""
+        self._set_gradient_checkpointing(False)
+
+    @property
+    def is_gradient_checkpointing(self) -> bool:
+        return bool(getattr(self, "gradient_checkpointing", False))
+
+    def _check_gradient_checkpointing(self) -> None:
+        if not self.supports_gradient_checkpointing:
+            raise ConfigError(
+                f"{type(self).__name__} does not support gradient checkpointing: its layer loop does not "
+                "recompute. Train it without gradient checkpointing (and config.gradient_checkpointing False)."
+            )
+
+    def _set_gradient_checkpointing(self, enabled: bool) -> None:
+        """Switch the layer loop's recomputation on or off (a hook each backend implements)."""
+        raise NotImplementedError
 
     # -- hooks a backend implements -----------------------------------------------------------
     @classmethod

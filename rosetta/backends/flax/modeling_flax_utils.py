@@ -123,8 +123,6 @@ class FlaxPreTrainedModel(PretrainedModelBase):
     # (regex on the "/"-joined params path, PartitionSpec) tried before the default rules on a mesh.
     _partition_rules: ClassVar[tuple[tuple[str, Any], ...]] = ()
     framework: ClassVar[str] = "flax"
-    # The layer loop builds its layers with `remat_layer`, so gradient checkpointing takes effect.
-    supports_gradient_checkpointing: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -273,34 +271,17 @@ class FlaxPreTrainedModel(PretrainedModelBase):
 
     # -- memory ------------------------------------------------------------------------------
     def enable_gradient_checkpointing(self) -> None:
-        """Recompute each layer's activations in the backward pass (`nn.remat`) instead of keeping them.
-
-        transformers' Flax name; the same as `gradient_checkpointing=True` at construction. Gradients are
-        unchanged; the next call compiles anew.
-        """
-        self._check_gradient_checkpointing()
-        self._gradient_checkpointing = True
-        self._build_module()
-
-    def gradient_checkpointing_enable(self) -> None:
-        """`enable_gradient_checkpointing()` under the torch and TF backends' name."""
-        self.enable_gradient_checkpointing()
-
-    def gradient_checkpointing_disable(self) -> None:
-        """Keep every activation again (the default)."""
-        self._gradient_checkpointing = False
-        self._build_module()
+        """transformers' Flax name for `gradient_checkpointing_enable()`; the same as
+        `gradient_checkpointing=True` at construction."""
+        self.gradient_checkpointing_enable()
 
     @property
     def is_gradient_checkpointing(self) -> bool:
         return self._gradient_checkpointing
 
-    def _check_gradient_checkpointing(self) -> None:
-        if not self.supports_gradient_checkpointing:
-            raise ConfigError(
-                f"{type(self).__name__} does not support gradient checkpointing: its layer loop does not recompute. "
-                "Build it without gradient_checkpointing (and config.gradient_checkpointing False)."
-            )
+    def _set_gradient_checkpointing(self, enabled: bool) -> None:
+        self._gradient_checkpointing = enabled
+        self._build_module()  # the module's layers are remat-ed (or not): the next call compiles anew
 
     # -- calling -----------------------------------------------------------------------------
     def __call__(

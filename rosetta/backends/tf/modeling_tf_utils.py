@@ -322,8 +322,6 @@ def without_autotune_stall(data: Any) -> Any:
 
 class TFPreTrainedModel(PretrainedModelBase, keras.Model):
     framework: ClassVar[str] = "tf"
-    # The layer loop calls its layers through `checkpointed_call`, so gradient checkpointing takes effect.
-    supports_gradient_checkpointing: ClassVar[bool] = False
 
     def __init__(self, config: PretrainedConfig, *args: Any, **kwargs: Any):
         super().__init__(**kwargs)
@@ -475,23 +473,6 @@ class TFPreTrainedModel(PretrainedModelBase, keras.Model):
         return self.get_input_embeddings()
 
     # -- memory ------------------------------------------------------------------------------
-    def gradient_checkpointing_enable(self) -> None:
-        """Recompute each layer's activations in the backward pass (`tf.recompute_grad`) instead of keeping
-        them, in calls with `training=True` (`fit` included). Gradients are unchanged."""
-        if not self.supports_gradient_checkpointing:
-            raise ConfigError(
-                f"{type(self).__name__} does not support gradient checkpointing: its layer loop does not recompute."
-            )
-        self._set_gradient_checkpointing(True)
-
-    def gradient_checkpointing_disable(self) -> None:
-        """Keep every activation again (the default)."""
-        self._set_gradient_checkpointing(False)
-
-    @property
-    def is_gradient_checkpointing(self) -> bool:
-        return bool(getattr(self, "gradient_checkpointing", False))
-
     def _set_gradient_checkpointing(self, enabled: bool) -> None:
         for layer in self._flatten_layers(include_self=True, recursive=True):
             object.__setattr__(layer, "gradient_checkpointing", enabled)

@@ -146,7 +146,6 @@ def _skip_init(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
 class PreTrainedModel(PretrainedModelBase, nn.Module):
     framework: ClassVar[str] = "torch"
     _attn_implementations: ClassVar[tuple[str, ...]] = ("sdpa", "eager")
-    supports_gradient_checkpointing: ClassVar[bool] = False
 
     def __init__(self, config: PretrainedConfig, *args: Any, **kwargs: Any):
         super().__init__()
@@ -412,28 +411,8 @@ class PreTrainedModel(PretrainedModelBase, nn.Module):
         self.tie_weights()
 
     # -- memory ------------------------------------------------------------------------------------
-    def gradient_checkpointing_enable(self) -> None:
-        """Recompute each layer's activations in the backward pass instead of keeping them (while training).
-
-        Gradients are unchanged; activation memory drops to one layer's worth plus each layer's input.
-        Sets `gradient_checkpointing` on every submodule: the encoder/decoder loops read it, and a model
-        declares that its loop does with `supports_gradient_checkpointing = True`.
-        """
-        if not self.supports_gradient_checkpointing:
-            raise ConfigError(
-                f"{type(self).__name__} does not support gradient checkpointing: its layer loop does not recompute."
-            )
-        self._set_gradient_checkpointing(True)
-
-    def gradient_checkpointing_disable(self) -> None:
-        """Keep every activation again (the default)."""
-        self._set_gradient_checkpointing(False)
-
-    @property
-    def is_gradient_checkpointing(self) -> bool:
-        return bool(getattr(self, "gradient_checkpointing", False))
-
     def _set_gradient_checkpointing(self, enabled: bool) -> None:
+        """Sets `gradient_checkpointing` on every submodule: the layer loops read it (`checkpointed_call`)."""
         for module in self.modules():
             module.gradient_checkpointing = enabled
 
