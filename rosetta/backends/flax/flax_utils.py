@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...core.configuration import PretrainedConfig
+from ...core.interpolation import bicubic_matrix, grid_side
 from ...core.weights import find_pruneable_heads_and_indices  # noqa: F401  (re-exported for model files)
 
 
@@ -70,3 +71,16 @@ def head_mask_per_layer(head_mask: jax.Array | None, num_layers: int, dtype: Any
     if head_mask.ndim == 1:
         head_mask = jnp.broadcast_to(head_mask[None, :], (num_layers, head_mask.shape[0]))
     return [head_mask[i][None, :, None, None].astype(dtype) for i in range(num_layers)]
+
+
+def resize_patch_position_embeddings(positions: jax.Array, rows: int, columns: int) -> jax.Array:
+    """[1, 1 + side * side, dim] position embeddings (a class position, then a square grid of patch positions)
+    with the grid resized to rows x columns as torch's bicubic (`core.interpolation`)."""
+    side, dim = grid_side(positions.shape[1] - 1), positions.shape[-1]
+    grid = positions[0, 1:].reshape(side, side, dim)
+    row_weights = jnp.asarray(bicubic_matrix(side, rows), dtype=positions.dtype)
+    column_weights = jnp.asarray(bicubic_matrix(side, columns), dtype=positions.dtype)
+    resized = jnp.einsum(
+        "ai,bj,ijd->abd", row_weights, column_weights, grid, precision=jax.lax.Precision.HIGHEST
+    )
+    return jnp.concatenate([positions[:, :1], resized.reshape(1, -1, dim)], axis=1)

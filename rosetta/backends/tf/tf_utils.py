@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ...core.interpolation import bicubic_matrix, grid_side
 from ...core.weights import find_pruneable_heads_and_indices  # noqa: F401  (re-exported for model files)
 
 
@@ -62,3 +63,14 @@ def head_mask_per_layer(
     if head_mask.shape.rank == 1:
         head_mask = tf.broadcast_to(head_mask[None, :], (num_layers, shape_list(head_mask)[0]))
     return [head_mask[i][None, :, None, None] for i in range(num_layers)]
+
+
+def resize_patch_position_embeddings(positions: tf.Tensor, rows: int, columns: int) -> tf.Tensor:
+    """[1, 1 + side * side, dim] position embeddings (a class position, then a square grid of patch positions)
+    with the grid resized to rows x columns as torch's bicubic (`core.interpolation`)."""
+    side, dim = grid_side(positions.shape[1] - 1), positions.shape[-1]
+    grid = tf.reshape(positions[:, 1:], (side, side, dim))
+    row_weights = tf.constant(bicubic_matrix(side, rows), dtype=positions.dtype)
+    column_weights = tf.constant(bicubic_matrix(side, columns), dtype=positions.dtype)
+    resized = tf.einsum("ai,bj,ijd->abd", row_weights, column_weights, grid)
+    return tf.concat([positions[:, :1], tf.reshape(resized, (1, -1, dim))], axis=1)

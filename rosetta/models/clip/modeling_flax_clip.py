@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
 from typing import Any
 
 import flax.linen as nn
@@ -20,11 +19,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...backends.flax.activations import get_activation
-from ...backends.flax.flax_utils import FlaxModuleList
+from ...backends.flax.flax_utils import FlaxModuleList, resize_patch_position_embeddings
 from ...backends.flax.modeling_flax_utils import FlaxPreTrainedModel, Params, Path, jax_input_view
 from ...core.errors import InputError
 from ...core.inputs import CHECKED_INPUTS, check_model_inputs
-from ...core.interpolation import bicubic_matrix
 from ...core.outputs import BaseModelOutput, BaseModelOutputWithPooling, finish_output
 from .configuration_clip import CLIPConfig, CLIPTextConfig, CLIPVisionConfig
 from .outputs_clip import CLIPOutput, CLIPTextModelOutput, CLIPVisionModelOutput
@@ -121,14 +119,8 @@ class FlaxCLIPVisionEmbeddings(nn.Module):
         positions = self.position_embedding(jnp.arange(self.num_positions))[None]
         if num_patches == num_positions and height == width:
             return positions
-        side = math.isqrt(num_positions)
-        dim = embeddings.shape[-1]
         patch = self.config.patch_size
-        grid = positions[0, 1:].reshape(side, side, dim)
-        rows = jnp.asarray(bicubic_matrix(side, height // patch), dtype=positions.dtype)
-        cols = jnp.asarray(bicubic_matrix(side, width // patch), dtype=positions.dtype)
-        resized = jnp.einsum("ai,bj,ijd->abd", rows, cols, grid, precision=jax.lax.Precision.HIGHEST)
-        return jnp.concatenate([positions[:, :1], resized.reshape(1, -1, dim)], axis=1)
+        return resize_patch_position_embeddings(positions, height // patch, width // patch)
 
     def __call__(self, pixel_values: Array, interpolate_pos_encoding: bool = False) -> Array:
         shape = tuple(pixel_values.shape)

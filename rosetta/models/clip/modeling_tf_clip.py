@@ -8,17 +8,14 @@ torch; the convolution runs channels-last. Dropout is active only in calls with 
 
 from __future__ import annotations
 
-import math
-
 import keras
 import numpy as np
 import tensorflow as tf
 
 from ...backends.tf.activations import get_tf_activation
 from ...backends.tf.modeling_tf_utils import TFLayer, TFPreTrainedModel
-from ...backends.tf.tf_utils import get_initializer, shape_list
+from ...backends.tf.tf_utils import get_initializer, resize_patch_position_embeddings, shape_list
 from ...core.errors import InputError
-from ...core.interpolation import bicubic_matrix
 from ...core.outputs import BaseModelOutput, BaseModelOutputWithPooling, finish_output
 from .configuration_clip import CLIPConfig, CLIPTextConfig, CLIPVisionConfig
 from .outputs_clip import CLIPOutput, CLIPTextModelOutput, CLIPVisionModelOutput
@@ -103,14 +100,8 @@ class TFCLIPVisionEmbeddings(TFLayer):
         positions = self.position_embedding(tf.range(self.num_positions))[None]
         if num_patches == num_positions and height == width:
             return positions
-        side = math.isqrt(num_positions)
-        dim = embeddings.shape[-1]
         patch = self.config.patch_size
-        grid = tf.reshape(positions[:, 1:], (side, side, dim))
-        rows = tf.constant(bicubic_matrix(side, height // patch), dtype=positions.dtype)
-        cols = tf.constant(bicubic_matrix(side, width // patch), dtype=positions.dtype)
-        resized = tf.einsum("ai,bj,ijd->abd", rows, cols, grid)
-        return tf.concat([positions[:, :1], tf.reshape(resized, (1, -1, dim))], axis=1)
+        return resize_patch_position_embeddings(positions, height // patch, width // patch)
 
     def call(self, pixel_values: tf.Tensor, interpolate_pos_encoding: bool = False) -> tf.Tensor:
         shape = tuple(pixel_values.shape)

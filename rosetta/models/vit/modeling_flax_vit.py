@@ -20,11 +20,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...backends.flax.activations import get_activation
-from ...backends.flax.flax_utils import FlaxModuleList
+from ...backends.flax.flax_utils import FlaxModuleList, resize_patch_position_embeddings
 from ...backends.flax.losses import sequence_classification_loss
 from ...backends.flax.modeling_flax_utils import FlaxPreTrainedModel, Params, Path
 from ...core.errors import InputError
-from ...core.interpolation import bicubic_matrix
 from ...core.outputs import (
     BaseModelOutput,
     BaseModelOutputWithPooling,
@@ -103,14 +102,8 @@ class FlaxViTEmbeddings(nn.Module):
         positions = self.position_embeddings.astype(embeddings.dtype)
         if num_patches == num_positions and height == width:
             return positions
-        side = math.isqrt(num_positions)
-        dim = embeddings.shape[-1]
         patch = self.config.patch_size
-        grid = positions[0, 1:].reshape(side, side, dim)
-        rows = jnp.asarray(bicubic_matrix(side, height // patch), dtype=embeddings.dtype)
-        cols = jnp.asarray(bicubic_matrix(side, width // patch), dtype=embeddings.dtype)
-        resized = jnp.einsum("ai,bj,ijd->abd", rows, cols, grid, precision=jax.lax.Precision.HIGHEST)
-        return jnp.concatenate([positions[:, :1], resized.reshape(1, -1, dim)], axis=1)
+        return resize_patch_position_embeddings(positions, height // patch, width // patch)
 
     def __call__(
         self, pixel_values: Array, interpolate_pos_encoding: bool = False, deterministic: bool = True

@@ -17,9 +17,8 @@ import tensorflow as tf
 from ...backends.tf.activations import get_tf_activation
 from ...backends.tf.losses import sequence_classification_loss
 from ...backends.tf.modeling_tf_utils import TFLayer, TFPreTrainedModel
-from ...backends.tf.tf_utils import get_initializer, shape_list
+from ...backends.tf.tf_utils import get_initializer, resize_patch_position_embeddings, shape_list
 from ...core.errors import InputError
-from ...core.interpolation import bicubic_matrix
 from ...core.outputs import (
     BaseModelOutput,
     BaseModelOutputWithPooling,
@@ -82,13 +81,9 @@ class TFViTEmbeddings(TFLayer):
         positions = tf.cast(self.position_embeddings, embeddings.dtype)
         if num_patches == num_positions and height == width:
             return positions
-        side = math.isqrt(num_positions)
-        dim = embeddings.shape[-1]
-        grid = tf.reshape(positions[:, 1:], (side, side, dim))
-        rows = tf.constant(bicubic_matrix(side, height // self.patch_size), dtype=embeddings.dtype)
-        cols = tf.constant(bicubic_matrix(side, width // self.patch_size), dtype=embeddings.dtype)
-        resized = tf.einsum("ai,bj,ijd->abd", rows, cols, grid)
-        return tf.concat([positions[:, :1], tf.reshape(resized, (1, -1, dim))], axis=1)
+        return resize_patch_position_embeddings(
+            positions, height // self.patch_size, width // self.patch_size
+        )
 
     def call(
         self, pixel_values: tf.Tensor, interpolate_pos_encoding: bool = False, training: bool = False
