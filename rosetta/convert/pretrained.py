@@ -88,7 +88,7 @@ class PretrainedModelBase(PushToHubMixin):
     # attn_implementation values this backend honours (the first is the default).
     _attn_implementations: ClassVar[tuple[str, ...]] = ("eager",)
     # Whether the model's layer loop recomputes its layers when gradient checkpointing is on (each
-    # backend's loop helper: torch/TF `checkpointed_call`, Flax `remat_layer`).
+    # backend's loop helper: torch/TF `checkpointed_call`, Flax `FlaxModuleList`).
     supports_gradient_checkpointing: ClassVar[bool] = False
 
     # -- gradient checkpointing ----------------------------------------------------------------

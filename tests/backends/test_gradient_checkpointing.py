@@ -301,30 +301,95 @@ def _flax_gradients(model, inputs, params) -> tuple[str, object]:
 FLAX_CASES = [c for c in TF_FLAX_CASES if c[0] != "roberta"]  # RoBERTa's Flax loop is BERT's, generated
 
 
-@pytest.mark.parametrize("model_type, name", FLAX_CASES, ids=[c[0] for c in FLAX_CASES])
-def test_flax_gradients_equal_the_plain_model_and_layers_are_remat(model_type, name):
+def _no_dropout(model_type: str) -> dict:
+    if model_type in ("bert", "roberta"):
+        return {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+    if model_type == "gpt2":
+        return {"resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0}
+    return {}
+
+
+# (model type, class, config overrides, whether the layers compute alike and so run as one scan)
+FLAX_LOOPS = [(model_type, name, {}, True) for model_type, name in FLAX_CASES] + [
+    ("gpt2", "GPT2LMHeadModel", {"scale_attn_by_inverse_layer_idx": True}, False),  # a scale per block
+    ("bert", "BertModel", {"pruned_heads": {0: [1]}}, False),  # layer 0 has fewer heads
+]
+
+
+@pytest.mark.parametrize(
+    "model_type, name, overrides, scans",
+    FLAX_LOOPS,
+    ids=[f"{c[0]}-{'scan' if c[3] else 'unrolled'}" for c in FLAX_LOOPS],
+)
+def test_flax_gradients_equal_the_plain_model_and_layers_are_remat(model_type, name, overrides, scans):
     import jax
     import jax.numpy as jnp
 
     cls = rosetta_class("flax", name)
-    # dropout in one family: the recomputed layers draw the same masks (from the same key)
-    no_dropout = (
-        {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0} if model_type == "bert" else {}
-    )
-    config = tiny_config(model_type, **(DROPOUT["gpt2"] if model_type == "gpt2" else no_dropout))
+    config = tiny_config(model_type, **_no_dropout(model_type), **overrides)
     inputs = {k: jnp.asarray(v) for k, v in tiny_inputs("base", model_type).items()}
     model = cls(config, seed=0)
     jaxpr, plain = _flax_gradients(model, inputs, model.params)
-    assert "remat" not in jaxpr
+    assert "remat" not in jaxpr and "scan" not in jaxpr
 
     checkpointed_model = cls(config, seed=0, gradient_checkpointing=True)
     assert checkpointed_model.is_gradient_checkpointing and not hasattr(config, "_gradient_checkpointing")
     jaxpr, checkpointed = _flax_gradients(checkpointed_model, inputs, model.params)
     assert "remat" in jaxpr  # the layers recompute in the backward pass
+    assert ("scan" in jaxpr) == scans  # alike layers: one scan over them; else an unrolled loop
     flat_plain = jax.tree_util.tree_leaves_with_path(plain)
     assert len(flat_plain) > 10
     for (path, a), b in zip(flat_plain, jax.tree_util.tree_leaves(checkpointed)):
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=0, atol=1e-6, err_msg=str(path))
+
+
+@pytest.mark.parametrize("model_type, name", [("gpt2", "GPT2LMHeadModel"), ("bert", "BertModel")])
+def test_flax_scanned_layers_outputs_equal_the_loop(model_type, name):
+    """Hidden states and attentions collected by the scan equal the plain loop's, one per layer."""
+    import jax
+    import jax.numpy as jnp
+
+    cls = rosetta_class("flax", name)
+    config = tiny_config(model_type, **_no_dropout(model_type))
+    inputs = {k: jnp.asarray(v) for k, v in tiny_inputs("base", model_type).items()}
+    model = cls(config, seed=0)
+    checkpointed_model = cls(config, seed=0, gradient_checkpointing=True)
+    flags = {"output_hidden_states": True, "output_attentions": True, "train": True}
+    plain = model(**inputs, **flags, dropout_rng=jax.random.PRNGKey(0))
+    scanned = checkpointed_model(**inputs, **flags, params=model.params, dropout_rng=jax.random.PRNGKey(0))
+    for field in ("hidden_states", "attentions"):
+        assert len(getattr(scanned, field)) == len(getattr(plain, field)) > 1
+        for a, b in zip(getattr(plain, field), getattr(scanned, field)):
+            np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=0, atol=1e-6)
+
+
+def test_flax_scanned_dropout_recomputes_the_forward_masks():
+    """Under the scan each layer draws its own dropout key, and the backward pass recomputes with that key:
+    the reverse-mode gradient along a random direction equals forward mode's derivative (`jax.jvp`, which
+    runs the forward once and recomputes nothing). Other masks in the recomputation would differ by ~5%
+    here; dropout is really active (the loss differs from eval's)."""
+    import jax
+    import jax.numpy as jnp
+
+    cls = rosetta_class("flax", "GPT2LMHeadModel")
+    config = tiny_config("gpt2", resid_pdrop=0.3, embd_pdrop=0.0, attn_pdrop=0.0)
+    inputs = {k: jnp.asarray(v) for k, v in tiny_inputs("base", "gpt2").items()}
+    model = cls(config, seed=0, gradient_checkpointing=True)
+
+    def loss(params, train=True):
+        out = model(**inputs, params=params, train=train, dropout_rng=jax.random.PRNGKey(3))
+        return (out.logits**2).mean()
+
+    params = model.params
+    assert abs(float(loss(params)) - float(loss(params, train=False))) > 1e-4
+    leaves, treedef = jax.tree.flatten(params)
+    keys = jax.random.split(jax.random.PRNGKey(7), len(leaves))
+    direction = treedef.unflatten([jax.random.normal(k, p.shape, p.dtype) for k, p in zip(keys, leaves)])
+    reverse = sum(
+        jnp.vdot(g, d) for g, d in zip(jax.tree.leaves(jax.grad(loss)(params)), jax.tree.leaves(direction))
+    )
+    _, forward = jax.jvp(loss, (params,), (direction,))
+    np.testing.assert_allclose(float(reverse), float(forward), rtol=1e-4)
 
 
 def test_flax_enable_disable_from_pretrained_and_config_switch(tmp_path):

@@ -16,23 +16,34 @@ from ...core.configuration import PretrainedConfig
 from ...core.interpolation import bicubic_matrix, grid_side
 from ...core.weights import find_pruneable_heads_and_indices  # noqa: F401  (re-exported for model files)
 
+# Set on the module's own copy of the config when the model recomputes its layers (never saved: private).
+REMAT_FLAG = "_gradient_checkpointing"
+
 
 class FlaxModuleList(nn.Module):
     """torch's `nn.ModuleList` for linen: entries named "0", "1", ..., so parameter paths read `layer/0/...`.
 
     Entry `i` is `module_class(config, layer_idx=i, dtype=dtype)`. Iterate over it, index it or
     take its `len()` as over a ModuleList.
+
+    Under gradient checkpointing (the config's `REMAT_FLAG`), the entries recompute their activations
+    in the backward pass. A loop over them then needs `remat_static_argnums`: the positions of their
+    Python-valued call arguments (`output_attentions`, `deterministic`), `self` being 0 (flax's rule).
+    Entries that compute alike (`scans`) run instead as one `scan` (see there).
     """
 
     module_class: type[nn.Module]
     config: PretrainedConfig
     length: int
     dtype: Any = jnp.float32
+    remat_static_argnums: tuple[int, ...] = ()
 
     def setup(self) -> None:
+        module_class = self.module_class
+        if getattr(self.config, REMAT_FLAG, False) and not self.scans:
+            module_class = nn.remat(module_class, static_argnums=self.remat_static_argnums)
         self.entries = [
-            self.module_class(self.config, layer_idx=i, dtype=self.dtype, name=str(i))
-            for i in range(self.length)
+            module_class(self.config, layer_idx=i, dtype=self.dtype, name=str(i)) for i in range(self.length)
         ]
 
     def __getitem__(self, index: int) -> nn.Module:
@@ -43,6 +54,68 @@ class FlaxModuleList(nn.Module):
 
     def __len__(self) -> int:
         return self.length
+
+    @property
+    def scans(self) -> bool:
+        """Whether the entries run as one rematerialised `scan`: under gradient checkpointing, when the entry
+        class declares `layer_variant(config, layer_idx)` (what sets one layer's computation apart) and every
+        layer's variant is the same."""
+        variant = getattr(self.module_class, "layer_variant", None)
+        if not getattr(self.config, REMAT_FLAG, False) or variant is None:
+            return False
+        return len({variant(self.config, i) for i in range(self.length)}) == 1
+
+    def scan(
+        self, hidden_states: jax.Array, *args: Any, collect_inputs: bool = False
+    ) -> tuple[jax.Array, tuple[jax.Array, ...] | None, tuple[tuple[jax.Array, ...] | None, ...]]:
+        """Every entry in turn on `hidden_states` (each called as `entry(hidden_states, *args)`, returning
+        `(hidden_states, *extras)`), as one `lax.scan` over their stacked parameters with a `jax.checkpoint`ed
+        step.
+
+        Why a scan: XLA:CPU schedules the recomputations of an unrolled loop of checkpointed layers early,
+        so every layer's activations are live at once again and checkpointing saves next to nothing; a
+        scan's backward recomputes one step at a time. The stacked parameters are one copy of the layers'
+        weights, made inside the compiled step. Dropout draws one key per layer from the "dropout" stream:
+        the masks are the same in the forward and the recomputation, not the unrolled model's masks.
+
+        Returns (the last hidden states, each entry's input hidden states when `collect_inputs`, and per
+        extra output its per-entry values, or None where the entries return None).
+        """
+        if self.is_initializing():  # the parameters are being created: by the entries themselves
+            outputs = []
+            for entry in self.entries:
+                inputs = hidden_states
+                hidden_states, *extras = entry(hidden_states, *args)
+                outputs.append((inputs, tuple(extras)))
+            layer_inputs, extras = zip(*outputs)
+            return hidden_states, layer_inputs if collect_inputs else None, _per_output(extras)
+        layer = self.module_class(self.config, layer_idx=0, dtype=self.dtype, parent=None)
+        params = self.variables["params"]
+        stacked_params = jax.tree.map(
+            lambda *leaves: jnp.stack(leaves), *(params[str(i)] for i in range(self.length))
+        )
+        keys = jax.random.split(self.make_rng("dropout"), self.length) if self.has_rng("dropout") else None
+
+        def step(hidden_states: jax.Array, layer_slice: tuple) -> tuple[jax.Array, tuple]:
+            layer_params, key = layer_slice
+            rngs = None if key is None else {"dropout": key}
+            new_hidden_states, *extras = layer.apply(
+                {"params": layer_params}, hidden_states, *args, rngs=rngs
+            )
+            return new_hidden_states, (hidden_states if collect_inputs else None, tuple(extras))
+
+        hidden_states, (layer_inputs, extras) = jax.lax.scan(
+            jax.checkpoint(step, prevent_cse=False), hidden_states, (stacked_params, keys)
+        )
+        unstack = lambda stacked: None if stacked is None else tuple(stacked[i] for i in range(self.length))  # noqa: E731
+        return hidden_states, unstack(layer_inputs), tuple(unstack(extra) for extra in extras)
+
+
+def _per_output(extras_per_entry: tuple[tuple, ...]) -> tuple[tuple | None, ...]:
+    """Per-entry tuples of extra outputs -> per extra output, its values over the entries (None if all None)."""
+    return tuple(
+        None if all(v is None for v in values) else tuple(values) for values in zip(*extras_per_entry)
+    )
 
 
 def prune_dense_params(params: dict[str, jax.Array], index: np.ndarray, dim: int = 0) -> dict[str, jax.Array]:

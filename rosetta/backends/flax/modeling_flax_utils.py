@@ -32,6 +32,7 @@ from ...core.configuration import PretrainedConfig
 from ...core.errors import ConfigError, InputError
 from ...core.inputs import InputView, check_model_inputs
 from ...core.weights import new_embedding_rows, record_pruned_heads, resized_vocab_size
+from .flax_utils import REMAT_FLAG
 from .sharding import Placement, make_placement, place_params, sharded_param
 
 Params = dict[str, Any]
@@ -44,23 +45,6 @@ _STATIC_ARGS = ("train", "output_attentions", "output_hidden_states", "return_di
 _LINEAR_KINDS = (nn.Dense, nn.DenseGeneral, nn.Conv, nn.ConvTranspose)
 _NORM_KINDS = (nn.LayerNorm, nn.RMSNorm, nn.GroupNorm)
 _FLAG_ARGS = ("output_attentions", "output_hidden_states", "return_dict", "deterministic")
-# Set on the module's own copy of the config when the model recomputes its layers (never saved: private).
-_REMAT_FLAG = "_gradient_checkpointing"
-
-
-def remat_layer(
-    layer_class: type[nn.Module], config: PretrainedConfig, static_argnums: tuple[int, ...]
-) -> type:
-    """`nn.remat(layer_class)` when the model was built with gradient checkpointing, else `layer_class`.
-
-    A remat layer keeps only its inputs for the backward pass and recomputes its activations there
-    (dropout masks included: they come from the same key). Parameter paths are unchanged. The layer
-    must then be called positionally, `static_argnums` naming its Python-valued arguments
-    (`output_attentions`, `deterministic`) by position in `__call__`, `self` being 0 (flax's rule).
-    """
-    if getattr(config, _REMAT_FLAG, False):
-        return nn.remat(layer_class, static_argnums=static_argnums)
-    return layer_class
 
 
 def resolve_jax_dtype(dtype: Any) -> np.dtype | None:
@@ -154,7 +138,7 @@ class FlaxPreTrainedModel(PretrainedModelBase):
         config = self.config
         if self._gradient_checkpointing:  # the module's own copy says so; the model's config stays as it was
             config = copy.copy(config)
-            setattr(config, _REMAT_FLAG, True)
+            setattr(config, REMAT_FLAG, True)
         self.module = self.module_class(config=config, dtype=self.dtype, **self._module_kwargs)
         self._params_shape_tree, self._param_paths = self._shape_tree(self.input_shape)
         self._jitted_forward = None

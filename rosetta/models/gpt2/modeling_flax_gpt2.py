@@ -12,6 +12,7 @@ scalar), every shape stays static, and the updated tuple is returned (functional
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any, ClassVar
 
 import flax.linen as nn
@@ -22,7 +23,7 @@ from ...backends.flax.activations import get_activation
 from ...backends.flax.flax_utils import FlaxModuleList
 from ...backends.flax.generation import GenerationMixin
 from ...backends.flax.losses import cross_entropy, sequence_classification_loss
-from ...backends.flax.modeling_flax_utils import FlaxPreTrainedModel, remat_layer
+from ...backends.flax.modeling_flax_utils import FlaxPreTrainedModel
 from ...core.errors import InputError
 from ...core.outputs import (
     BaseModelOutputWithPast,
@@ -146,6 +147,11 @@ class FlaxGPT2Block(nn.Module):
         self.ln_2 = _layer_norm(self.config, self.dtype)
         self.mlp = FlaxGPT2MLP(self.config, dtype=self.dtype)
 
+    @staticmethod
+    def layer_variant(config: GPT2Config, layer_idx: int) -> Hashable:
+        """What sets block `layer_idx` apart from the others: its attention scale."""
+        return config.layer_scaling(layer_idx)
+
     def __call__(
         self,
         hidden_states: Array,
@@ -192,8 +198,9 @@ class FlaxGPT2Module(nn.Module):
         self.wpe = nn.Embed(config.n_positions, config.n_embd, dtype=self.dtype, param_dtype=self.dtype)
         self.drop = nn.Dropout(config.embd_pdrop)
         # (output_attentions, deterministic) are Python values: static under gradient checkpointing
-        block_class = remat_layer(FlaxGPT2Block, config, static_argnums=(5, 6))
-        self.h = FlaxModuleList(block_class, config, config.n_layer, dtype=self.dtype)
+        self.h = FlaxModuleList(
+            FlaxGPT2Block, config, config.n_layer, dtype=self.dtype, remat_static_argnums=(5, 6)
+        )
         self.ln_f = _layer_norm(config, self.dtype)
 
     def __call__(
@@ -233,20 +240,26 @@ class FlaxGPT2Module(nn.Module):
         all_hidden_states = () if output_hidden_states else None
         all_attentions = () if output_attentions else None
         new_cache = () if past_key_values is not None else None
-        for i, block in enumerate(self.h):
-            if output_hidden_states:
-                all_hidden_states += (hidden_states,)
-            # a tuple of (k, v) pairs, or the same stacked [layers, 2, ...]: indexed alike
-            layer_cache = (
-                (past_key_values[i][0], past_key_values[i][1]) if past_key_values is not None else None
-            )
-            hidden_states, probs, layer_cache = block(
-                hidden_states, mask, layer_cache, offset, output_attentions, deterministic
-            )
-            if new_cache is not None:
-                new_cache += (layer_cache,)
-            if output_attentions:
-                all_attentions += (probs,)
+        if self.h.scans and past_key_values is None:  # gradient checkpointing: see FlaxModuleList.scan
+            hidden_states, all_hidden_states, (all_attentions, _) = self.h.scan(
+                hidden_states, mask, None, offset, output_attentions, deterministic,
+                collect_inputs=output_hidden_states,
+            )  # fmt: skip
+        else:
+            for i, block in enumerate(self.h):
+                if output_hidden_states:
+                    all_hidden_states += (hidden_states,)
+                # a tuple of (k, v) pairs, or the same stacked [layers, 2, ...]: indexed alike
+                layer_cache = (
+                    (past_key_values[i][0], past_key_values[i][1]) if past_key_values is not None else None
+                )
+                hidden_states, probs, layer_cache = block(
+                    hidden_states, mask, layer_cache, offset, output_attentions, deterministic
+                )
+                if new_cache is not None:
+                    new_cache += (layer_cache,)
+                if output_attentions:
+                    all_attentions += (probs,)
         hidden_states = self.ln_f(hidden_states)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)

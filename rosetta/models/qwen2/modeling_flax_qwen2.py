@@ -11,6 +11,7 @@ checkpoint loads here. The KV cache is functional: a tuple of (key, value) array
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 import flax.linen as nn
@@ -21,7 +22,7 @@ from ...backends.flax.activations import get_activation
 from ...backends.flax.flax_utils import FlaxModuleList
 from ...backends.flax.generation import GenerationMixin
 from ...backends.flax.losses import cross_entropy, sequence_classification_loss
-from ...backends.flax.modeling_flax_utils import FlaxPreTrainedModel, remat_layer
+from ...backends.flax.modeling_flax_utils import FlaxPreTrainedModel
 from ...core.errors import InputError
 from ...core.outputs import (
     BaseModelOutputWithPast,
@@ -100,6 +101,11 @@ class FlaxQwen2Attention(nn.Module):
     config: Qwen2Config
     layer_idx: int = 0
     dtype: Any = jnp.float32
+
+    @staticmethod
+    def layer_variant(config: Qwen2Config, layer_idx: int) -> Hashable:
+        """Whether layer `layer_idx` attends through the sliding window."""
+        return config.layer_types[layer_idx]
 
     def setup(self) -> None:
         config = self.config
@@ -189,6 +195,10 @@ class FlaxQwen2DecoderLayer(nn.Module):
         self.input_layernorm = _rms_norm(self.config, self.dtype)
         self.post_attention_layernorm = _rms_norm(self.config, self.dtype)
 
+    @staticmethod
+    def layer_variant(config: Qwen2Config, layer_idx: int) -> Hashable:
+        return FlaxQwen2Attention.layer_variant(config, layer_idx)
+
     def __call__(
         self,
         hidden_states: Array,
@@ -232,8 +242,13 @@ class FlaxQwen2Module(nn.Module):
             config.vocab_size, config.hidden_size, dtype=self.dtype, param_dtype=self.dtype
         )
         # (output_attentions, deterministic) are Python values: static under gradient checkpointing
-        layer_class = remat_layer(FlaxQwen2DecoderLayer, config, static_argnums=(6, 7))
-        self.layers = FlaxModuleList(layer_class, config, config.num_hidden_layers, dtype=self.dtype)
+        self.layers = FlaxModuleList(
+            FlaxQwen2DecoderLayer,
+            config,
+            config.num_hidden_layers,
+            dtype=self.dtype,
+            remat_static_argnums=(6, 7),
+        )
         self.norm = _rms_norm(config, self.dtype)
         self.rotary_emb = FlaxQwen2RotaryEmbedding(config, dtype=self.dtype)
 
@@ -274,23 +289,23 @@ class FlaxQwen2Module(nn.Module):
         all_hidden_states = () if output_hidden_states else None
         all_attentions = () if output_attentions else None
         new_cache = () if past_key_values is not None else None
-        for i, layer in enumerate(self.layers):
-            if output_hidden_states:
-                all_hidden_states += (hidden_states,)
-            layer_cache = past_key_values[i] if past_key_values is not None else None
-            hidden_states, probs, layer_cache = layer(
-                hidden_states,
-                cos_sin,
-                mask,
-                layer_cache,
-                start,
-                output_attentions,
-                deterministic,
-            )
-            if new_cache is not None:
-                new_cache += (layer_cache,)
-            if output_attentions:
-                all_attentions += (probs,)
+        if self.layers.scans and past_key_values is None:  # gradient checkpointing: see FlaxModuleList.scan
+            hidden_states, all_hidden_states, (all_attentions, _) = self.layers.scan(
+                hidden_states, cos_sin, mask, None, start, output_attentions, deterministic,
+                collect_inputs=output_hidden_states,
+            )  # fmt: skip
+        else:
+            for i, layer in enumerate(self.layers):
+                if output_hidden_states:
+                    all_hidden_states += (hidden_states,)
+                layer_cache = past_key_values[i] if past_key_values is not None else None
+                hidden_states, probs, layer_cache = layer(
+                    hidden_states, cos_sin, mask, layer_cache, start, output_attentions, deterministic
+                )
+                if new_cache is not None:
+                    new_cache += (layer_cache,)
+                if output_attentions:
+                    all_attentions += (probs,)
         hidden_states = self.norm(hidden_states)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)

@@ -8,6 +8,7 @@ optional sliding window (`use_sliding_window`, `sliding_window`, `max_window_lay
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 import jax.numpy as jnp
@@ -208,6 +209,11 @@ class TFQwen2ForSequenceClassification(TFLlamaForSequenceClassification):
 
 class FlaxQwen2Attention(FlaxLlamaAttention):
     """Grouped-query attention with rotary positions, q/k/v biases, and a sliding window where configured."""
+
+    @staticmethod
+    def layer_variant(config: Qwen2Config, layer_idx: int) -> Hashable:
+        """Whether layer `layer_idx` attends through the sliding window."""
+        return config.layer_types[layer_idx]
 
     def setup(self) -> None:
         super().setup()

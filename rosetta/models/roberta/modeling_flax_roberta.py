@@ -11,6 +11,7 @@ checkpoint loads here. `FlaxRoberta*Module` are the linen modules of the `FlaxRo
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable
 from typing import Any
 
 import flax.linen as nn
@@ -27,7 +28,7 @@ from ...backends.flax.flax_utils import (
     prune_dense_params,
 )
 from ...backends.flax.losses import cross_entropy, question_answering_loss, sequence_classification_loss
-from ...backends.flax.modeling_flax_utils import FlaxPreTrainedModel, Params, remat_layer
+from ...backends.flax.modeling_flax_utils import FlaxPreTrainedModel, Params
 from ...core.errors import InputError
 from ...core.outputs import (
     BaseModelOutput,
@@ -243,6 +244,11 @@ class FlaxRobertaLayer(nn.Module):
         self.intermediate = FlaxRobertaIntermediate(self.config, dtype=self.dtype)
         self.output = FlaxRobertaOutput(self.config, dtype=self.dtype)
 
+    @staticmethod
+    def layer_variant(config: RobertaConfig, layer_idx: int) -> Hashable:
+        """What sets layer `layer_idx` apart from the others: the heads pruned from it."""
+        return tuple(sorted(config.pruned_heads.get(layer_idx, [])))
+
     def __call__(
         self,
         hidden_states: Array,
@@ -266,8 +272,13 @@ class FlaxRobertaEncoder(nn.Module):
 
     def setup(self) -> None:
         # (output_attentions, deterministic) are Python values: static under gradient checkpointing
-        layer_class = remat_layer(FlaxRobertaLayer, self.config, static_argnums=(4, 5))
-        self.layer = FlaxModuleList(layer_class, self.config, self.config.num_hidden_layers, dtype=self.dtype)
+        self.layer = FlaxModuleList(
+            FlaxRobertaLayer,
+            self.config,
+            self.config.num_hidden_layers,
+            dtype=self.dtype,
+            remat_static_argnums=(4, 5),
+        )
 
     def __call__(
         self,
@@ -281,14 +292,21 @@ class FlaxRobertaEncoder(nn.Module):
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
         head_mask = head_mask or [None] * len(self.layer)
-        for layer, layer_head_mask in zip(self.layer, head_mask):
-            hidden_states, probs = layer(
-                hidden_states, attention_mask, layer_head_mask, output_attentions, deterministic
-            )
-            if output_hidden_states:
-                all_hidden_states += (hidden_states,)
-            if output_attentions:
-                all_attentions += (probs,)
+        if self.layer.scans and all(mask is None for mask in head_mask):  # see FlaxModuleList.scan
+            hidden_states, layer_inputs, (all_attentions,) = self.layer.scan(
+                hidden_states, attention_mask, None, output_attentions, deterministic,
+                collect_inputs=output_hidden_states,
+            )  # fmt: skip
+            all_hidden_states = layer_inputs + (hidden_states,) if output_hidden_states else None
+        else:
+            for layer, layer_head_mask in zip(self.layer, head_mask):
+                hidden_states, probs = layer(
+                    hidden_states, attention_mask, layer_head_mask, output_attentions, deterministic
+                )
+                if output_hidden_states:
+                    all_hidden_states += (hidden_states,)
+                if output_attentions:
+                    all_attentions += (probs,)
         return BaseModelOutput(
             last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions
         )
