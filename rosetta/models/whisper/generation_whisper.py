@@ -21,7 +21,7 @@ import numpy as np
 
 from ...core.errors import InputError
 
-_KNOWN = ("max_new_tokens", "max_length", "language", "task", "return_timestamps")
+_KNOWN = ("max_new_tokens", "min_new_tokens", "max_length", "language", "task", "return_timestamps")
 INPUT_STRIDE = 2  # conv1 stride 1 x conv2 stride 2: frames per encoder position (and per timestamp step)
 
 
@@ -38,6 +38,7 @@ class WhisperPlan:
     timestamp_begin: int  # <|0.00|>; vocab_size + 1 when the model has no <|notimestamps|>
     no_timestamps_token_id: int | None
     max_initial_timestamp_index: int | None
+    min_new_tokens: int = 0  # end-of-text is banned before this many new tokens (per window)
 
     @property
     def key(self) -> tuple:
@@ -145,7 +146,20 @@ def whisper_plan(
         timestamp_begin=int(no_timestamps) + 1 if no_timestamps is not None else int(config.vocab_size) + 1,
         no_timestamps_token_id=None if no_timestamps is None else int(no_timestamps),
         max_initial_timestamp_index=_setting("max_initial_timestamp_index", {}, *sources),
+        min_new_tokens=_min_new_tokens(kwargs, sources, max_length - len(prompt)),
     )
+
+
+def _min_new_tokens(kwargs: dict, sources: tuple, max_new: int) -> int:
+    value = _setting("min_new_tokens", kwargs, *sources, default=0)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InputError(f"min_new_tokens must be an integer >= 0, got {value!r}.")
+    if value > max_new:
+        raise InputError(
+            f"min_new_tokens ({value}) is more than the {max_new} new tokens this call allows; raise "
+            "max_new_tokens or lower min_new_tokens."
+        )
+    return value
 
 
 greedy_plan = whisper_plan
@@ -168,10 +182,16 @@ def _vocab_mask(plan: WhisperPlan, ids: tuple[int, ...]) -> np.ndarray:
 
 def process_scores(ops: Ops, plan: WhisperPlan, tokens: Any, cur: Any, scores: Any) -> Any:
     """Logits [batch, vocab] (float32) of the token at column `cur` of `tokens` [batch, max_length], after
-    transformers' Whisper processors: suppress-at-begin, suppress, and with timestamps its timestamp rules."""
+    transformers' Whisper processors: min-new-tokens, suppress-at-begin, suppress, and with timestamps its timestamp rules."""
     neg = float("-inf")
     begin = len(plan.prompt)
     at_begin = cur == begin
+    if plan.min_new_tokens:  # first, as transformers' MinNewTokensLengthLogitsProcessor
+        scores = ops.where(
+            ops.asarray(_vocab_mask(plan, plan.eos_token_ids)) & (cur - begin < plan.min_new_tokens),
+            neg,
+            scores,
+        )
     if plan.begin_suppress_tokens:
         scores = ops.where(ops.asarray(_vocab_mask(plan, plan.begin_suppress_tokens)) & at_begin, neg, scores)
     if plan.suppress_tokens:

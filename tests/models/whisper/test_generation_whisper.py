@@ -91,6 +91,33 @@ def test_long_form_matches_transformers_in_every_backend(checkpoints):
         assert np.asarray(model.generate(features[:1], **kwargs)).tolist() == single, backend
 
 
+def test_min_new_tokens_matches_transformers_in_every_backend(checkpoints, tmp_path):
+    """With end-of-text set to a token the random model emits early (70: one row ends after one token),
+    min_new_tokens=5 keeps that row going: the same tokens as transformers, with and without it, in torch,
+    TF and Flax."""
+    import json
+    import shutil
+
+    folder, reference = checkpoints["english-only"]
+    shutil.copytree(folder, tmp_path, dirs_exist_ok=True)
+    generation_config = json.loads((tmp_path / "generation_config.json").read_text())
+    generation_config["eos_token_id"] = 70
+    (tmp_path / "generation_config.json").write_text(json.dumps(generation_config))
+    features = _features(3, 32)
+    plain = _transformers(reference, features, max_new_tokens=8, eos_token_id=70)
+    held = _transformers(reference, features, max_new_tokens=8, min_new_tokens=5, eos_token_id=70)
+    assert held != plain  # the case has a row that ends before 5 tokens without min_new_tokens
+    for backend in ("torch", "tf", "flax"):
+        require(backend)
+        model = rosetta_class(backend, "WhisperForConditionalGeneration").from_pretrained(tmp_path)
+        assert np.asarray(model.generate(features, max_new_tokens=8)).tolist() == plain, backend
+        assert np.asarray(model.generate(features, max_new_tokens=8, min_new_tokens=5)).tolist() == held, (
+            backend
+        )
+    with pytest.raises(InputError, match="min_new_tokens"):
+        model.generate(features, max_new_tokens=8, min_new_tokens=9)
+
+
 @pytest.mark.parametrize("backend", ["tf", "flax"])
 def test_compiled_window_loop_does_not_retrace(backend, checkpoints):
     require(backend)
