@@ -31,7 +31,7 @@ from ..core import registry
 from ..core.errors import CheckpointError, ConversionError, InputError, MissingFileError
 from ..core.hub import HubOptions, resolve_file
 from .formats import FORMATS, canonical, find_checkpoint, format_of_file, open_checkpoint
-from .formats.base import BFLOAT16, CheckpointReader, TensorSpec, contiguous, numpy_dtype
+from .formats.base import CheckpointReader, TensorSpec, bfloat16_dtype, contiguous, numpy_dtype
 from .formats.ct2 import CT2File, find_ct2
 from .formats.gguf import GGUFFile, find_gguf, gguf_tokenizer_files
 from .formats.journal import fsync_path
@@ -366,7 +366,7 @@ def plan_conversion(
             )
         seen[out_name] = tensor.name
         out_dtype = output_dtype(tensor.dtype, dtype)
-        if out_dtype != tensor.dtype and "BF16" in (out_dtype, tensor.dtype) and BFLOAT16 is None:
+        if out_dtype != tensor.dtype and "BF16" in (out_dtype, tensor.dtype) and bfloat16_dtype() is None:
             raise ConversionError(
                 "Casting to or from bfloat16 needs the ml_dtypes package: `pip install ml_dtypes`."
             )

@@ -29,7 +29,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ...convert.formats.base import BFLOAT16
+from ...convert.formats.base import bfloat16_dtype
 from ...convert.formats.safetensors import aligned_empty, read_native
 from ...convert.mapping import (
     canonical_name,
@@ -96,7 +96,7 @@ def resolve_tf_dtype(dtype: Any) -> str | None:
 
 
 def _numpy_dtype(name: str) -> np.dtype:
-    return BFLOAT16 if name == "bfloat16" else np.dtype(name)
+    return bfloat16_dtype() if name == "bfloat16" else np.dtype(name)
 
 
 # --------------------------------------------------------------------------------------
@@ -739,7 +739,7 @@ def _native_array(array: np.ndarray, layout: str, dtype: str) -> tf.Tensor:
 
 def _adopt(host: np.ndarray) -> tf.Tensor:
     """A TF tensor over `host`'s memory (DLPack; bfloat16, which DLPack lacks in numpy, as its bits)."""
-    if host.dtype == BFLOAT16:
+    if host.dtype == bfloat16_dtype():
         return tf.bitcast(_adopt(host.view(np.uint16)), tf.bfloat16)
     try:
         return tf.experimental.dlpack.from_dlpack(host.__dlpack__())

@@ -15,7 +15,7 @@ import torch
 import torch.utils.checkpoint
 from torch import nn
 
-from ...convert.formats.base import BFLOAT16
+from ...convert.formats.base import bfloat16_dtype
 from ...convert.pretrained import PretrainedModelBase, constructor_keywords
 from ...core.configuration import PretrainedConfig
 from ...core.errors import ConfigError, InputError
@@ -43,7 +43,7 @@ def resolve_torch_dtype(dtype: Any) -> torch.dtype | None:
 def numpy_to_torch(array: np.ndarray) -> torch.Tensor:
     """A torch tensor sharing the numpy array's memory (bfloat16 included)."""
     contiguous = np.ascontiguousarray(array).reshape(array.shape)  # ascontiguousarray makes a 0-d array 1-d
-    if BFLOAT16 is not None and array.dtype == BFLOAT16 or array.dtype == np.uint16:
+    if array.dtype == np.uint16 or array.dtype.name == "bfloat16":
         contiguous = contiguous.view(np.int16)
     with warnings.catch_warnings():
         # A read-only memory-mapped checkpoint: torch warns that writing would be undefined; the
@@ -57,7 +57,8 @@ def torch_to_numpy(tensor: torch.Tensor) -> np.ndarray:
     tensor = tensor.detach().cpu().contiguous()
     if tensor.dtype == torch.bfloat16:
         raw = tensor.view(torch.int16).numpy()
-        return raw.view(BFLOAT16) if BFLOAT16 is not None else raw.view(np.uint16)
+        bfloat16 = bfloat16_dtype()
+        return raw.view(bfloat16) if bfloat16 is not None else raw.view(np.uint16)
     return tensor.numpy()
 
 

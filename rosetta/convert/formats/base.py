@@ -8,6 +8,8 @@ package is installed (it is with JAX and TensorFlow) and as raw `uint16` otherwi
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import mmap
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping
@@ -18,28 +20,46 @@ import numpy as np
 
 from ...core.errors import CheckpointError
 
-try:  # ships with JAX and TensorFlow
-    import ml_dtypes
+# ml_dtypes (it ships with JAX and TensorFlow) gives bfloat16 and float8 numpy dtypes. Its import takes about
+# a second, so it happens on first use (`bfloat16_dtype()`, a BF16/F8 tensor), not when a CLI command starts.
+_HAS_ML_DTYPES = importlib.util.find_spec("ml_dtypes") is not None
 
-    BFLOAT16: Any = np.dtype(ml_dtypes.bfloat16)
-    _FLOAT8: dict[str, Any] = {"F8_E4M3": ml_dtypes.float8_e4m3fn, "F8_E5M2": ml_dtypes.float8_e5m2}
-except ImportError:  # pragma: no cover - torch-only installs
-    BFLOAT16 = None
-    _FLOAT8 = {}
-
-# safetensors dtype code -> numpy dtype (BF16 apart: see numpy_dtype).
+# safetensors dtype code -> numpy dtype (BF16 and the F8 codes apart: see numpy_dtype).
 ST_TO_NUMPY: dict[str, np.dtype] = {
     code: np.dtype(t)
     for code, t in {
         "F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32,
         "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_, "U16": np.uint16,
-        "U32": np.uint32, "U64": np.uint64, **_FLOAT8,
+        "U32": np.uint32, "U64": np.uint64,
     }.items()
 }  # fmt: skip
 NUMPY_TO_ST: dict[np.dtype, str] = {v: k for k, v in ST_TO_NUMPY.items()}
-if BFLOAT16 is not None:
-    NUMPY_TO_ST[BFLOAT16] = "BF16"
-ITEMSIZES: dict[str, int] = {**{code: dt.itemsize for code, dt in ST_TO_NUMPY.items()}, "BF16": 2}
+_FLOAT8_CODES = ("F8_E4M3", "F8_E5M2") if _HAS_ML_DTYPES else ()
+ITEMSIZES: dict[str, int] = {
+    **{code: dt.itemsize for code, dt in ST_TO_NUMPY.items()},
+    "BF16": 2,
+    **dict.fromkeys(_FLOAT8_CODES, 1),
+}
+
+
+@functools.cache
+def _ml_dtypes_table() -> dict[str, np.dtype]:
+    """safetensors code -> ml_dtypes' numpy dtype, for BF16 and the F8 codes; empty without ml_dtypes."""
+    if not _HAS_ML_DTYPES:
+        return {}
+    import ml_dtypes
+
+    return {
+        "BF16": np.dtype(ml_dtypes.bfloat16),
+        "F8_E4M3": np.dtype(ml_dtypes.float8_e4m3fn),
+        "F8_E5M2": np.dtype(ml_dtypes.float8_e5m2),
+    }
+
+
+def bfloat16_dtype() -> np.dtype | None:
+    """numpy's bfloat16 (ml_dtypes'), or None where ml_dtypes is not installed (torch-only installs)."""
+    return _ml_dtypes_table().get("BF16")
+
 
 # The floating dtypes a model's weights come in: safetensors code -> the name configs use.
 DTYPE_NAMES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16", "F64": "float64"}
@@ -49,9 +69,9 @@ DTYPE_CODES = {name: code for code, name in DTYPE_NAMES.items()}
 def numpy_dtype(st_dtype: str) -> np.dtype:
     """The numpy dtype of a safetensors dtype code ('F32' -> float32)."""
     if st_dtype == "BF16":
-        return BFLOAT16 if BFLOAT16 is not None else np.dtype(np.uint16)
+        return bfloat16_dtype() or np.dtype(np.uint16)
     try:
-        return ST_TO_NUMPY[st_dtype]
+        return ST_TO_NUMPY[st_dtype] if st_dtype not in _FLOAT8_CODES else _ml_dtypes_table()[st_dtype]
     except (KeyError, TypeError):
         raise CheckpointError(
             f"Unsupported safetensors dtype {st_dtype!r}; rosetta reads {', '.join(sorted(ITEMSIZES))}."
@@ -63,6 +83,10 @@ def st_dtype_of(array: np.ndarray | np.dtype) -> str:
     dtype = array if isinstance(array, np.dtype) else array.dtype
     try:
         return NUMPY_TO_ST[dtype]
+    except KeyError:
+        pass
+    try:
+        return {v: k for k, v in _ml_dtypes_table().items()}[dtype]
     except KeyError:
         raise CheckpointError(f"Cannot store numpy dtype {dtype} in a checkpoint.") from None
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ...core.errors import CheckpointError, ConversionError
-from .base import BFLOAT16, CheckpointReader, TensorSpec, contiguous, first_line, numel, st_dtype_of
+from .base import CheckpointReader, TensorSpec, bfloat16_dtype, contiguous, first_line, numel, st_dtype_of
 
 WEIGHTS_NAME = "pytorch_model.bin"
 INDEX_NAME = "pytorch_model.bin.index.json"
@@ -65,7 +65,7 @@ class TorchFile(CheckpointReader):
         tensor = self._tensors[name].contiguous()
         if tensor.dtype == torch.bfloat16:
             raw = tensor.view(torch.int16).numpy().view(np.uint16)
-            return raw.view(BFLOAT16) if BFLOAT16 is not None else raw
+            return raw.view(bfloat16_dtype()) if bfloat16_dtype() is not None else raw
         try:
             return tensor.numpy()
         except TypeError as err:
