@@ -66,6 +66,8 @@ MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 WINDOW = 32  # inputs read ahead per batch: a window of WINDOW * batch_size is sorted by length
 
 Row = dict[str, np.ndarray]
+# Flax batches of token sequences are padded to a multiple of this many tokens (see Pipeline._bucket).
+SEQUENCE_BUCKET = 16
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -202,14 +204,25 @@ def collate(rows: list[Row], pad_value: Any, side: str = "right") -> Row:
                     "use batch_size=1."
                 )
             longest = max(a.shape[1] for a in arrays)
-            padded = []
-            for a in arrays:
-                width = [(0, 0)] * a.ndim
-                width[1] = (0, longest - a.shape[1]) if side == "right" else (longest - a.shape[1], 0)
-                padded.append(np.pad(a, width, constant_values=pad_value(key)))
-            arrays = padded
+            arrays = [_pad_axis1(a, longest, pad_value(key), side) for a in arrays]
         batch[key] = np.concatenate(arrays, axis=0)
     return batch
+
+
+def pad_sequences_to(batch: Row, length: int, pad_value: Any, side: str = "right") -> Row:
+    """Every array of the batch with a sequence axis (axis 1) padded on to `length` with `pad_value(key)`."""
+    return {
+        key: _pad_axis1(a, length, pad_value(key), side) if getattr(a, "ndim", 0) >= 2 else a
+        for key, a in batch.items()
+    }
+
+
+def _pad_axis1(array: np.ndarray, length: int, value: Any, side: str) -> np.ndarray:
+    if array.shape[1] >= length:
+        return array
+    width = [(0, 0)] * array.ndim
+    width[1] = (0, length - array.shape[1]) if side == "right" else (length - array.shape[1], 0)
+    return np.pad(array, width, constant_values=value)
 
 
 def row_of(batch: Mapping[str, np.ndarray], index: int) -> Row:
@@ -228,6 +241,7 @@ class Pipeline(ABC):
     processors: tuple[str, ...] = ("tokenizer",)  # what the task reads its inputs with
     model_input_names: tuple[str, ...] = MODEL_INPUTS  # what the default `_forward` passes the model
     accepts = "an input or a non-empty list of inputs"  # said in the error for an empty list
+    buckets_sequences = False  # rows are token sequences, right-padded safely (see `_bucket`)
 
     def __init__(
         self,
@@ -305,7 +319,7 @@ class Pipeline(ABC):
         order = sorted(range(len(rows)), key=lambda k: self._length(rows[k][2]))
         answers: list[Any] = [None] * len(items)
         for group in self._batches(order, rows, size):
-            batch = collate([rows[k][2] for k in group], self._pad_value, self.padding_side)
+            batch = self._bucket(collate([rows[k][2] for k in group], self._pad_value, self.padding_side))
             outputs = self._forward(batch, **fwd)
             for b, k in enumerate(group):
                 i, j, _ = rows[k]
@@ -382,6 +396,23 @@ class Pipeline(ABC):
         """Whether rows of different lengths may share a (padded) batch without changing their answers."""
         return True
 
+    def _bucket(self, batch: Row) -> Row:
+        """The batch as the model gets it. Flax compiles the model once per input shape, so in a pipeline whose
+        rows are token sequences (`buckets_sequences`) a Flax batch is padded on to a multiple of
+        `SEQUENCE_BUCKET` tokens (never past the model's maximum length): texts of every length then compile
+        a few times instead of once per length. The answers stay the same: padded positions are masked, and
+        postprocessing reads only the real tokens, as it does for the shorter rows of any batch."""
+        if self.framework != "flax" or not self.buckets_sequences:
+            return batch
+        length = batch["input_ids"].shape[1]
+        limits = (
+            getattr(self.model.config, "max_position_embeddings", None),
+            getattr(self.tokenizer, "model_max_length", None),
+        )
+        limit = min((int(n) for n in limits if isinstance(n, int) and 0 < n < 1_000_000), default=length)
+        target = max(length, min(-(-length // SEQUENCE_BUCKET) * SEQUENCE_BUCKET, limit))
+        return pad_sequences_to(batch, target, self._pad_value, self.padding_side)
+
     # -- the model ---------------------------------------------------------------------------------------
     def forward(self, inputs: dict[str, np.ndarray], **kwargs: Any) -> dict[str, np.ndarray]:
         """The model on numpy arrays, on the pipeline's device; float outputs as float32 numpy."""
@@ -399,6 +430,7 @@ class TextPipeline(Pipeline):
     `postprocess(outputs, index, text, encoding)` per text (`encoding` the padded batch)."""
 
     accepts = "a non-empty string or a non-empty list of strings"
+    buckets_sequences = True
 
     def preprocess(self, item: Any, **params: Any) -> Row:
         if not isinstance(item, str) or not item:

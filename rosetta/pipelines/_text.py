@@ -310,6 +310,7 @@ class ZeroShotClassificationPipeline(Pipeline):
 
     auto_class = "AutoModelForSequenceClassification"
     accepts = "a non-empty string or a non-empty list of strings"
+    buckets_sequences = True
 
     @property
     def task_name(self) -> str:

@@ -3,6 +3,7 @@ in every framework; memory bounded by one window; a progress bar on request; bad
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 
 import numpy as np
@@ -137,6 +138,35 @@ def test_sorting_by_length_keeps_padding_small(nli_folder, monkeypatch):
     classify(texts, batch_size=2)
     lengths = sorted(len(classify.tokenizer(t)["input_ids"]) for t in texts)
     assert widths == [(2, lengths[1]), (2, lengths[3]), (2, lengths[5])]
+
+
+def test_flax_text_batches_pad_to_a_few_shapes_with_the_same_answers(nli_folder, monkeypatch):
+    """Flax compiles once per input shape: its text batches are padded on to multiples of 16 tokens (never
+    past the model's limit), so texts of 12 lengths reach the model in 2 shapes, with torch's answers."""
+    require("flax")
+    from rosetta import pipeline
+    from rosetta.pipelines._base import SEQUENCE_BUCKET
+
+    classify = pipeline("text-classification", model=str(nli_folder), framework="flax")
+    shapes = []
+    forward = classify._forward
+
+    def spy(batch, **kwargs):
+        shapes.append(batch["input_ids"].shape)
+        return forward(batch, **kwargs)
+
+    monkeypatch.setattr(classify, "_forward", spy)
+    texts = ["word " * n for n in range(1, 25, 2)]
+    lengths = {len(classify.tokenizer(t)["input_ids"]) for t in texts}
+    assert len(lengths) == 12 and max(lengths) <= 2 * SEQUENCE_BUCKET
+    answers = classify(texts, top_k=None)
+    assert len(shapes) == 12 and {s[1] for s in shapes} == {SEQUENCE_BUCKET, 2 * SEQUENCE_BUCKET}
+    if importlib.util.find_spec("torch"):
+        expected = pipeline("text-classification", model=str(nli_folder), framework="pt")(texts, top_k=None)
+        assert_same(answers, expected, atol=1e-4)
+    classify.tokenizer.model_max_length = 40  # a limit that is no multiple of 16: padding stops at it
+    classify(["word " * 35, "word " * 100])  # 37 tokens, and 102 truncated to 40
+    assert [s[1] for s in shapes[-2:]] == [40, 40]
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
