@@ -117,11 +117,11 @@ class PretrainedModelBase(PushToHubMixin):
                 "recompute. Train it without gradient checkpointing (and config.gradient_checkpointing False)."
             )
 
+    # -- hooks a backend implements -----------------------------------------------------------
     def _set_gradient_checkpointing(self, enabled: bool) -> None:
-        """Switch the layer loop's recomputation on or off (a hook each backend implements)."""
+        """Switch the layer loop's recomputation on or off (torch, TF and Flax each implement it)."""
         raise NotImplementedError
 
-    # -- hooks a backend implements -----------------------------------------------------------
     @classmethod
     def _resolve_dtype(cls, dtype: Any) -> Any:
         """The backend's dtype for a name or dtype object (None: the default); unknown names refused."""

@@ -107,8 +107,12 @@ class FlaxModuleList(nn.Module):
         hidden_states, (layer_inputs, extras) = jax.lax.scan(
             jax.checkpoint(step, prevent_cse=False), hidden_states, (stacked_params, keys)
         )
-        unstack = lambda stacked: None if stacked is None else tuple(stacked[i] for i in range(self.length))  # noqa: E731
-        return hidden_states, unstack(layer_inputs), tuple(unstack(extra) for extra in extras)
+        return hidden_states, _per_entry(layer_inputs), tuple(_per_entry(extra) for extra in extras)
+
+
+def _per_entry(stacked: jax.Array | None) -> tuple[jax.Array, ...] | None:
+    """A scan's stacked [entries, ...] output as one array per entry; None stays None."""
+    return None if stacked is None else tuple(stacked[i] for i in range(stacked.shape[0]))
 
 
 def _per_output(extras_per_entry: tuple[tuple, ...]) -> tuple[tuple | None, ...]:

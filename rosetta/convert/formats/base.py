@@ -56,6 +56,11 @@ def _ml_dtypes_table() -> dict[str, np.dtype]:
     }
 
 
+@functools.cache
+def _ml_dtypes_codes() -> dict[np.dtype, str]:
+    return {dtype: code for code, dtype in _ml_dtypes_table().items()}
+
+
 def bfloat16_dtype() -> np.dtype | None:
     """numpy's bfloat16 (ml_dtypes'), or None where ml_dtypes is not installed (torch-only installs)."""
     return _ml_dtypes_table().get("BF16")
@@ -86,7 +91,7 @@ def st_dtype_of(array: np.ndarray | np.dtype) -> str:
     except KeyError:
         pass
     try:
-        return {v: k for k, v in _ml_dtypes_table().items()}[dtype]
+        return _ml_dtypes_codes()[dtype]
     except KeyError:
         raise CheckpointError(f"Cannot store numpy dtype {dtype} in a checkpoint.") from None
 
