@@ -9,6 +9,8 @@ import socket
 import sys
 import tempfile
 
+from tests.xla_flags import with_test_xla_flags
+
 if "huggingface_hub" in sys.modules:
     raise RuntimeError(
         "huggingface_hub was imported before tests/conftest.py could point HF_ENDPOINT at the test Hub; "
@@ -34,6 +36,20 @@ os.environ.update(
     HF_HUB_DISABLE_TELEMETRY="1",
     HF_HUB_DISABLE_PROGRESS_BARS="1",
 )
+# One XLA compilation cache per test run, shared by the xdist workers and the subprocesses they start: the
+# tiny models of many tests compile the very same programs. The controller makes it before the workers
+# start (they inherit the variable) and removes it at the end; a run without xdist makes its own.
+if "ROSETTA_TEST_XLA_CACHE" not in os.environ:
+    os.environ["ROSETTA_TEST_XLA_CACHE"] = tempfile.mkdtemp(prefix="rosetta-xla-cache-")
+    atexit.register(shutil.rmtree, os.environ["ROSETTA_TEST_XLA_CACHE"], ignore_errors=True)
+os.environ.update(
+    JAX_COMPILATION_CACHE_DIR=os.environ["ROSETTA_TEST_XLA_CACHE"],
+    JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+)
+# The tests' programs are tiny, so XLA:CPU's compile time is most of their cost: its classic emitters at LLVM
+# -O0 compile them about 2.5x faster (the same HLO, the same float semantics: no fast-math either way).
+# tests/test_xla_defaults.py runs the parity checks once more under XLA's default flags, as users run them.
+os.environ["XLA_FLAGS"] = with_test_xla_flags(os.environ.get("XLA_FLAGS", ""))
 for _name in (
     "HF_HUB_OFFLINE",
     "TRANSFORMERS_OFFLINE",

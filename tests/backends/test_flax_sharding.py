@@ -29,7 +29,8 @@ WORDS = "bert/embeddings/word_embeddings/embedding"  # [99, 32]: 99 splits no me
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> dict:
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu"}
+    xla_flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=8".strip()
+    env = {**os.environ, "XLA_FLAGS": xla_flags, "JAX_PLATFORMS": "cpu"}  # the suite's flags, and 8 devices
     root = Path(__file__).resolve().parents[2]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     folder = tmp_path_factory.mktemp("sharding")

@@ -382,13 +382,17 @@ def test_flax_scanned_dropout_recomputes_the_forward_masks():
 
     params = model.params
     assert abs(float(loss(params)) - float(loss(params, train=False))) > 1e-4
-    leaves, treedef = jax.tree.flatten(params)
-    keys = jax.random.split(jax.random.PRNGKey(7), len(leaves))
-    direction = treedef.unflatten([jax.random.normal(k, p.shape, p.dtype) for k, p in zip(keys, leaves)])
-    reverse = sum(
-        jnp.vdot(g, d) for g, d in zip(jax.tree.leaves(jax.grad(loss)(params)), jax.tree.leaves(direction))
-    )
-    _, forward = jax.jvp(loss, (params,), (direction,))
+
+    @jax.jit  # one compile each, not one per primitive
+    def reverse_and_forward(params):
+        leaves, treedef = jax.tree.flatten(params)
+        keys = jax.random.split(jax.random.PRNGKey(7), len(leaves))
+        direction = treedef.unflatten([jax.random.normal(k, p.shape, p.dtype) for k, p in zip(keys, leaves)])
+        gradient = jax.grad(loss)(params)
+        reverse = sum(jnp.vdot(g, d) for g, d in zip(jax.tree.leaves(gradient), jax.tree.leaves(direction)))
+        return reverse, jax.jvp(loss, (params,), (direction,))[1]
+
+    reverse, forward = reverse_and_forward(params)
     np.testing.assert_allclose(float(reverse), float(forward), rtol=1e-4)
 
 

@@ -21,6 +21,7 @@ from rosetta.core.errors import InputError
 from rosetta.core.frameworks import FRAMEWORKS as TABLE
 from rosetta.core.frameworks import framework_key
 from tests.parity import hf_class, require, tiny_config_dict
+from tests.xla_flags import without_test_xla_flags
 
 FRAMEWORKS = tuple(fw.tensor_type for fw in TABLE.values())
 CONTEXT = "Angela Merkel met Emmanuel Macron in Neuschwanstein near Schwangau yesterday."
@@ -260,7 +261,7 @@ def _ask_446(python: str, qa_folder: Path, null_folder: Path) -> list:
         input=json.dumps(jobs),
         capture_output=True,
         text=True,
-        env={**os.environ, "USE_TF": "0", "USE_FLAX": "0", "TF_CPP_MIN_LOG_LEVEL": "3"},
+        env={**without_test_xla_flags(), "USE_TF": "0", "USE_FLAX": "0", "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.strip().splitlines()[-1])

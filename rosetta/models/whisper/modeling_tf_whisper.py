@@ -478,7 +478,9 @@ class TFWhisperForConditionalGeneration(TFWhisperPreTrainedModel):
                 type(self).generate_trace_count += 1  # runs once per trace, never per call
                 return _window_loop(self, plan, features)
 
-            compiled[plan.key] = tf.function(traced, jit_compile=True, reduce_retracing=False)
+            compiled[plan.key] = tf.function(
+                traced, jit_compile=True, reduce_retracing=False, autograph=False
+            )
         return compiled[plan.key]
 
     def _decode(self, ids, encoder_hidden, cache, position):

@@ -77,7 +77,9 @@ class GenerationMixin:
                 type(self).generate_trace_count += 1  # runs once per trace, never per call
                 return loop(self, settings, ids, mask, seed)
 
-            cache[settings.key] = tf.function(traced, jit_compile=True, reduce_retracing=False)
+            cache[settings.key] = tf.function(
+                traced, jit_compile=True, reduce_retracing=False, autograph=False
+            )
         return cache[settings.key]
 
 
