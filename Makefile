@@ -18,9 +18,11 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/python -m rosetta.demo $(DEMO_ARGS)
 
+# Whole files per worker, in collection order (not most-tests-first): tests/conftest.py puts the files with
+# real-size checkpoints first, so no long file starts last and runs alone.
 test: setup
 	$(BIN)/python -m rosetta modular --check
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder tests
 
 # The built wheel with one framework extra in a fresh venv (torch, tf, flax alone): load, forward,
 # pipeline. Part of `make test` (it is tests/test_wheel_install.py); this target runs only it.

@@ -49,6 +49,7 @@ def _table(text: str) -> list[list[str]]:
     return rows
 
 
+@pytest.mark.slow
 def test_train_save_serve_and_transcribe_in_three_frameworks(tmp_path, capsys):
     """`make demo`'s path on a tiny BERT: train a few steps in torch, save, serve in all three, same answers;
     then the real Whisper tiny.en converted once and transcribing in all three, token for token."""

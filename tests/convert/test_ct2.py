@@ -86,6 +86,7 @@ def test_truncated_and_unknown_files_are_refused(tmp_path):
         CT2File(tmp_path / "model.bin")
 
 
+@pytest.mark.slow
 def test_reader_config_of_tiny_en():
     config, reader = open_ct2(_asset())
     assert (config["d_model"], config["encoder_layers"], config["decoder_attention_heads"]) == (384, 4, 6)
@@ -131,6 +132,7 @@ def sweep_features() -> np.ndarray:
     )
 
 
+@pytest.mark.slow
 def test_converted_folder_loads_in_transformers_with_equal_logits(converted, models):
     import torch
 
@@ -147,6 +149,7 @@ def test_converted_folder_loads_in_transformers_with_equal_logits(converted, mod
     assert float(diff) <= 1e-4
 
 
+@pytest.mark.slow
 def test_greedy_transcription_token_identical_to_transformers(models):
     import torch
 
@@ -159,6 +162,7 @@ def test_greedy_transcription_token_identical_to_transformers(models):
     assert mine.shape[1] > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["tf", "flax"])
 def test_converted_model_in_tf_and_flax(backend, converted, models):
     """The converted checkpoint in TF and Flax: logits within 1e-4 of torch, the same transcription."""
