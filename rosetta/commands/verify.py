@@ -65,13 +65,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_before_frameworks(path: str) -> None:
-    """Read the config, then open the weights (every header and offset checked), before any framework is
-    imported: a bad config or a corrupt or unsafe checkpoint is one named error in about a second, rather
-    than one failure per framework, each after that framework's import."""
+    """Read the config, then open the weights (every header and offset checked) and check that they can hold
+    the config's sizes, before any framework is imported: a bad config or a corrupt or unsafe checkpoint is
+    one named error in about a second, rather than one failure per framework, each after that framework's
+    import."""
     from ..convert.formats import load_checkpoint
+    from ..convert.loading import check_config_fits
     from ..core.registry import AutoConfig
 
-    AutoConfig.from_pretrained(path)
+    config = AutoConfig.from_pretrained(path)
     with load_checkpoint(path) as reader:
-        for name in reader:
-            reader.shape(name)
+        shapes = {name: reader.shape(name) for name in reader}
+    check_config_fits(config, shapes, path)
