@@ -21,6 +21,7 @@ if not torch.distributed.is_available():
 from rosetta import TrainingArguments  # noqa: E402
 from rosetta.convert.formats import load_checkpoint  # noqa: E402
 from rosetta.core.errors import ConfigError  # noqa: E402
+from tests.parity import rosetta_class, tiny_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "backends" / "scripts" / "train_fsdp.py"
@@ -65,10 +66,22 @@ def result(folder: Path) -> dict:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("fsdp")
+    first_load = root / "first_load_checkpoint"  # a 32 MiB word embedding, far past the kernel's mapping unit
+    rosetta_class("torch", "BertModel")(
+        tiny_config(vocab_size=32768, hidden_size=256, num_attention_heads=4, intermediate_size=64)
+    ).save_pretrained(first_load)
     processes = {
         "single": launch(root / "single", 1),
         "full_shard": launch(
-            root / "full_shard", 2, "--fsdp", "full_shard", "--min_num_params", "5000", "--resume_check"
+            root / "full_shard",
+            2,
+            "--fsdp",
+            "full_shard",
+            "--min_num_params",
+            "5000",
+            "--resume_check",
+            "--first_load",
+            str(first_load),
         ),
         "shard_grad_op": launch(
             root / "shard_grad_op",
@@ -145,6 +158,23 @@ def test_resume_reads_only_each_ranks_rows_of_the_checkpoint(runs):
         print(f"rank {rank} read {per_rank} of {total} checkpoint bytes")
         assert 0.45 * total < per_rank < 0.55 * total
     assert sum(n for read in reads for _, _, n in read.values()) == total  # together: each byte once
+
+
+def test_first_load_maps_in_only_each_ranks_rows_of_the_checkpoint(runs):
+    """Fresh from `from_pretrained`, the parameters are views of the memory-mapped checkpoint and nothing is read;
+    sharding copies each rank's rows. A rank maps in all of its own rows of the 32 MiB word embedding and of
+    the other rank's rows at most what the kernel maps around a fault at the boundary (it maps page-cache
+    folios whole: up to one 2 MiB folio measured here; 4 MiB allowed), never the other half (16 MiB)."""
+    reads = json.loads((runs["full_shard"] / "first_load.json").read_text())
+    assert len(reads) == 2
+    for rank, read in enumerate(reads):
+        half = read["tensor_bytes"] // 2
+        print(
+            f"rank {rank} mapped {read['own_rows']} of its own {half} bytes, {read['other_rows']} of the other's"
+        )
+        assert read["before_sharding"] == 0
+        assert read["own_rows"] >= half - 8192  # (a page at each end may be shared with a neighbour)
+        assert read["other_rows"] <= 4 * 2**20
 
 
 def test_each_rank_holds_about_half_of_the_parameters_and_optimizer_state(runs):

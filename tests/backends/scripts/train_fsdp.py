@@ -7,7 +7,9 @@
 Both see the same global batch of 8. Rank 0 writes `result.json` (the global loss of every step,
 unrounded, the bytes of parameters + optimizer state each rank holds and, when it resumed, the rows
 and bytes each rank read of each checkpoint tensor) and the final model to `<output_dir>/final`; with
---resume_check a freshly built Trainer resumes from `checkpoint-3` into `<output_dir>/resumed`.
+--resume_check a freshly built Trainer resumes from `checkpoint-3` into `<output_dir>/resumed`; with
+--first_load FOLDER each rank loads that BertModel checkpoint and shards it, and rank 0 writes what each rank
+mapped in of its word embedding to `<output_dir>/first_load.json`.
 """
 
 from __future__ import annotations
@@ -90,6 +92,42 @@ def train(cli: argparse.Namespace, output_dir: str, init_seed: int = 0, resume: 
             json.dump(result, f)
 
 
+def resident_bytes(tensor: torch.Tensor, start_row: int, stop_row: int) -> int:
+    """Bytes of rows [start_row, stop_row) of `tensor` that this process has mapped in (/proc/self/pagemap)."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    row_bytes = tensor[0].numel() * tensor.element_size()
+    start = tensor.data_ptr() + start_row * row_bytes
+    stop = tensor.data_ptr() + stop_row * row_bytes
+    first, last = start // page, (stop + page - 1) // page
+    with open("/proc/self/pagemap", "rb") as pagemap:
+        pagemap.seek(first * 8)
+        entries = np.frombuffer(pagemap.read((last - first) * 8), dtype=np.uint64)
+    return int(((entries >> np.uint64(63)) & np.uint64(1)).sum()) * page
+
+
+def first_load_reads(folder: str) -> dict[str, int]:
+    """From a fresh `from_pretrained` (parameters are views of the memory-mapped checkpoint) through FSDP:
+    the bytes of the word embedding this rank mapped in, within its own rows and within the other ranks'."""
+    from rosetta import BertModel
+    from rosetta.backends.torch.trainer_fsdp import shard_model
+
+    model = BertModel.from_pretrained(folder)
+    words = model.embeddings.word_embeddings.weight.detach()
+    rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
+    rows = -(-words.shape[0] // world)
+    own = (rank * rows, min((rank + 1) * rows, words.shape[0]))
+    before = resident_bytes(words, 0, words.shape[0])
+    shard_model(model, "full_shard", None, bf16=False)
+    mapped_own = resident_bytes(words, *own)
+    mapped_all = resident_bytes(words, 0, words.shape[0])
+    return {
+        "tensor_bytes": words.numel() * words.element_size(),
+        "before_sharding": before,
+        "own_rows": mapped_own,
+        "other_rows": mapped_all - mapped_own,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--output_dir", required=True)
@@ -101,9 +139,16 @@ def main() -> None:
     parser.add_argument(
         "--resume_check", action="store_true", help="then resume a fresh Trainer from checkpoint-3"
     )
+    parser.add_argument("--first_load", default="", help="a checkpoint folder: measure what FSDP reads of it")
     cli = parser.parse_args()
     torch.set_num_threads(1)
     train(cli, cli.output_dir)
+    if cli.first_load:
+        reads = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(reads, first_load_reads(cli.first_load))
+        if torch.distributed.get_rank() == 0:
+            with open(os.path.join(cli.output_dir, "first_load.json"), "w") as f:
+                json.dump(reads, f)
     if cli.resume_check:  # other initial weights: everything must come from the checkpoint
         resumed = os.path.join(cli.output_dir, "resumed")
         train(cli, resumed, init_seed=1, resume=os.path.join(cli.output_dir, "checkpoint-3"))
