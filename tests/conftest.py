@@ -46,9 +46,9 @@ os.environ.update(
     JAX_COMPILATION_CACHE_DIR=os.environ["ROSETTA_TEST_XLA_CACHE"],
     JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
 )
-# The tests' programs are tiny, so XLA:CPU's compile time is most of their cost: its classic emitters at LLVM
-# -O0 compile them about 2.5x faster (the same HLO, the same float semantics: no fast-math either way).
-# tests/test_xla_defaults.py runs the parity checks once more under XLA's default flags, as users run them.
+# The tests' programs are tiny, so XLA:CPU's compile time is most of their cost: tests/xla_flags.py's flags
+# compile them about 2.5x faster (the same HLO, the same float semantics: no fast-math either way).
+# tests/test_xla_defaults.py checks TF/Flax parity once more under XLA's default flags, as users run them.
 os.environ["XLA_FLAGS"] = with_test_xla_flags(os.environ.get("XLA_FLAGS", ""))
 for _name in (
     "HF_HUB_OFFLINE",

@@ -132,19 +132,25 @@ def test_generators_and_datasets_stream_answers_in_order(nli_folder):
     assert len(read) == 1
 
 
+def record_input_shapes(pipe, monkeypatch) -> list[tuple[int, ...]]:
+    """The list that the shape of every batch's input_ids reaching `pipe`'s model is appended to."""
+    shapes = []
+    forward = pipe._forward
+
+    def spy(batch, **kwargs):
+        shapes.append(batch["input_ids"].shape)
+        return forward(batch, **kwargs)
+
+    monkeypatch.setattr(pipe, "_forward", spy)
+    return shapes
+
+
 def test_sorting_by_length_keeps_padding_small(nli_folder, monkeypatch):
     """Rows are sorted by length within the window: each batch pads to its own longest text, not the window's."""
     from rosetta import pipeline
 
     classify = pipeline("text-classification", model=str(nli_folder))
-    widths = []
-    forward = classify._forward
-
-    def spy(batch, **kwargs):
-        widths.append(batch["input_ids"].shape)
-        return forward(batch, **kwargs)
-
-    monkeypatch.setattr(classify, "_forward", spy)
+    widths = record_input_shapes(classify, monkeypatch)
     texts = ["word " * n for n in (30, 1, 29, 2, 28, 3)]
     classify(texts, batch_size=2)
     lengths = sorted(len(classify.tokenizer(t)["input_ids"]) for t in texts)
@@ -159,14 +165,7 @@ def test_flax_text_batches_pad_to_a_few_shapes_with_the_same_answers(nli_folder,
     from rosetta.pipelines._base import SEQUENCE_BUCKET
 
     classify = pipeline("text-classification", model=str(nli_folder), framework="flax")
-    shapes = []
-    forward = classify._forward
-
-    def spy(batch, **kwargs):
-        shapes.append(batch["input_ids"].shape)
-        return forward(batch, **kwargs)
-
-    monkeypatch.setattr(classify, "_forward", spy)
+    shapes = record_input_shapes(classify, monkeypatch)
     texts = ["word " * n for n in range(1, 25, 2)]
     lengths = {len(classify.tokenizer(t)["input_ids"]) for t in texts}
     assert len(lengths) == 12 and max(lengths) <= 2 * SEQUENCE_BUCKET
