@@ -74,6 +74,7 @@ class WhisperAttention(nn.Module):
         self.layer_idx = layer_idx
         self.is_cross = is_cross
         self.dropout = config.attention_dropout
+        self.eager = getattr(config, "_attn_implementation", None) == "eager"
         self.k_proj = nn.Linear(embed_dim, embed_dim, bias=False)
         self.v_proj = nn.Linear(embed_dim, embed_dim)
         self.q_proj = nn.Linear(embed_dim, embed_dim)
@@ -108,14 +109,21 @@ class WhisperAttention(nn.Module):
         query = self._heads(self.q_proj(hidden_states) * self.scaling)
         source = key_value_states if self.is_cross else hidden_states
         key, value = self._keys_values(source, cache, cache_position)
-        scores = query @ key.transpose(-1, -2)
-        if attention_mask is not None:
-            scores = scores + attention_mask
-        probs = nn.functional.softmax(scores, dim=-1)
-        context = nn.functional.dropout(probs, p=self.dropout, training=self.training) @ value
+        dropout = self.dropout if self.training else 0.0
+        if output_attentions or self.eager:
+            scores = query @ key.transpose(-1, -2)
+            if attention_mask is not None:
+                scores = scores + attention_mask
+            probs = nn.functional.softmax(scores, dim=-1)
+            context = nn.functional.dropout(probs, p=dropout, training=self.training) @ value
+        else:  # the query is already scaled, as transformers scales it
+            probs = None
+            context = nn.functional.scaled_dot_product_attention(
+                query, key, value, attn_mask=attention_mask, dropout_p=dropout, scale=1.0
+            )
         batch, _, seq, _ = context.shape
         context = context.transpose(1, 2).reshape(batch, seq, self.num_heads * self.head_dim)
-        return self.out_proj(context), probs if output_attentions else None
+        return self.out_proj(context), probs
 
 
 class WhisperEncoderLayer(nn.Module):
