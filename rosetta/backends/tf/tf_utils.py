@@ -1,4 +1,5 @@
-"""Small TensorFlow helpers shared by models: initialisers, shapes, head pruning and attention masks.
+"""Small TensorFlow helpers shared by models: initialisers, shapes, head pruning, attention masks and blocked
+attention.
 
 The counterpart of `rosetta.backends.torch.pytorch_utils`, with the same names and the same
 conventions (a pruned `dim` counts as in torch: 0 is the output features, 1 the inputs).
@@ -45,6 +46,31 @@ def prune_dense_layer(layer: keras.layers.Dense, index: np.ndarray, dim: int = 0
         new_layer.bias.assign(bias if dim == 1 else bias[index])
     new_layer.trainable = layer.trainable
     return new_layer
+
+
+QUERY_BLOCK = 256
+
+
+def query_blocked_attention(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor) -> tf.Tensor:
+    """softmax(query @ key^T) @ value, [batch, heads, queries, head_dim], `QUERY_BLOCK` query rows at a time.
+
+    Without a mask the rows are independent, so this is the plain attention, value for value. Why blocks: the
+    scores [batch, heads, queries, keys] are materialised and passed over several times; for Whisper's 1500
+    encoder positions that is 54 MB a layer, out of cache. One block's scores stay in cache: under XLA the
+    encoder's attention runs about 2x faster on CPU. Needs the query length statically (else: unblocked).
+    """
+    length = query.shape[2]
+
+    def attend(rows: tf.Tensor) -> tf.Tensor:
+        return tf.matmul(tf.nn.softmax(tf.matmul(rows, key, transpose_b=True), axis=-1), value)
+
+    if length is None or length <= QUERY_BLOCK:
+        return attend(query)
+    batch, heads, head_dim = tf.shape(query)[0], tf.shape(query)[1], tf.shape(query)[3]
+    padded = tf.pad(query, [[0, 0], [0, 0], [0, -length % QUERY_BLOCK], [0, 0]])
+    blocks = tf.transpose(tf.reshape(padded, (batch, heads, -1, QUERY_BLOCK, head_dim)), (2, 0, 1, 3, 4))
+    context = tf.transpose(tf.map_fn(attend, blocks), (1, 2, 0, 3, 4))
+    return tf.reshape(context, (batch, heads, -1, head_dim))[:, :, :length]
 
 
 def extended_attention_mask(attention_mask: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
