@@ -113,8 +113,10 @@ class _Run:
         all_scores, all_logits, cur = [], [], length
         while True:
             scores = process(tokens, cur, logits.float())
-            all_scores.append(scores)
-            all_logits.append(logits.float())
+            if config.output_scores:  # kept only when asked: 128 steps of a 49k vocabulary at batch 8 is 200 MB
+                all_scores.append(scores)
+            if config.output_logits:
+                all_logits.append(logits.float())
             next_tokens = self._choose(scores)
             if stopping:
                 next_tokens = torch.where(unfinished, next_tokens, self.pad)
@@ -197,7 +199,8 @@ class _BeamState:
         logits, cur, all_scores = decoder.prefill(ids), length, []
         while True:
             log_probs = process(running.view(b * nb, -1), cur, torch.log_softmax(logits.float(), dim=-1))
-            all_scores.append(log_probs)
+            if config.output_scores:
+                all_scores.append(log_probs)
             vocab = log_probs.shape[-1]
             acc = (log_probs.view(b, nb, vocab) + running_scores[:, :, None]).view(b, nb * vocab)
             topk_lp, topk_idx = self._top_candidates(acc)
