@@ -7,8 +7,8 @@ hold, as transformers does (`integrations/gguf/gguf_tokenizer_mapping.py`): byte
 (`tokenizer.ggml.model` = BYTE_LEVEL_BPE, the common case), with the control tokens added as special
 tokens and the split regex llama.cpp names in `tokenizer.ggml.pre`.
 
-The `gguf` package reads the file (`pip install rosetta-models[gguf]`); it is imported only here,
-when a GGUF is opened.
+`gguf_reader.GGUFHeader` reads the file's header; the `gguf` package (`pip install rosetta-models[gguf]`),
+imported only when a GGUF is opened, dequantises its tensors.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import json
 import os
 from typing import Any
 
-from .errors import CheckpointError, InputError, MissingFrameworkError
+from .errors import CheckpointError, InputError
+from .gguf_reader import GGUF_EXTRA, GGUFHeader, gguf_module
 
-GGUF_EXTRA = "gguf"
 # tokenizer.ggml.model of a byte-level BPE vocabulary
 BYTE_LEVEL_BPE = "gpt2"  # format values
 TOKEN_TYPE_CONTROL, TOKEN_TYPE_USER_DEFINED = 3, 4
@@ -47,62 +47,26 @@ _SPECIAL_IDS = {
 }
 
 
-def gguf_module() -> Any:
-    """The `gguf` package, or a MissingFrameworkError that says how to install it."""
-    try:
-        import gguf
-    except ImportError as err:
-        raise MissingFrameworkError(
-            f"Reading a GGUF file needs the gguf package: pip install 'rosetta-models[{GGUF_EXTRA}]' "
-            "(or pip install 'gguf>=0.10')."
-        ) from err
-    return gguf
+def open_gguf_reader(path: str | os.PathLike) -> GGUFHeader:
+    """The file's header (`GGUFHeader`: metadata, memory-mapped tensors); a file that is not GGUF is a
+    CheckpointError. The gguf package, which dequantises the tensors, is required here, at open."""
+    gguf_module()
+    return GGUFHeader(path)
 
 
-def open_gguf_reader(path: str | os.PathLike) -> Any:
-    """A `gguf.GGUFReader` over the file (memory-mapped); a file that is not GGUF is a CheckpointError."""
-    gguf = gguf_module()
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise CheckpointError(f"{path} does not exist or is not a file; pass the path of a .gguf file.")
-    try:
-        return gguf.GGUFReader(path)
-    except (ValueError, OSError, IndexError, KeyError) as err:
-        raise CheckpointError(f"{path} is not a readable GGUF file ({err}).") from err
-
-
-def field_value(field: Any) -> Any:
-    """A GGUF metadata field as a Python value: str, int, float, bool, or a list of them."""
-    gguf = gguf_module()
-    item_type = field.types[-1]
-    values = []
-    for index in field.data:
-        part = field.parts[index]
-        if item_type == gguf.GGUFValueType.STRING:
-            values.append(bytes(part).decode("utf-8", errors="replace"))
-        else:
-            scalars = part.tolist()
-            values.append(scalars[0] if len(scalars) == 1 else scalars)
-    return values if field.types[0] == gguf.GGUFValueType.ARRAY else values[0]
-
-
-def read_metadata(reader: Any) -> dict[str, Any]:
-    """Every metadata key of an open GGUFReader (the `GGUF.*` header fields left out)."""
-    return {key: field_value(field) for key, field in reader.fields.items() if not key.startswith("GGUF.")}
+def read_metadata(reader: GGUFHeader) -> dict[str, Any]:
+    """Every metadata key of an open GGUF header, as Python values."""
+    return dict(reader.metadata)
 
 
 def gguf_architecture(path: str | os.PathLike) -> str:
     """The `general.architecture` of a GGUF file (the registry maps it to the model_type that loads it)."""
-    reader = open_gguf_reader(path)
-    field = reader.fields.get("general.architecture")
-    if field is None:
+    architecture = open_gguf_reader(path).metadata.get("general.architecture")
+    if architecture is None:
         raise CheckpointError(f"{os.fspath(path)} has no general.architecture key; it is not a model GGUF.")
-    return field_value(field)
+    return architecture
 
 
-# --------------------------------------------------------------------------------------
-# The tokenizer
-# --------------------------------------------------------------------------------------
 def _bytes_to_unicode() -> dict[int, str]:
     """GPT-2's reversible byte -> printable character table (the byte-level BPE alphabet)."""
     printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
@@ -234,6 +198,6 @@ def gguf_tokenizer_files(path: str | os.PathLike) -> dict[str, Any]:
 
 
 __all__ = [
-    "PRE_TOKENIZER_SPLITS", "field_value", "gguf_architecture", "gguf_module", "gguf_tokenizer_files",
+    "GGUF_EXTRA", "PRE_TOKENIZER_SPLITS", "gguf_architecture", "gguf_module", "gguf_tokenizer_files",
     "open_gguf_reader", "read_metadata", "tokenizer_files_from_metadata",
 ]  # fmt: skip

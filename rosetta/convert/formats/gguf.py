@@ -112,11 +112,19 @@ class GGUFFile(CheckpointReader):
 
     def __getitem__(self, name: str) -> np.ndarray:
         tensor = self._tensors[name]
+        gguf = gguf_module()
+        tensor_type = gguf.GGMLQuantizationType(tensor.tensor_type)
+        block_size, type_size = gguf.GGML_QUANT_SIZES[tensor_type]
+        rows = (
+            tensor.data.reshape(-1, tensor.shape[0] // block_size * type_size)
+            if tensor.shape
+            else tensor.data
+        )
         try:
-            array = gguf_module().quants.dequantize(tensor.data, tensor.tensor_type)
+            array = gguf.quants.dequantize(rows, tensor_type)
         except NotImplementedError as err:
             raise CheckpointError(
-                f"{self.path}: tensor {tensor.name!r} is stored as {tensor.tensor_type.name}, which the installed "
+                f"{self.path}: tensor {tensor.name!r} is stored as {tensor_type.name}, which the installed "
                 f"gguf package cannot dequantise ({err}); upgrade it: pip install -U gguf."
             ) from err
         array = np.asarray(array, dtype=np.float32).reshape(self.shape(name))
@@ -136,7 +144,7 @@ class GGUFFile(CheckpointReader):
         return "F32"
 
     def shape(self, name: str) -> tuple[int, ...]:
-        return tuple(int(d) for d in reversed(self._tensors[name].shape.tolist()))
+        return tuple(reversed(self._tensors[name].shape))
 
     def close(self) -> None:
         self._tensors = {}
