@@ -113,7 +113,9 @@ class _Run:
         all_scores, all_logits, cur = [], [], length
         while True:
             scores = process(tokens, cur, logits.float())
-            if config.output_scores:  # kept only when asked: 128 steps of a 49k vocabulary at batch 8 is 200 MB
+            if (
+                config.output_scores
+            ):  # kept only when asked: 128 steps of a 49k vocabulary at batch 8 is 200 MB
                 all_scores.append(scores)
             if config.output_logits:
                 all_logits.append(logits.float())
