@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench modular clean wheel-check
+.PHONY: setup demo test test-durations lint bench modular clean wheel-check
 
 $(STAMP): pyproject.toml constraints.txt requirements-assets.txt
 	$(PY) -m venv $(VENV)
@@ -23,6 +23,11 @@ demo: setup
 test: setup
 	$(BIN)/python -m rosetta modular --check
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder tests
+
+# Records each test file's seconds (tests/file_durations.json), by which `make test` hands files out longest first.
+test-durations: setup
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder tests --junitxml=.test-durations.xml
+	$(BIN)/python tests/record_durations.py .test-durations.xml
 
 # The built wheel with one framework extra in a fresh venv (torch, tf, flax alone): load, forward,
 # pipeline. Part of `make test` (it is tests/test_wheel_install.py); this target runs only it.

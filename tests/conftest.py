@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import socket
@@ -72,12 +73,23 @@ if TYPE_CHECKING:
     from rosetta.models.bert.configuration_bert import BertConfig
 
 
+FILE_DURATIONS = Path(__file__).parent / "file_durations.json"
+UNRECORDED_SLOW_FILE_SECONDS = 60.0
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Files with real-size checkpoints (marked `slow`) run first, each file's tests in their order: `make test`
-    hands out whole files in this order (`--dist loadfile --no-loadscope-reorder`), and a long file handed out
-    last would leave one worker running alone at the end."""
-    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)
+    """Files run longest first, each file's tests in their order: `make test` hands out whole files in this
+    order (`--dist loadfile --no-loadscope-reorder`), and a long file handed out last would leave one worker
+    running alone at the end. The seconds are those `make test-durations` recorded; a file not recorded yet
+    counts as a minute when marked `slow` (real-size checkpoints), else as nothing."""
+    recorded = json.loads(FILE_DURATIONS.read_text(encoding="utf-8")) if FILE_DURATIONS.is_file() else {}
+    seconds: dict[Path, float] = {}
+    for item in items:
+        if item.path not in seconds:
+            name = item.path.relative_to(config.rootpath).as_posix()
+            default = UNRECORDED_SLOW_FILE_SECONDS if item.get_closest_marker("slow") else 0.0
+            seconds[item.path] = recorded.get(name, default)
+    items.sort(key=lambda item: -seconds[item.path])
 
 
 @pytest.fixture(scope="session")
