@@ -62,7 +62,9 @@ class GGUFTensor(NamedTuple):
     name: str
     tensor_type: int  # the ggml type id (gguf.GGMLQuantizationType)
     shape: tuple[int, ...]  # GGUF order: the fastest-varying dimension first
-    data: np.ndarray  # the tensor's bytes (uint8), memory-mapped
+    data: (
+        np.ndarray
+    )  # the tensor's bytes (uint8) [rows, bytes per row], memory-mapped: what gguf.quants reads
 
 
 class _Cursor:
@@ -209,7 +211,9 @@ class GGUFHeader:
                 f"{self.path}: tensor {name!r} lies at bytes {start}..{start + size}, past the end of the file "
                 f"({buffer.size} bytes); the file is truncated or corrupt."
             )
-        return GGUFTensor(name, tensor_type, shape, buffer[start : start + size])
+        data = buffer[start : start + size]
+        row_bytes = shape[0] // block_size * type_size if shape else size
+        return GGUFTensor(name, tensor_type, shape, data.reshape(-1, row_bytes) if row_bytes else data)
 
 
 __all__ = ["GGUF_EXTRA", "GGUFHeader", "GGUFTensor", "gguf_module"]

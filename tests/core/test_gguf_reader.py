@@ -41,7 +41,9 @@ def _assert_same_as_gguf_py(path: pathlib.Path) -> GGUFHeader:
     for mine, reference in zip(ours.tensors, theirs.tensors):
         assert mine.tensor_type == int(reference.tensor_type)
         assert mine.shape == tuple(reference.shape.tolist())
-        np.testing.assert_array_equal(mine.data, np.asarray(reference.data).view(np.uint8).reshape(-1))
+        np.testing.assert_array_equal(
+            mine.data.reshape(-1), np.asarray(reference.data).view(np.uint8).reshape(-1)
+        )
     return ours
 
 

@@ -114,14 +114,8 @@ class GGUFFile(CheckpointReader):
         tensor = self._tensors[name]
         gguf = gguf_module()
         tensor_type = gguf.GGMLQuantizationType(tensor.tensor_type)
-        block_size, type_size = gguf.GGML_QUANT_SIZES[tensor_type]
-        rows = (
-            tensor.data.reshape(-1, tensor.shape[0] // block_size * type_size)
-            if tensor.shape
-            else tensor.data
-        )
         try:
-            array = gguf.quants.dequantize(rows, tensor_type)
+            array = gguf.quants.dequantize(tensor.data, tensor_type)
         except NotImplementedError as err:
             raise CheckpointError(
                 f"{self.path}: tensor {tensor.name!r} is stored as {tensor_type.name}, which the installed "
