@@ -257,6 +257,9 @@ def bench_asr(layers: int, seconds_of_audio: float, rounds: int) -> list[tuple]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="reduced sizes, one round: proves the rows run")
+    parser.add_argument(
+        "--only", choices=("text", "asr"), help="run one table (the full run takes over 30 min)"
+    )
     return parser.parse_args(argv)
 
 
@@ -273,14 +276,16 @@ def main(argv: list[str] | None = None) -> None:
     if options.quick:
         print(f"- QUICK: {layers}-layer models, {count} sentences, {audio_seconds:g} s audio: not figures")
     header = ("case", "rosetta", "peer", "ratio")
-    print_table(
-        f"text-classification, BERT-base-shaped ({layers} layers)", bench_text(layers, count, rounds), header
-    )
-    print_table(
-        f"automatic-speech-recognition ({layers}-layer wav2vec2; Whisper tiny.en is real)",
-        bench_asr(layers, audio_seconds, rounds),
-        header,
-    )
+    if options.only in (None, "text"):
+        text_rows = bench_text(layers, count, rounds)
+        print_table(f"text-classification, BERT-base-shaped ({layers} layers)", text_rows, header)
+    if options.only in (None, "asr"):
+        asr_rows = bench_asr(layers, audio_seconds, rounds)
+        print_table(
+            f"automatic-speech-recognition ({layers}-layer wav2vec2; Whisper tiny.en is real)",
+            asr_rows,
+            header,
+        )
 
 
 if __name__ == "__main__":

@@ -6,12 +6,17 @@
   `return_dict_in_generate=True`;
 - `StopStrings`: stop strings checked on decoded text (needs the tokenizer);
 - `TextStreamer` / `TextIteratorStreamer`: print or iterate the text as tokens arrive;
-- `split_generate_kwargs`: the one place `generate(**kwargs)` is parsed (unknown keywords refused).
+- `split_generate_kwargs`: the one place `generate(**kwargs)` is parsed (unknown keywords refused);
+- `positions_for_logits` / `last_logits_kwargs`: a causal LM head on the last positions only
+  (`logits_to_keep`), which is how every backend's prefill skips most of the LM head's cost.
 """
 
 from __future__ import annotations
 
+import inspect
+import operator
 import queue
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +55,34 @@ def split_generate_kwargs(
             "A streamer works with greedy search and sampling, not with beam search (num_beams > 1)."
         )
     return config, runtime
+
+
+def positions_for_logits(hidden_states: Any, logits_to_keep: int, labels: Any) -> Any:
+    """The hidden states [batch, seq, hidden] a causal LM head runs on: every position, or in generation
+    (`logits_to_keep` > 0) only the last `logits_to_keep`, which a loss over `labels` cannot use. The same
+    slice serves torch tensors, TF tensors and jax arrays."""
+    try:
+        count = -1 if isinstance(logits_to_keep, bool) else operator.index(logits_to_keep)
+    except TypeError:
+        count = -1
+    if count < 0:
+        raise InputError(f"logits_to_keep must be an int >= 0 (0: every position), got {logits_to_keep!r}.")
+    if not count:
+        return hidden_states
+    if labels is not None:
+        raise InputError("labels need the logits of every position: drop logits_to_keep to compute a loss.")
+    return hidden_states[:, -count:]
+
+
+def last_logits_kwargs(forward: Callable) -> dict[str, int]:
+    """`{"logits_to_keep": 1}` where the model's forward (torch `forward`, Keras `call`, a Flax module's
+    `__call__`) takes it: a prefill then runs the LM head on the last position only, which for a long
+    prompt is most of the head's cost. Nothing for a model without it."""
+    try:
+        accepts = "logits_to_keep" in inspect.signature(forward).parameters
+    except (TypeError, ValueError):
+        accepts = False
+    return {"logits_to_keep": 1} if accepts else {}
 
 
 def processor_plan(

@@ -180,25 +180,3 @@ def test_missing_custom_parameter_starts_at_zero(tmp_path):
     model, info = BertForMaskedLM.from_pretrained(tmp_path, output_loading_info=True)
     assert "cls.predictions.bias" in info["missing_keys"]
     assert torch.all(model.cls.predictions.bias == 0)
-
-
-@pytest.mark.parametrize("name", ["GPT2LMHeadModel", "LlamaForCausalLM", "MistralForCausalLM"])
-def test_logits_to_keep_runs_the_head_on_the_last_positions_only(name):
-    """Generation's prefill asks for the last position's logits: the same values as a full forward's last
-    row; a loss needs every position, so labels with logits_to_keep are refused by name."""
-    from rosetta.core.errors import InputError
-    from tests.parity import rosetta_class
-
-    model_type = {"GPT2LMHeadModel": "gpt2", "LlamaForCausalLM": "llama", "MistralForCausalLM": "mistral"}[
-        name
-    ]
-    torch.manual_seed(0)
-    model = rosetta_class("torch", name)(tiny_config(model_type)).eval()
-    ids = torch.from_numpy(token_ids(batch=2, seq=7))
-    with torch.no_grad():
-        full = model(input_ids=ids).logits
-        last = model(input_ids=ids, logits_to_keep=1).logits
-    assert last.shape == (2, 1, full.shape[-1])
-    torch.testing.assert_close(last, full[:, -1:], atol=1e-6, rtol=0)
-    with pytest.raises(InputError, match="logits_to_keep"):
-        model(input_ids=ids, labels=ids, logits_to_keep=1)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+import operator
 from typing import Any, ClassVar
 
 import flax.linen as nn
@@ -40,11 +41,22 @@ Path = tuple[str, ...]
 
 _DTYPES = {"float32": jnp.float32, "float16": jnp.float16, "bfloat16": jnp.bfloat16, "float64": jnp.float64}
 # The arguments of a model call that are Python values, not arrays: each combination compiles once.
-_STATIC_ARGS = ("train", "output_attentions", "output_hidden_states", "return_dict")
+_STATIC_ARGS = ("train", "output_attentions", "output_hidden_states", "return_dict", "static_inputs")
+# Inputs that set shapes (Python ints): part of the trace key, never traced.
+_STATIC_INPUTS = ("logits_to_keep",)
 # Module kinds by which parameters are initialised (as torch's `_init_weights` goes by module type).
 _LINEAR_KINDS = (nn.Dense, nn.DenseGeneral, nn.Conv, nn.ConvTranspose)
 _NORM_KINDS = (nn.LayerNorm, nn.RMSNorm, nn.GroupNorm)
 _FLAG_ARGS = ("output_attentions", "output_hidden_states", "return_dict", "deterministic")
+
+
+def _static_input(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        value = None  # refused below: True is not a count
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise InputError(f"{name} must be an int (it sets a shape), got {type(value).__name__}.") from None
 
 
 def resolve_jax_dtype(dtype: Any) -> np.dtype | None:
@@ -296,6 +308,7 @@ class FlaxPreTrainedModel(PretrainedModelBase):
         unknown = sorted(set(inputs) - set(names))
         if unknown:
             raise InputError(f"{type(self).__name__} got unexpected inputs {unknown}; it takes {names}.")
+        static_inputs = tuple((k, _static_input(k, inputs.pop(k))) for k in _STATIC_INPUTS if k in inputs)
         views = {k: jax_input_view(v) for k, v in inputs.items()}
         check_model_inputs(self.config, type(self).__name__, views, self._max_input_length())
         inputs = {
@@ -322,6 +335,7 @@ class FlaxPreTrainedModel(PretrainedModelBase):
                 config.output_hidden_states if output_hidden_states is None else output_hidden_states
             ),
             return_dict=bool(config.return_dict if return_dict is None else return_dict),
+            static_inputs=static_inputs,
         )
 
     def _max_input_length(self) -> int | None:
@@ -338,11 +352,13 @@ class FlaxPreTrainedModel(PretrainedModelBase):
         output_attentions: bool,
         output_hidden_states: bool,
         return_dict: bool,
+        static_inputs: tuple[tuple[str, Any], ...] = (),
     ) -> Any:
         """The traced body of `__call__` (Python here runs once per trace, not per call)."""
         return self.module.apply(
             {"params": params},
             **inputs,
+            **dict(static_inputs),
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=return_dict,

@@ -442,16 +442,6 @@ def checkpointed_call(owner: nn.Module, layer: Callable[..., Any], *args: Any, c
     return torch.utils.checkpoint.checkpoint(layer, *args, use_reentrant=False)
 
 
-def positions_for_logits(hidden_states: torch.Tensor, logits_to_keep: int, labels: Any) -> torch.Tensor:
-    """The hidden states a causal LM head runs on: every position, or in generation (`logits_to_keep` > 0)
-    only the last `logits_to_keep`, which a loss over `labels` cannot use."""
-    if not logits_to_keep:
-        return hidden_states
-    if labels is not None:
-        raise InputError("labels need the logits of every position: drop logits_to_keep to compute a loss.")
-    return hidden_states[:, -logits_to_keep:]
-
-
 _MODULE_LAYOUTS = {nn.Linear: "linear", nn.Conv1d: "conv1d", nn.Conv2d: "conv2d", nn.Conv3d: "conv3d"}
 
 

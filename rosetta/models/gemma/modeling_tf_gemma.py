@@ -20,6 +20,7 @@ from ...backends.tf.losses import cross_entropy, sequence_classification_loss
 from ...backends.tf.modeling_tf_utils import TFLayer, TFPreTrainedModel, checkpointed_call
 from ...backends.tf.tf_utils import get_initializer, shape_list
 from ...core.errors import InputError
+from ...core.generation_utils import positions_for_logits
 from ...core.outputs import (
     BaseModelOutputWithPast,
     CausalLMOutputWithPast,
@@ -379,6 +380,7 @@ class TFGemmaForCausalLM(TFGemmaPreTrainedModel, GenerationMixin):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        logits_to_keep: int = 0,
         training: bool = False,
     ) -> CausalLMOutputWithPast | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
@@ -394,7 +396,7 @@ class TFGemmaForCausalLM(TFGemmaPreTrainedModel, GenerationMixin):
             return_dict=True,
             training=training,
         )
-        hidden_states = outputs.last_hidden_state
+        hidden_states = positions_for_logits(outputs.last_hidden_state, logits_to_keep, labels)
         logits = tf.matmul(
             hidden_states, tf.cast(self.lm_head.embeddings, hidden_states.dtype), transpose_b=True
         )

@@ -23,6 +23,7 @@ from ...backends.tf.losses import cross_entropy, sequence_classification_loss
 from ...backends.tf.modeling_tf_utils import TFLayer, TFPreTrainedModel, checkpointed_call
 from ...backends.tf.tf_utils import get_initializer, shape_list
 from ...core.errors import InputError
+from ...core.generation_utils import positions_for_logits
 from ...core.outputs import (
     BaseModelOutputWithPast,
     CausalLMOutputWithPast,
@@ -319,6 +320,7 @@ class TFGPT2LMHeadModel(TFGPT2PreTrainedModel, GenerationMixin):
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        logits_to_keep=0,
         training: bool = False,
     ) -> CausalLMOutputWithPast | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
@@ -335,7 +337,8 @@ class TFGPT2LMHeadModel(TFGPT2PreTrainedModel, GenerationMixin):
             return_dict=True,
             training=training,
         )
-        logits = tf.matmul(outputs.last_hidden_state, self.lm_head.embeddings, transpose_b=True)
+        hidden_states = positions_for_logits(outputs.last_hidden_state, logits_to_keep, labels)
+        logits = tf.matmul(hidden_states, self.lm_head.embeddings, transpose_b=True)
         loss = causal_lm_loss(logits, labels) if labels is not None else None
         return finish_output(
             CausalLMOutputWithPast(

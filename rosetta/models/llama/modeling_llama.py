@@ -14,8 +14,9 @@ from ...backends.torch.activations import get_activation
 from ...backends.torch.cache import StaticCache
 from ...backends.torch.generation import GenerationMixin
 from ...backends.torch.losses import cross_entropy, sequence_classification_loss
-from ...backends.torch.modeling_utils import PreTrainedModel, checkpointed_call, positions_for_logits
+from ...backends.torch.modeling_utils import PreTrainedModel, checkpointed_call
 from ...core.errors import InputError
+from ...core.generation_utils import positions_for_logits
 from ...core.outputs import (
     BaseModelOutputWithPast,
     CausalLMOutputWithPast,

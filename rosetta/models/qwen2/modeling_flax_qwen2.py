@@ -24,6 +24,7 @@ from ...backends.flax.generation import GenerationMixin
 from ...backends.flax.losses import cross_entropy, sequence_classification_loss
 from ...backends.flax.modeling_flax_utils import FlaxPreTrainedModel
 from ...core.errors import InputError
+from ...core.generation_utils import positions_for_logits
 from ...core.outputs import (
     BaseModelOutputWithPast,
     CausalLMOutputWithPast,
@@ -353,6 +354,7 @@ class FlaxQwen2ForCausalLMModule(nn.Module):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        logits_to_keep: int = 0,
         deterministic: bool = True,
     ) -> CausalLMOutputWithPast | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
@@ -368,7 +370,7 @@ class FlaxQwen2ForCausalLMModule(nn.Module):
             return_dict=True,
             deterministic=deterministic,
         )
-        hidden_states = outputs.last_hidden_state
+        hidden_states = positions_for_logits(outputs.last_hidden_state, logits_to_keep, labels)
         if self.config.tie_word_embeddings:
             logits = self.model.embed_tokens.attend(hidden_states)
         else:

@@ -20,6 +20,7 @@ from ....core.generation_utils import (
     GenerateBeamDecoderOnlyOutput,
     GenerateDecoderOnlyOutput,
     StopStrings,
+    last_logits_kwargs,
     left_padding_lengths,
     processor_plan,
     split_generate_kwargs,
@@ -108,6 +109,13 @@ class _Settings:
         self.key = (config.to_json_string(), prompt_length)
 
 
+def _forward_of(model) -> Any:
+    """The function whose signature says which inputs `model` takes: its Flax module's `__call__`, or
+    the model's own for a model that is not a `FlaxPreTrainedModel`."""
+    module_class = getattr(model, "module_class", None)
+    return model.__call__ if module_class is None else module_class.__call__
+
+
 def _model_step(model, params, ids, mask, positions, cache, slot):
     out = model(
         input_ids=ids,
@@ -117,6 +125,7 @@ def _model_step(model, params, ids, mask, positions, cache, slot):
         cache_position=slot,
         params=params,
         return_dict=True,
+        **last_logits_kwargs(_forward_of(model)),
     )
     return out.logits[:, -1, :].astype(jnp.float32), model._constrain_cache(out.past_key_values)
 

@@ -21,6 +21,7 @@ from ....core.generation_utils import (
     GenerateBeamDecoderOnlyOutput,
     GenerateDecoderOnlyOutput,
     StopStrings,
+    last_logits_kwargs,
     processor_plan,
     split_generate_kwargs,
 )
@@ -103,6 +104,7 @@ def _model_step(model, ids, mask, positions, cache, slot):
         cache_position=slot,
         return_dict=True,
         training=False,
+        **last_logits_kwargs(getattr(model, "call", model.__call__)),
     )
     return tf.cast(out.logits[:, -1, :], tf.float32), out.past_key_values
 

@@ -3,22 +3,12 @@ dynamic one (grown by concatenation); both follow the shared KV-cache contract."
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import torch
 
+from ....core.generation_utils import last_logits_kwargs
 from ..cache import DynamicCache
-
-
-def last_logits_kwargs(model: Any) -> dict[str, int]:
-    """`logits_to_keep=1` where the model's forward takes it (the LM head then runs on the last position
-    only, which in a long prefill is most of the head's cost), else nothing."""
-    try:
-        accepts = "logits_to_keep" in inspect.signature(model.forward).parameters
-    except (TypeError, ValueError):
-        accepts = False
-    return {"logits_to_keep": 1} if accepts else {}
 
 
 def positions_from_mask(mask: torch.Tensor) -> torch.Tensor:
@@ -39,7 +29,7 @@ class CachedDecoder:
         self.cache = model.init_cache(rows, max_length)
         self.mask = torch.zeros((rows, max_length), dtype=torch.long, device=prompt_mask.device)
         self.mask[:, :prompt_length] = prompt_mask
-        self.extra = last_logits_kwargs(model)
+        self.extra = last_logits_kwargs(model.forward)
         self.step_fn = torch.compile(self._call, dynamic=False) if compile else self._call
 
     def _call(self, input_ids, mask, position_ids, cache_position):
@@ -81,7 +71,7 @@ class DynamicDecoder:
         self.model = model
         self.cache = DynamicCache()
         self.mask = prompt_mask.long()
-        self.extra = last_logits_kwargs(model)
+        self.extra = last_logits_kwargs(model.forward)
 
     def _call(self, input_ids: torch.Tensor, position_ids: torch.Tensor, slot: int) -> torch.Tensor:
         out = self.model(
