@@ -18,7 +18,7 @@ from ...backends.tf.activations import get_tf_activation
 from ...backends.tf.generation import GenerationMixin
 from ...backends.tf.losses import cross_entropy, sequence_classification_loss
 from ...backends.tf.modeling_tf_utils import TFLayer, TFPreTrainedModel, checkpointed_call
-from ...backends.tf.tf_utils import get_initializer, shape_list
+from ...backends.tf.tf_utils import get_initializer, shape_list, update_cache
 from ...core.errors import InputError
 from ...core.generation_utils import positions_for_logits
 from ...core.outputs import (
@@ -102,14 +102,6 @@ def attention_bias(
     return tf.where(allowed, tf.zeros((), dtype), tf.constant(dtype.min, dtype))
 
 
-def update_slots(cache: tf.Tensor, new: tf.Tensor, query_positions: tf.Tensor) -> tf.Tensor:
-    """`cache` [b, h, max_len, d] with `new` [b, h, seq, d] written at slots `query_positions` (exact,
-    static shapes: a one-hot selection, so XLA compiles it once)."""
-    one_hot = tf.one_hot(query_positions, tf.shape(cache)[2], dtype=cache.dtype)  # [seq, max_len]
-    written = tf.reduce_sum(one_hot, axis=0)[None, None, :, None]
-    return cache * (1 - written) + tf.einsum("sm,bhsd->bhmd", one_hot, tf.cast(new, cache.dtype))
-
-
 class TFGemmaAttention(TFLayer):
     """Grouped-query attention with rotary positions."""
 
@@ -155,8 +147,8 @@ class TFGemmaAttention(TFLayer):
         value = self.split_heads(self.v_proj(hidden_states))
         query, key = apply_rotary_pos_emb(query, key, *cos_sin)
         if layer_cache is not None:
-            key = update_slots(layer_cache[0], key, query_positions)
-            value = update_slots(layer_cache[1], value, query_positions)
+            key = update_cache(layer_cache[0], key, query_positions[0])
+            value = update_cache(layer_cache[1], value, query_positions[0])
             layer_cache = (key, value)
         scores = tf.matmul(query, repeat_kv(key, self.num_key_value_groups), transpose_b=True) * self.scaling
         probs = tf.cast(tf.nn.softmax(tf.cast(scores + attention_mask, tf.float32), axis=-1), query.dtype)

@@ -21,7 +21,7 @@ from ...backends.tf.activations import get_tf_activation
 from ...backends.tf.generation import GenerationMixin
 from ...backends.tf.losses import cross_entropy, sequence_classification_loss
 from ...backends.tf.modeling_tf_utils import TFLayer, TFPreTrainedModel, checkpointed_call
-from ...backends.tf.tf_utils import get_initializer, shape_list
+from ...backends.tf.tf_utils import get_initializer, shape_list, update_cache
 from ...core.errors import InputError
 from ...core.generation_utils import positions_for_logits
 from ...core.outputs import (
@@ -51,18 +51,6 @@ def causal_mask(
     if attention_mask is not None:
         allowed = allowed & tf.cast(attention_mask[:, None, None, :key_length], tf.bool)
     return tf.where(allowed, tf.zeros((), dtype), tf.constant(dtype.min, dtype))
-
-
-def update_cache(cache: tf.Tensor, new: tf.Tensor, offset: tf.Tensor) -> tf.Tensor:
-    """`cache` [batch, heads, max_length, head_dim] with `new` [batch, heads, seq, head_dim] written at
-    slots offset..offset+seq (a scatter: static shapes, XLA-compilable)."""
-    batch, heads, seq = shape_list(new)[:3]
-    rows, head_ids, slots = tf.meshgrid(
-        tf.range(batch), tf.range(heads), tf.range(seq) + offset, indexing="ij"
-    )
-    return tf.tensor_scatter_nd_update(
-        cache, tf.stack([rows, head_ids, slots], axis=-1), tf.cast(new, cache.dtype)
-    )
 
 
 class TFGPT2Attention(TFLayer):

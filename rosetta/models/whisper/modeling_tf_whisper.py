@@ -17,7 +17,7 @@ import tensorflow as tf
 from ...backends.tf.activations import get_tf_activation
 from ...backends.tf.losses import cross_entropy
 from ...backends.tf.modeling_tf_utils import TFLayer, TFPreTrainedModel
-from ...backends.tf.tf_utils import get_initializer, query_blocked_attention
+from ...backends.tf.tf_utils import get_initializer, query_blocked_attention, update_cache
 from ...core.errors import InputError
 from ...core.outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput, finish_output
 from .configuration_whisper import WhisperConfig
@@ -45,14 +45,6 @@ def _dense(config: WhisperConfig, units: int, use_bias: bool = True) -> keras.la
 
 def _layer_norm() -> keras.layers.LayerNormalization:
     return keras.layers.LayerNormalization(epsilon=1e-5)
-
-
-def update_slots(cache: tf.Tensor, new: tf.Tensor, query_positions: tf.Tensor) -> tf.Tensor:
-    """`cache` [b, h, max_len, d] with `new` [b, h, seq, d] written at slots `query_positions` (exact, static
-    shapes: a one-hot selection, so XLA compiles it once)."""
-    one_hot = tf.one_hot(query_positions, tf.shape(cache)[2], dtype=cache.dtype)  # [seq, max_len]
-    written = tf.reduce_sum(one_hot, axis=0)[None, None, :, None]
-    return cache * (1 - written) + tf.einsum("sm,bhsd->bhmd", one_hot, tf.cast(new, cache.dtype))
 
 
 class TFWhisperAttention(TFLayer):
@@ -107,8 +99,8 @@ class TFWhisperAttention(TFLayer):
         else:
             key, value = self.key_values(key_value_states if self.is_cross else hidden_states)
         if not self.is_cross and layer_cache is not None:
-            key = update_slots(layer_cache[0], key, query_positions)
-            value = update_slots(layer_cache[1], value, query_positions)
+            key = update_cache(layer_cache[0], key, query_positions[0])
+            value = update_cache(layer_cache[1], value, query_positions[0])
             layer_cache = (key, value)
         scores = tf.matmul(query, key, transpose_b=True)
         if attention_mask is not None:
