@@ -225,19 +225,25 @@ def _row(label: str, result: dict, amount: float, unit: str) -> tuple:
     return (label, ours, theirs, ratio)
 
 
-def bench_text(layers: int, count: int, rounds: int) -> list[tuple]:
+def _progress(row: tuple) -> None:
+    """A finished row at once: a full run takes over an hour, and a stopped run keeps what it measured."""
+    print("  done:", " | ".join(str(cell) for cell in row), flush=True)
+
+
+def bench_text(layers: int, count: int, rounds: int, frameworks: tuple[str, ...]) -> list[tuple]:
     folder, sentences = classifier_folder(layers), sentences_file(count)
     rows = []
-    for framework in FRAMEWORKS:
+    for framework in frameworks:
         values = dict(sentences=sentences, folder=folder, framework=framework, batch_size=BATCH_SIZE)
         cases = _cases(framework, TEXT_OURS.format(**values), TEXT_PEER.format(**values))
         result = compare_isolated(cases, rounds=rounds, repeats=1, warmup=0)
         label = f"{framework}: {count} sentences, batch_size={BATCH_SIZE}"
         rows.append(_row(label, result, count, "sentences/s"))
+        _progress(rows[-1])
     return rows
 
 
-def bench_asr(layers: int, seconds_of_audio: float, rounds: int) -> list[tuple]:
+def bench_asr(layers: int, seconds_of_audio: float, rounds: int, frameworks: tuple[str, ...]) -> list[tuple]:
     audio = audio_file(seconds_of_audio)
     models = {
         "CTC wav2vec2-base-shaped": (ctc_folder(layers), {}),
@@ -245,12 +251,13 @@ def bench_asr(layers: int, seconds_of_audio: float, rounds: int) -> list[tuple]:
     }
     rows = []
     for name, (folder, kwargs) in models.items():
-        for framework in FRAMEWORKS:
+        for framework in frameworks:
             values = dict(audio=audio, folder=folder, framework=framework, kwargs=repr(kwargs))
             cases = _cases(framework, ASR_OURS.format(**values), ASR_PEER.format(**values))
             result = compare_isolated(cases, rounds=rounds, repeats=1 if rounds == 1 else 3, warmup=0)
             label = f"{framework}: {name}, {seconds_of_audio:g} s audio"
             rows.append(_row(label, result, seconds_of_audio, "s audio/s"))
+            _progress(rows[-1])
     return rows
 
 
@@ -258,7 +265,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="reduced sizes, one round: proves the rows run")
     parser.add_argument(
-        "--only", choices=("text", "asr"), help="run one table (the full run takes over 30 min)"
+        "--only", choices=("text", "asr"), help="run one table (the full run takes over an hour)"
+    )
+    parser.add_argument(
+        "--frameworks", nargs="+", choices=FRAMEWORKS, default=FRAMEWORKS, help="these frameworks only"
     )
     return parser.parse_args(argv)
 
@@ -277,10 +287,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"- QUICK: {layers}-layer models, {count} sentences, {audio_seconds:g} s audio: not figures")
     header = ("case", "rosetta", "peer", "ratio")
     if options.only in (None, "text"):
-        text_rows = bench_text(layers, count, rounds)
+        text_rows = bench_text(layers, count, rounds, tuple(options.frameworks))
         print_table(f"text-classification, BERT-base-shaped ({layers} layers)", text_rows, header)
     if options.only in (None, "asr"):
-        asr_rows = bench_asr(layers, audio_seconds, rounds)
+        asr_rows = bench_asr(layers, audio_seconds, rounds, tuple(options.frameworks))
         print_table(
             f"automatic-speech-recognition ({layers}-layer wav2vec2; Whisper tiny.en is real)",
             asr_rows,
