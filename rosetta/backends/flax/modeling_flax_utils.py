@@ -335,7 +335,8 @@ class FlaxPreTrainedModel(PretrainedModelBase):
                 config.output_hidden_states if output_hidden_states is None else output_hidden_states
             ),
             return_dict=bool(config.return_dict if return_dict is None else return_dict),
-            static_inputs=static_inputs,
+            # only when given: a model with its own `_forward` (ViT, CLIP) takes none of these inputs
+            **({"static_inputs": static_inputs} if static_inputs else {}),
         )
 
     def _max_input_length(self) -> int | None:
