@@ -57,16 +57,23 @@ def split_generate_kwargs(
     return config, runtime
 
 
-def positions_for_logits(hidden_states: Any, logits_to_keep: int, labels: Any) -> Any:
-    """The hidden states [batch, seq, hidden] a causal LM head runs on: every position, or in generation
-    (`logits_to_keep` > 0) only the last `logits_to_keep`, which a loss over `labels` cannot use. The same
-    slice serves torch tensors, TF tensors and jax arrays."""
+def logits_to_keep_count(logits_to_keep: Any) -> int:
+    """`logits_to_keep` as the Python int it must be (it sets a shape); a bool, float, array or negative
+    value refused by name."""
     try:
         count = -1 if isinstance(logits_to_keep, bool) else operator.index(logits_to_keep)
     except TypeError:
         count = -1
     if count < 0:
         raise InputError(f"logits_to_keep must be an int >= 0 (0: every position), got {logits_to_keep!r}.")
+    return count
+
+
+def positions_for_logits(hidden_states: Any, logits_to_keep: int, labels: Any) -> Any:
+    """The hidden states [batch, seq, hidden] a causal LM head runs on: every position, or in generation
+    (`logits_to_keep` > 0) only the last `logits_to_keep`, which a loss over `labels` cannot use. The same
+    slice serves torch tensors, TF tensors and jax arrays."""
+    count = logits_to_keep_count(logits_to_keep)
     if not count:
         return hidden_states
     if labels is not None:

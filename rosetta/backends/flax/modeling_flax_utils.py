@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import inspect
 import math
-import operator
 from typing import Any, ClassVar
 
 import flax.linen as nn
@@ -31,6 +30,7 @@ from ...convert.mapping import canonical_name, canonical_shape, from_canonical_a
 from ...convert.pretrained import PretrainedModelBase, constructor_keywords
 from ...core.configuration import PretrainedConfig
 from ...core.errors import ConfigError, InputError
+from ...core.generation_utils import logits_to_keep_count
 from ...core.inputs import InputView, check_model_inputs
 from ...core.weights import new_embedding_rows, record_pruned_heads, resized_vocab_size
 from .flax_utils import REMAT_FLAG
@@ -42,21 +42,12 @@ Path = tuple[str, ...]
 _DTYPES = {"float32": jnp.float32, "float16": jnp.float16, "bfloat16": jnp.bfloat16, "float64": jnp.float64}
 # The arguments of a model call that are Python values, not arrays: each combination compiles once.
 _STATIC_ARGS = ("train", "output_attentions", "output_hidden_states", "return_dict", "static_inputs")
-# Inputs that set shapes (Python ints): part of the trace key, never traced.
-_STATIC_INPUTS = ("logits_to_keep",)
+# Inputs that set shapes (Python ints, checked by these): part of the trace key, never traced.
+_STATIC_INPUTS = {"logits_to_keep": logits_to_keep_count}
 # Module kinds by which parameters are initialised (as torch's `_init_weights` goes by module type).
 _LINEAR_KINDS = (nn.Dense, nn.DenseGeneral, nn.Conv, nn.ConvTranspose)
 _NORM_KINDS = (nn.LayerNorm, nn.RMSNorm, nn.GroupNorm)
 _FLAG_ARGS = ("output_attentions", "output_hidden_states", "return_dict", "deterministic")
-
-
-def _static_input(name: str, value: Any) -> int:
-    if isinstance(value, bool):
-        value = None  # refused below: True is not a count
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise InputError(f"{name} must be an int (it sets a shape), got {type(value).__name__}.") from None
 
 
 def resolve_jax_dtype(dtype: Any) -> np.dtype | None:
@@ -308,7 +299,7 @@ class FlaxPreTrainedModel(PretrainedModelBase):
         unknown = sorted(set(inputs) - set(names))
         if unknown:
             raise InputError(f"{type(self).__name__} got unexpected inputs {unknown}; it takes {names}.")
-        static_inputs = tuple((k, _static_input(k, inputs.pop(k))) for k in _STATIC_INPUTS if k in inputs)
+        static_inputs = tuple((k, check(inputs.pop(k))) for k, check in _STATIC_INPUTS.items() if k in inputs)
         views = {k: jax_input_view(v) for k, v in inputs.items()}
         check_model_inputs(self.config, type(self).__name__, views, self._max_input_length())
         inputs = {
