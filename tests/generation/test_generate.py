@@ -161,6 +161,53 @@ def test_compiled_loops_do_not_retrace_and_sampling_is_seeded(toy_pair):
             np.testing.assert_array_equal(first, again)
 
 
+@pytest.mark.parametrize("framework", ["flax", "tf"])
+def test_compiler_memory_released_once_per_compiled_loop(toy_pair, monkeypatch, framework):
+    """XLA frees 100-200 MB of compiler memory that glibc keeps; generate hands it back to the OS
+    after each new compilation, and only then (a trim walks the whole heap)."""
+    import importlib
+
+    _, ids, mask = toy_pair
+    loop = importlib.import_module(f"rosetta.backends.{framework}.generation.utils")
+    trims = []
+    monkeypatch.setattr(loop, "release_freed_memory", lambda: trims.append(1))
+    model = (flax_model_class() if framework == "flax" else tf_model_class())(toy_weights())
+    model.generate(ids, mask, max_new_tokens=5)
+    model.generate(ids + 1, mask, max_new_tokens=5)
+    assert len(trims) == 1
+    model.generate(ids, mask, max_new_tokens=4)
+    assert len(trims) == 2
+
+
+def test_release_freed_memory_lowers_rss_after_a_large_free():
+    import ctypes
+    import sys
+
+    from rosetta.core.memory import release_freed_memory
+
+    if not sys.platform.startswith("linux"):
+        assert release_freed_memory() is False
+        return
+
+    def rss_kb() -> int:
+        return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS"))
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    blocks = [libc.malloc(64 * 1024) for _ in range(1601)]  # 100 MB below the mmap threshold: on the heap
+    for block in blocks:
+        ctypes.memset(block, 1, 64 * 1024)
+    keep = blocks.pop()  # the last block pins the top of the heap, so free() alone cannot shrink it
+    for block in blocks:
+        libc.free(block)
+    held = rss_kb()
+    assert release_freed_memory() is True
+    released = held - rss_kb()
+    libc.free(keep)
+    assert released > 50_000, f"{released} kB released"
+
+
 def test_unknown_keyword_refused_by_name(toy_pair):
     toy, ids, mask = toy_pair
     with pytest.raises(InputError, match="'max_tokens'"):

@@ -25,6 +25,7 @@ from ....core.generation_utils import (
     processor_plan,
     split_generate_kwargs,
 )
+from ....core.memory import release_freed_memory
 from .logits_process import build_processor
 
 
@@ -68,8 +69,11 @@ class GenerationMixin:
             else (config.num_return_sequences if config.do_sample else 1)
         )
         ids, mask = np.repeat(ids, times, axis=0), np.repeat(mask, times, axis=0)
+        compiled = settings.key in self.__dict__.get("_generate_fns", {})
         fn = self._compiled_generate(settings)
         out = fn(getattr(self, "params", None), jnp.asarray(ids), jnp.asarray(mask), key)
+        if not compiled:
+            release_freed_memory()
         return _finish(out, settings, config, runtime)
 
     def _constrain_cache(self, cache: Any) -> Any:

@@ -25,6 +25,7 @@ from ....core.generation_utils import (
     processor_plan,
     split_generate_kwargs,
 )
+from ....core.memory import release_freed_memory
 from .logits_process import build_processor
 
 
@@ -65,8 +66,11 @@ class GenerationMixin:
         )
         ids, mask = np.repeat(ids, times, axis=0), np.repeat(mask, times, axis=0)
         settings = _Settings(config, ids.shape[1])
+        compiled = settings.key in self.__dict__.get("_generate_fns", {})
         fn = self._compiled_generate(settings)
         out = fn(tf.constant(ids), tf.constant(mask), tf.constant(int(runtime.get("seed") or 0), tf.int32))
+        if not compiled:
+            release_freed_memory()
         return _finish(out, settings, config, runtime)
 
     def _compiled_generate(self, settings: _Settings):

@@ -57,7 +57,10 @@ class GenerationMixin:
             else torch.as_tensor(attention_mask, device=device)
         )
         run = _Run(self, config, runtime, input_ids, mask.long())
-        return run.beam_search() if config.num_beams > 1 else run.sample()
+        try:
+            return run.beam_search() if config.num_beams > 1 else run.sample()
+        finally:
+            run.release()
 
 
 def _device_of(model: Any) -> torch.device:
@@ -82,7 +85,12 @@ class _Run:
             self.generator = torch.Generator(device=input_ids.device).manual_seed(int(runtime["seed"]))
         decoder_cls = CachedDecoder if runtime.get("use_static_cache", True) else DynamicDecoder
         self.decoder_cls = decoder_cls
+        self.decoder = None
         self.compile = bool(runtime.get("compile", False))
+
+    def release(self) -> None:
+        if self.decoder is not None:
+            self.decoder.release()
 
     def _expand(self, times: int):
         ids, mask = self.input_ids.repeat_interleave(times, 0), self.mask.repeat_interleave(times, 0)
@@ -97,7 +105,7 @@ class _Run:
         tokens = torch.full((rows, self.max_length), self.pad, dtype=torch.long, device=ids.device)
         tokens[:, :length] = ids
         process = build_processor(processor_plan(config), ctx)
-        decoder = self.decoder_cls(self.model, mask, self.max_length, self.compile)
+        decoder = self.decoder = self.decoder_cls(self.model, mask, self.max_length, self.compile)
         stops = (
             StopStrings(self.runtime["tokenizer"], config.stop_strings, length)
             if config.stop_strings
@@ -187,7 +195,7 @@ class _BeamState:
         device = run.input_ids.device
         ids, mask, ctx = run._expand(nb)
         process = build_processor(processor_plan(config, for_beam_search=True), ctx)
-        decoder = run.decoder_cls(run.model, mask, run.max_length, run.compile)
+        decoder = run.decoder = run.decoder_cls(run.model, mask, run.max_length, run.compile)
         running = torch.full((b, nb, run.max_length), self.fill, dtype=torch.long, device=device)
         running[:, :, :length] = ids.view(b, nb, length)
         sequences = running.clone()
