@@ -176,7 +176,8 @@ ASR_OURS = (
     AUDIO_INPUTS
     + """
 import rosetta
-pipe = rosetta.pipeline("automatic-speech-recognition", model={folder!r}, framework={framework!r})
+fp32 = {{"torch_dtype": "float32"}} if {framework!r} == "torch" else {{}}
+pipe = rosetta.pipeline("automatic-speech-recognition", model={folder!r}, framework={framework!r}, **fp32)
 kwargs = {kwargs}
 pipe(audio[: 16000 * 2], **kwargs)
 step = lambda: pipe(audio, **kwargs)
@@ -186,7 +187,8 @@ ASR_PEER = (
     AUDIO_INPUTS
     + """
 import transformers
-frame = {{"framework": "tf", "model_kwargs": {{"from_pt": True}}}} if {framework!r} == "tf" else {{}}
+# fp32 on both sides: transformers 5 loads a checkpoint in its saved dtype (the Whisper asset's is float16)
+frame = {{"framework": "tf", "model_kwargs": {{"from_pt": True}}}} if {framework!r} == "tf" else {{"dtype": "float32"}}
 pipe = transformers.pipeline("automatic-speech-recognition", model={folder!r}, **frame)
 kwargs = {kwargs}
 pipe(audio[: 16000 * 2], **kwargs)
@@ -194,7 +196,8 @@ step = lambda: pipe(audio, **kwargs)
 """
 )
 # Whisper over more than 30 s: 30-second windows (chunk_length_s) on both sides, greedy, bounded tokens.
-WHISPER_KWARGS = {"chunk_length_s": 30, "generate_kwargs": {"max_new_tokens": 64}}
+# num_beams=1 said out loud: transformers 5's pipeline beam-searches with 5 beams by default, rosetta's is greedy.
+WHISPER_KWARGS = {"chunk_length_s": 30, "generate_kwargs": {"max_new_tokens": 64, "num_beams": 1}}
 
 FRAMEWORKS = ("torch", "tf", "flax")
 PEER_NAME = {"torch": "transformers 5", "tf": "transformers 4.46 TF"}

@@ -134,8 +134,8 @@ class AutomaticSpeechRecognitionPipeline(_AudioPipeline):
     - `return_timestamps`: "char" or "word" for CTC (each with its (start, end) in seconds); True for Whisper
       (segments from its timestamp tokens).
     - Whisper's other keywords (`max_new_tokens`, `language`, `task`, ...) go to `generate`, which refuses
-      the ones it does not know; decoding is greedy (transformers' pipeline beam-searches with 5 beams unless
-      the model's generation_config.json sets num_beams).
+      the ones it does not know; decoding is greedy, and num_beams > 1 is refused (transformers 5's pipeline
+      beam-searches with 5 beams unless told `generate_kwargs={"num_beams": 1}`, which gives rosetta's answer).
     """
 
     auto_class = "AutoModelForCTC"

@@ -21,7 +21,15 @@ import numpy as np
 
 from ...core.errors import InputError
 
-_KNOWN = ("max_new_tokens", "min_new_tokens", "max_length", "language", "task", "return_timestamps")
+_KNOWN = (
+    "max_new_tokens",
+    "min_new_tokens",
+    "max_length",
+    "language",
+    "task",
+    "return_timestamps",
+    "num_beams",
+)
 INPUT_STRIDE = 2  # conv1 stride 1 x conv2 stride 2: frames per encoder position (and per timestamp step)
 
 
@@ -98,6 +106,12 @@ def whisper_plan(
     if unknown:
         raise InputError(f"Whisper generate() got unknown keyword(s) {unknown}; it takes {list(_KNOWN)}.")
     sources = tuple(s for s in (generation_config, model_generation_config) if s is not None)
+    num_beams = _setting("num_beams", kwargs, *sources, default=1)
+    if num_beams != 1:
+        raise InputError(
+            f"Whisper generate() decodes greedily; num_beams={num_beams!r} (from the keywords or the generation "
+            "config) is not supported. Pass num_beams=1."
+        )
     return_timestamps = _setting("return_timestamps", kwargs, *sources)
     no_timestamps = _setting("no_timestamps_token_id", {}, *sources)
     if long_form:

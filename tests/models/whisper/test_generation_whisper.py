@@ -136,7 +136,11 @@ def test_bad_generate_input_is_refused_by_name(checkpoints):
     with pytest.raises(InputError, match="language"):
         model.generate(_features(1, 32))
     with pytest.raises(InputError, match="unknown keyword"):
+        model.generate(_features(1, 32), language="en", top_k=2)
+    with pytest.raises(InputError, match="num_beams=2"):  # greedy only: beam search is refused, never ignored
         model.generate(_features(1, 32), language="en", num_beams=2)
+    greedy = model.generate(_features(1, 32), language="en", max_new_tokens=4)
+    assert torch.equal(model.generate(_features(1, 32), language="en", max_new_tokens=4, num_beams=1), greedy)
     with pytest.raises(InputError, match="attention_mask"):
         model.generate(_features(2, 100), language="en")
     with pytest.raises(InputError, match="return_timestamps"):
