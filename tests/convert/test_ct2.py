@@ -180,3 +180,34 @@ def test_converted_model_in_tf_and_flax(backend, converted, models):
     assert diff <= 1e-4
     expected = ours.generate(torch.from_numpy(features), max_new_tokens=24).numpy()
     np.testing.assert_array_equal(np.asarray(model.generate(features, max_new_tokens=24)), expected)
+
+
+@pytest.mark.slow
+def test_chunked_speech_recognition_pipeline_equals_transformers(converted, tmp_path):
+    """The real tiny.en through both pipelines over 40 s in 30 s chunks, greedy on both sides (transformers 5
+    beam-searches by default) and fp32 (it loads the asset in its saved float16 otherwise): the same text,
+    and the same timestamped chunks."""
+    import shutil
+
+    import transformers
+
+    import rosetta
+
+    folder = tmp_path / "whisper-pipeline"
+    shutil.copytree(converted, folder)
+    transformers.WhisperFeatureExtractor().save_pretrained(folder)
+    rate, rng = 16000, np.random.default_rng(0)
+    t = np.arange(40 * rate) / rate
+    tone = np.sin(2 * np.pi * (150 + 100 * np.sin(2 * np.pi * 0.3 * t)) * t)
+    audio = (0.3 * (0.5 + 0.5 * np.sin(2 * np.pi * 4 * t)) * (tone + 0.3 * rng.standard_normal(t.size)))
+    audio = audio.astype(np.float32)
+    theirs = transformers.pipeline("automatic-speech-recognition", model=str(folder), dtype="float32")
+    ours = rosetta.pipeline("automatic-speech-recognition", model=str(folder), torch_dtype="float32")
+    greedy = {"chunk_length_s": 30, "generate_kwargs": {"max_new_tokens": 32, "num_beams": 1}}
+    expected = theirs(audio.copy(), **greedy)
+    assert expected["text"].strip()
+    assert ours(audio, **greedy) == expected
+    timed = {**greedy, "return_timestamps": True}
+    expected = theirs(audio.copy(), **timed)
+    assert len(expected["chunks"]) >= 1
+    assert ours(audio, **timed) == expected
