@@ -12,6 +12,9 @@ from ._base import Pipeline, Row, device_scope
 from ._numpy import to_numpy
 
 _DEFAULT_MAX_NEW_TOKENS = 256  # transformers' pipeline default when the model sets no length
+# transformers 5's text-generation pipeline samples unless told otherwise: these fill in what neither the call
+# nor the model's generation config sets, the temperature only when the call then samples.
+_SAMPLING_DEFAULTS = {"do_sample": True, "temperature": 0.7}
 
 
 def _is_chat(value: Any) -> bool:
@@ -33,11 +36,26 @@ def _continues(prompt: Any, continue_final_message: bool | None) -> bool | None:
     return prompt[-1]["role"] == "assistant" if continue_final_message is None else continue_final_message
 
 
+def _sampling_defaults(model_config: Any, generate_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The `_SAMPLING_DEFAULTS` that neither the call, its `generation_config`, nor the model's sets."""
+    settled: dict[str, Any] = {}
+    for source in (model_config, generate_kwargs.get("generation_config")):
+        if hasattr(source, "to_dict"):
+            settled.update(source.to_dict())
+    settled.update(generate_kwargs)
+    added = {key: value for key, value in _SAMPLING_DEFAULTS.items() if key not in settled}
+    if not {**settled, **added}.get("do_sample"):
+        added.pop("temperature", None)
+    return added
+
+
 class TextGenerationPipeline(Pipeline):
     """Continue each prompt with `model.generate`; `return_full_text` puts the prompt back in front.
 
     Every keyword that is not the pipeline's own goes to `generate`, which refuses any it does not know.
-    With `batch_size=N` the prompts run N at a time, left-padded (generation continues at each row's end).
+    As transformers 5's pipeline, it samples at temperature 0.7 unless the call or the model's generation
+    config sets `do_sample` (pass `do_sample=False` for greedy). With `batch_size=N` the prompts run N at a
+    time, left-padded (generation continues at each row's end).
     """
 
     auto_class = "AutoModelForCausalLM"
@@ -80,6 +98,7 @@ class TextGenerationPipeline(Pipeline):
         if "max_new_tokens" not in generate_kwargs and "max_length" not in generate_kwargs:
             if getattr(config, "max_new_tokens", None) is None:
                 generate_kwargs["max_new_tokens"] = _DEFAULT_MAX_NEW_TOKENS
+        generate_kwargs.update(_sampling_defaults(config, generate_kwargs))
         preprocess = {
             "prefix": prefix,
             "add_special_tokens": add_special_tokens,

@@ -199,7 +199,7 @@ def test_chunked_speech_recognition_pipeline_equals_transformers(converted, tmp_
     rate, rng = 16000, np.random.default_rng(0)
     t = np.arange(40 * rate) / rate
     tone = np.sin(2 * np.pi * (150 + 100 * np.sin(2 * np.pi * 0.3 * t)) * t)
-    audio = (0.3 * (0.5 + 0.5 * np.sin(2 * np.pi * 4 * t)) * (tone + 0.3 * rng.standard_normal(t.size)))
+    audio = 0.3 * (0.5 + 0.5 * np.sin(2 * np.pi * 4 * t)) * (tone + 0.3 * rng.standard_normal(t.size))
     audio = audio.astype(np.float32)
     theirs = transformers.pipeline("automatic-speech-recognition", model=str(folder), dtype="float32")
     ours = rosetta.pipeline("automatic-speech-recognition", model=str(folder), torch_dtype="float32")

@@ -232,3 +232,38 @@ def test_task_aliases_give_the_task_pipeline(alias, task, nli_folder, ner_folder
 
     folder = nli_folder if task == "text-classification" else ner_folder
     assert type(pipeline(alias, model=str(folder))) is TASKS[task]
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_text_generation_samples_by_default_as_transformers_5_does(
+    framework, gpt2_lm_folder, hf_generator, monkeypatch
+):
+    """transformers 5's pipeline samples at temperature 0.7 unless the call or the model's generation config
+    says otherwise; the same do_sample and temperature reach `generate` on both sides."""
+    require(framework_key(framework))
+    from rosetta import pipeline
+
+    ours = pipeline("text-generation", model=str(gpt2_lm_folder), framework=framework)
+    seen = {}
+    for side, pipe in (("ours", ours), ("theirs", hf_generator)):
+        original = pipe.model.generate
+
+        def spy(*args, _side=side, _original=original, **kwargs):
+            seen[_side] = {key: kwargs.get(key) for key in ("do_sample", "temperature")}
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(pipe.model, "generate", spy)
+    cases = [
+        {},
+        {"do_sample": False},
+        {"do_sample": True},
+        {"temperature": 0.5},
+        {"do_sample": True, "top_k": 3},
+    ]
+    for kwargs in cases:
+        seen.clear()
+        answer = ours(PROMPTS[0], max_new_tokens=3, **kwargs)
+        hf_generator(PROMPTS[0], max_new_tokens=3, **kwargs)
+        assert seen["ours"] == seen["theirs"], kwargs
+        assert isinstance(answer[0]["generated_text"], str)
+    assert seen["ours"] == {"do_sample": True, "temperature": 0.7}
