@@ -49,6 +49,23 @@ def mel_filter_bank(
     return filters * (2.0 / (filter_freqs[2:] - filter_freqs[:-2]))[None, :]
 
 
+def mel_projection(power: np.ndarray, mel_filters: np.ndarray) -> np.ndarray:
+    """power [frames, bins] -> [mels, frames] through the triangular filters [bins, mels], each summed over
+    its few nonzero bins (at most 14 of 201 for Whisper's 80 mels).
+
+    Not `mel_filters.T @ power.T`: that BLAS product wakes numpy's BLAS thread pool, whose threads then spin
+    for tens of ms beside the model's threads; on 2 cores it slowed the Whisper forward after it by 45-60 ms
+    per 30 s window. einsum runs on the calling thread, and over the nonzero bins only it is also cheaper.
+    """
+    out = np.zeros((mel_filters.shape[1], power.shape[0]))
+    for mel, column in enumerate(mel_filters.T):
+        (bins,) = np.nonzero(column)
+        if bins.size:
+            low, high = bins[0], bins[-1] + 1
+            out[mel] = np.einsum("tf,f->t", power[:, low:high], column[low:high])
+    return out
+
+
 def log_mel_spectrogram(
     waveform: np.ndarray, n_fft: int, hop_length: int, mel_filters: np.ndarray
 ) -> np.ndarray:
@@ -57,7 +74,7 @@ def log_mel_spectrogram(
     padded = np.pad(waveform.astype(np.float64), n_fft // 2, mode="reflect")
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length]
     power = np.abs(np.fft.rfft(frames * window, n=n_fft, axis=-1)) ** 2
-    mel = mel_filters.T @ power[:-1].T
+    mel = mel_projection(power[:-1], mel_filters)
     log_spec = np.log10(np.maximum(mel, 1e-10))
     log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
     return ((log_spec + 4.0) / 4.0).astype(np.float32)

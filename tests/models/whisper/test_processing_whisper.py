@@ -121,3 +121,16 @@ def test_long_audio_features_feed_long_form_generate():
     )
     assert out["input_features"].shape == (2, 80, 6500)
     assert out["attention_mask"].sum(-1).tolist() == [6500, 4000]
+
+
+@pytest.mark.parametrize("mels", [80, 128])
+def test_mel_projection_over_nonzero_bins_equals_the_dense_product(mels):
+    """The projection sums each filter over its nonzero bins only (no BLAS thread pool): the dense
+    product's numbers, including for a filter with no bins at all."""
+    from rosetta.models.whisper.feature_extraction_whisper import mel_filter_bank, mel_projection
+
+    filters = mel_filter_bank(201, mels, 0.0, 8000.0, 16000)
+    filters[:, 3] = 0.0
+    power = np.random.default_rng(0).random((300, 201))
+    np.testing.assert_allclose(mel_projection(power, filters), filters.T @ power.T, rtol=1e-12, atol=1e-15)
+    assert not mel_projection(power, filters)[3].any()
