@@ -218,6 +218,8 @@ step = lambda: jax.block_until_ready((image(model.params, pixels), text(model.pa
 WHISPER_INPUTS = """
 import numpy as np
 audio = np.load({audio!r})
+def text_tokens(sequences):  # tokens below <|endoftext|> (50256): the text, whatever prompt or padding a side returns
+    return int((np.asarray(sequences) < 50256).sum(axis=-1).max())
 """
 WHISPER = {
     ("torch", "ours"): WHISPER_INPUTS
@@ -229,7 +231,7 @@ model = rosetta.WhisperForConditionalGeneration.from_pretrained({folder!r}, torc
 def step():
     x = torch.from_numpy(np.asarray(features(audio, sampling_rate=16000, return_tensors="np")["input_features"]))
     with torch.inference_mode():
-        extra["tokens"] = int(model.generate(x, max_new_tokens={tokens}).shape[1])
+        extra["tokens"] = text_tokens(model.generate(x, max_new_tokens={tokens}))
 """,
     ("torch", "peer"): WHISPER_INPUTS
     + """
@@ -240,7 +242,7 @@ model = transformers.WhisperForConditionalGeneration.from_pretrained({folder!r},
 def step():
     x = torch.from_numpy(features(audio, sampling_rate=16000, return_tensors="np")["input_features"])
     with torch.inference_mode():
-        extra["tokens"] = int(model.generate(x, max_new_tokens={tokens}).shape[1])
+        extra["tokens"] = text_tokens(model.generate(x, max_new_tokens={tokens}))
 """,
     ("tf", "ours"): WHISPER_INPUTS
     + """
@@ -249,7 +251,7 @@ features = rosetta.WhisperFeatureExtractor()
 model = rosetta.TFWhisperForConditionalGeneration.from_pretrained({folder!r}, dtype="float32")
 def step():  # rosetta's TF generate runs one XLA-compiled loop
     x = np.asarray(features(audio, sampling_rate=16000, return_tensors="np")["input_features"])
-    extra["tokens"] = int(np.asarray(model.generate(x, max_new_tokens={tokens})).shape[1])
+    extra["tokens"] = text_tokens(model.generate(x, max_new_tokens={tokens}))
 """,
     ("tf", "peer"): WHISPER_INPUTS
     + """
@@ -265,7 +267,7 @@ except Exception:  # its generate does not compile: eager, and the table says so
     generate, extra["mode"] = (lambda x: model.generate(x, max_new_tokens={tokens})), "eager"
 def step():
     x = tf.constant(features(audio, sampling_rate=16000, return_tensors="np")["input_features"])
-    extra["tokens"] = int(generate(x).shape[1])
+    extra["tokens"] = text_tokens(generate(x))
 """,
     ("flax", "ours"): WHISPER_INPUTS
     + """
@@ -274,7 +276,7 @@ features = rosetta.WhisperFeatureExtractor()
 model = rosetta.FlaxWhisperForConditionalGeneration.from_pretrained({folder!r}, dtype="float32")
 def step():  # rosetta's Flax generate is one jitted while_loop
     x = np.asarray(features(audio, sampling_rate=16000, return_tensors="np")["input_features"])
-    extra["tokens"] = int(np.asarray(jax.block_until_ready(model.generate(x, max_new_tokens={tokens}))).shape[1])
+    extra["tokens"] = text_tokens(jax.block_until_ready(model.generate(x, max_new_tokens={tokens})))
 """,
     ("flax", "peer"): WHISPER_INPUTS
     + """
@@ -290,7 +292,7 @@ except Exception:  # its generate does not jit as a whole: its own lax.while_loo
     generate, extra["mode"] = (lambda x: model.generate(x, max_new_tokens={tokens}).sequences), "unjitted call"
 def step():
     x = features(audio, sampling_rate=16000, return_tensors="np")["input_features"]
-    extra["tokens"] = int(np.asarray(jax.block_until_ready(generate(x))).shape[1])
+    extra["tokens"] = text_tokens(jax.block_until_ready(generate(x)))
 """,
 }
 CT2 = (
@@ -303,7 +305,7 @@ def step():  # greedy (beam 1), fp32, the same features as ours
     x = np.ascontiguousarray(features(audio, sampling_rate=16000, return_tensors="np")["input_features"], "float32")
     result = model.generate(ctranslate2.StorageView.from_array(x), [{prompt!r}], beam_size=1,
                             max_length={tokens} + {prompt_len})
-    extra["tokens"] = {prompt_len} + len(result[0].sequences_ids[0])
+    extra["tokens"] = text_tokens(result[0].sequences_ids[0])
 """
 )
 
@@ -504,7 +506,7 @@ def main(argv: list[str] | None = None) -> None:
     if "whisper" not in only:
         return
     print_table(
-        f"Whisper tiny.en (real, from CTranslate2), {audio_seconds:g} s audio, features + greedy <= {tokens} tokens (token counts per side in each cell: compare only equal counts)",
+        f"Whisper tiny.en (real, from CTranslate2), {audio_seconds:g} s audio, features + greedy <= {tokens} tokens (text tokens each side returned, in each cell: compare only equal counts)",
         bench_whisper(audio_seconds, tokens, rounds, peak),
         ("case", "rosetta", "other", "ratio"),
     )
