@@ -127,3 +127,37 @@ def test_ddp_resume_is_exact(runs):
     resumed, straight = weights(runs["resumed"] / "final"), weights(runs["ddp"] / "final")
     for name in straight:
         np.testing.assert_array_equal(resumed[name], straight[name], err_msg=name)
+
+
+LEAVE_AT_EXIT = """
+import atexit, torch.distributed as dist
+from rosetta.backends.torch.training_args import TrainingArguments
+args = TrainingArguments(output_dir="unused", use_cpu=True)
+assert args.device.type == "cpu" and dist.is_initialized() and dist.get_world_size() == 2
+atexit._run_exitfuncs()  # what interpreter exit runs, while the process still has its threads
+print("left", dist.is_initialized())
+"""
+
+
+def test_ranks_leave_the_process_group_they_joined_at_exit(tmp_path):
+    """Left to the C++ destructors at interpreter exit, the group could abort a finished rank (gloo:
+    'terminate called without an active exception', exit -6); TrainingArguments destroys the group it made."""
+    script = tmp_path / "leave.py"
+    script.write_text(LEAVE_AT_EXIT)
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "CUDA_VISIBLE_DEVICES": "",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(script),
+    ]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert done.stdout.count("left False") == 2

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
+import gc
 import importlib.util
 import json
 import logging
@@ -319,6 +321,7 @@ class TrainingArguments:
             if not dist.is_initialized():
                 backend = self.ddp_backend or ("nccl" if cuda else "gloo")
                 dist.init_process_group(backend=backend, timeout=timedelta(seconds=self.ddp_timeout))
+                atexit.register(_leave_process_group)
             return torch.device("cuda", local_rank) if cuda else torch.device("cpu")
         return torch.device("cuda", 0) if cuda else torch.device("cpu")
 
@@ -410,3 +413,15 @@ def _is_multiple(save_steps: float, eval_steps: float | None) -> bool:
         return False
     ratio = save_steps / eval_steps
     return abs(ratio - round(ratio)) < 1e-9 and round(ratio) >= 1
+
+
+def _leave_process_group() -> None:
+    """At exit, while the interpreter still runs: collect the finished Trainers' DDP models (reference cycles
+    keep them, and with them the process group, alive until finalisation) and destroy the group this process
+    joined. Left to the C++ destructors during finalisation, a finished rank could abort ("terminate called
+    without an active exception", exit code -6) and fail the whole torchrun."""
+    import torch.distributed as dist
+
+    gc.collect()
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
