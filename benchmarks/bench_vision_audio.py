@@ -10,7 +10,8 @@ Like for like (see benchmarks/common.py): 2 threads on every side; each side in 
 the sides in alternation, warm-up excluded, medians; torch eager vs eager, TF `jit_compile=True` on both
 sides, Flax `jax.jit` on both sides (rosetta jits its calls itself). Whisper times the log-mel features
 plus greedy generation (at most N new tokens; the tokens each side made are printed, as the time depends
-on them). The input audio is synthetic (no real speech recording ships in the registry's packages).
+on them). The input audio is real speech: the recording `make setup` fetches (John F. Kennedy, 11 s), repeated
+with half-second pauses to the length asked.
 `ratio` is the peer's time over ours: >= 1 means rosetta is at least as fast. `% peak` is the model's
 FLOPs (counted from its shape) per second over this machine's fp32 matmul rate, measured in the same run.
 """
@@ -87,20 +88,27 @@ def whisper_folder() -> str:
     return os.path.join(cached_folder("whisper-tiny.en", build), "model")
 
 
+SPEECH = pathlib.Path(__file__).resolve().parents[1] / "build" / "assets" / "jfk.wav"
+
+
 def audio_file(seconds: float) -> str:
-    """`seconds` of synthetic 16 kHz audio (a gliding tone under syllable-rate noise bursts), saved as .npy."""
+    """`seconds` of real 16 kHz speech (the recording `make setup` fetches, repeated with half-second pauses),
+    saved as .npy."""
+    if not SPEECH.is_file():
+        raise SystemExit(f"The speech recording {SPEECH} is missing; run `make setup`.")
 
     def build(folder: str) -> None:
         import numpy as np
 
-        rng = np.random.default_rng(0)
-        t = np.arange(int(seconds * SAMPLING_RATE)) / SAMPLING_RATE
-        envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t)  # ~4 syllables a second
-        tone = np.sin(2 * np.pi * (150 + 100 * np.sin(2 * np.pi * 0.3 * t)) * t)
-        audio = 0.3 * envelope * (tone + 0.3 * rng.standard_normal(t.size))
-        np.save(os.path.join(folder, "audio.npy"), audio.astype(np.float32))
+        from rosetta.pipelines._audio import load_audio
 
-    return os.path.join(cached_folder(f"audio-{seconds:g}s", build), "audio.npy")
+        speech = load_audio(SPEECH, SAMPLING_RATE)
+        pause = np.zeros(SAMPLING_RATE // 2, dtype=np.float32)
+        repeats = int(seconds * SAMPLING_RATE) // (speech.size + pause.size) + 1
+        audio = np.concatenate([speech, pause] * repeats)[: int(seconds * SAMPLING_RATE)]
+        np.save(os.path.join(folder, "audio.npy"), audio)
+
+    return os.path.join(cached_folder(f"speech-{seconds:g}s", build), "audio.npy")
 
 
 # -- the cases: setup code per (framework, side), each defining step() -----------------------------
@@ -220,6 +228,10 @@ import numpy as np
 audio = np.load({audio!r})
 def text_tokens(sequences):  # tokens below <|endoftext|> (50256): the text, whatever prompt or padding a side returns
     return int((np.asarray(sequences) < 50256).sum(axis=-1).max())
+# transformers 4.46's TF and Flax Whisper force <|notimestamps|> only through `forced_decoder_ids` (the Hub's
+# tiny.en generation_config.json has it; the converted one, written for transformers 5, does not): without
+# it they decode timestamps, a different task that makes different text
+NO_TIMESTAMPS = [(1, 50362)]
 """
 WHISPER = {
     ("torch", "ours"): WHISPER_INPUTS
@@ -258,13 +270,14 @@ def step():  # rosetta's TF generate runs one XLA-compiled loop
 import tensorflow as tf, transformers
 features = transformers.WhisperFeatureExtractor()
 model = transformers.TFWhisperForConditionalGeneration.from_pretrained({folder!r}, from_pt=True)
-xla = tf.function(lambda x: model.generate(x, max_new_tokens={tokens}), jit_compile=True)
+options = dict(max_new_tokens={tokens}, forced_decoder_ids=NO_TIMESTAMPS)
+xla = tf.function(lambda x: model.generate(x, **options), jit_compile=True)
 probe = tf.constant(features(audio, sampling_rate=16000, return_tensors="np")["input_features"])
 try:
     xla(probe)
     generate, extra["mode"] = xla, "xla"
 except Exception:  # its generate does not compile: eager, and the table says so
-    generate, extra["mode"] = (lambda x: model.generate(x, max_new_tokens={tokens})), "eager"
+    generate, extra["mode"] = (lambda x: model.generate(x, **options)), "eager"
 def step():
     x = tf.constant(features(audio, sampling_rate=16000, return_tensors="np")["input_features"])
     extra["tokens"] = text_tokens(generate(x))
@@ -283,13 +296,14 @@ def step():  # rosetta's Flax generate is one jitted while_loop
 import jax, transformers
 features = transformers.WhisperFeatureExtractor()
 model = transformers.FlaxWhisperForConditionalGeneration.from_pretrained({folder!r}, from_pt=True)
-jitted = jax.jit(lambda p, x: model.generate(x, params=p, max_new_tokens={tokens}).sequences)
+options = dict(max_new_tokens={tokens}, forced_decoder_ids=NO_TIMESTAMPS)
+jitted = jax.jit(lambda p, x: model.generate(x, params=p, **options).sequences)
 probe = features(audio, sampling_rate=16000, return_tensors="np")["input_features"]
 try:
     jax.block_until_ready(jitted(model.params, probe))
     generate, extra["mode"] = (lambda x: jitted(model.params, x)), "jit"
 except Exception:  # its generate does not jit as a whole: its own lax.while_loop, and the table says so
-    generate, extra["mode"] = (lambda x: model.generate(x, max_new_tokens={tokens}).sequences), "unjitted call"
+    generate, extra["mode"] = (lambda x: model.generate(x, **options).sequences), "unjitted call"
 def step():
     x = features(audio, sampling_rate=16000, return_tensors="np")["input_features"]
     extra["tokens"] = text_tokens(jax.block_until_ready(generate(x)))
@@ -468,7 +482,7 @@ def main(argv: list[str] | None = None) -> None:
     layers, batches, rounds = (2, (1, 2), 1) if quick else (12, (1, 32), 3)
     rounds = options.rounds or rounds
     only = set(options.only or ("vit", "clip", "whisper"))
-    clip_batch, audio_seconds, tokens = (4, 5.0, 8) if quick else (32, 30.0, 64)
+    clip_batch, audio_seconds, tokens = (4, 5.0, 8) if quick else (32, 30.0, 96)
     print_setup("ViT, CLIP and Whisper tiny.en in torch, TF and Flax", PEER_PYTHON)
     print(
         "- peers: transformers 5 for torch; transformers 4.46.3 (TFViT, FlaxViT, TFCLIP, FlaxCLIP, TFWhisper,"

