@@ -122,10 +122,11 @@ def test_argument_defaults_follow_transformers():
     assert args.device.type in ("cpu", "cuda") and args.world_size == 1 and args.process_index == 0
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only error")
-def test_fp16_on_cpu_is_a_clear_error():
-    with pytest.raises(ConfigError, match="CUDA"):
-        TrainingArguments(output_dir="x", fp16=True)
+def test_fp16_where_torch_has_no_float16_autocast_is_a_clear_error(monkeypatch):
+    """Before torch 2.3, CPU autocast only warned about float16 and stayed off."""
+    monkeypatch.setattr(torch, "is_autocast_enabled", lambda *device_type: False)
+    with pytest.raises(ConfigError, match="float16 autocast"):
+        TrainingArguments(output_dir="x", fp16=True, use_cpu=True)
 
 
 def test_tensorboard_reporting(tmp_path):
@@ -304,6 +305,61 @@ def test_bf16_autocast_on_cpu(tmp_path):
     trainer.train()
     assert model.classifier.weight.dtype == torch.float32  # fp32 master weights, bf16 compute
     assert np.isfinite(trainer.state.log_history[-2]["loss"])
+
+
+def test_fp16_autocast_with_loss_scaling_on_cpu(tmp_path):
+    """fp16=True on CPU (float16 autocast and a GradScaler, torch >= 2.3): float16 compute over fp32 master
+    weights, a learned update, and the scaler's state saved with the checkpoint."""
+    model = tiny_model(*CLASSIFIER)
+    start = state_of(model)
+    compute = []
+    model.classifier.register_forward_hook(lambda module, args, output: compute.append(output.dtype))
+    args = training_args(tmp_path, fp16=True, use_cpu=True, max_steps=3, save_strategy="steps", save_steps=3)
+    trainer = Trainer(model, args, train_dataset=classification_data(8))
+    trainer.train()
+    assert set(compute) == {torch.float16}
+    assert model.classifier.weight.dtype == torch.float32
+    assert not torch.equal(state_of(model)["classifier.weight"], start["classifier.weight"])
+    assert all(np.isfinite(entry["loss"]) for entry in trainer.state.log_history if "loss" in entry)
+    saved = torch.load(tmp_path / "out" / "checkpoint-3" / "scaler.pt", weights_only=True)
+    assert saved["scale"] == trainer.scaler.get_scale()
+
+
+def test_fp16_overflow_skips_the_step_and_halves_the_scale(tmp_path):
+    """A loss scale that overflows float16 gives inf gradients: the update and the scheduler step are skipped."""
+    model = tiny_model(*CLASSIFIER)
+    start = state_of(model)
+    args = training_args(tmp_path, fp16=True, use_cpu=True, max_steps=1, warmup_steps=0)
+    trainer = Trainer(model, args, train_dataset=classification_data(8))
+    trainer.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**100)
+    trainer.train()
+    assert trainer.scaler.get_scale() == 2.0**99
+    for name, value in state_of(model).items():
+        torch.testing.assert_close(value, start[name], rtol=0, atol=0, msg=name)
+    assert trainer.lr_scheduler.last_epoch == 0
+
+
+def test_fp16_resume_restores_the_loss_scale(tmp_path):
+    """The first steps overflow (scale 2**20 halves each time) and are skipped; resuming mid-way must carry the
+    scale on, or the resumed run skips again and ends elsewhere."""
+
+    def run(out, seed, resume=None):
+        args = training_args(
+            tmp_path, output_dir=str(out), fp16=True, use_cpu=True, save_strategy="steps", save_steps=3
+        )
+        trainer = Trainer(tiny_model(*CLASSIFIER, seed=seed), args, train_dataset=classification_data(24))
+        trainer.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**20)
+        trainer.train(resume_from_checkpoint=resume)
+        return trainer
+
+    straight = run(tmp_path / "straight", seed=0)
+    saved = torch.load(tmp_path / "straight" / "checkpoint-3" / "scaler.pt", weights_only=True)
+    assert saved["scale"] < 2.0**20  # the checkpoint holds a lowered scale
+    resumed = run(tmp_path / "resumed", seed=1, resume=tmp_path / "straight" / "checkpoint-3")
+    assert resumed.scaler.get_scale() == straight.scaler.get_scale()
+    expected = state_of(straight.model)
+    for name, value in state_of(resumed.model).items():
+        torch.testing.assert_close(value, expected[name], rtol=0, atol=0, msg=name)
 
 
 def test_errors_users_can_cause(tmp_path):

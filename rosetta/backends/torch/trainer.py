@@ -155,7 +155,7 @@ class Trainer:
         self.label_names = (
             self.args.label_names if self.args.label_names is not None else find_labels(self.model)
         )
-        self.scaler = torch.amp.GradScaler("cuda") if self.args.fp16 else None
+        self.scaler = torch.amp.GradScaler(self.args.device.type) if self.args.fp16 else None
         if self.args.eval_strategy is not IntervalStrategy.NO and eval_dataset is None:
             raise ConfigError(
                 f"eval_strategy={self.args.eval_strategy.value!r} needs an eval_dataset; pass one to the Trainer "
@@ -371,7 +371,7 @@ class Trainer:
         if self.args.bf16:
             return torch.autocast(self.args.device.type, dtype=torch.bfloat16)
         if self.args.fp16:
-            return torch.autocast("cuda", dtype=torch.float16)
+            return torch.autocast(self.args.device.type, dtype=torch.float16)
         return contextlib.nullcontext()
 
     def compute_loss(

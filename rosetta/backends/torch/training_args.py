@@ -12,6 +12,7 @@ import math
 import os
 import socket
 import sys
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -47,6 +48,19 @@ def _strategy(name: str, value: Any) -> IntervalStrategy:
     except ValueError:
         choices = ", ".join(repr(s.value) for s in IntervalStrategy)
         raise ConfigError(f"{name}={value!r} is not a strategy; use one of {choices}.") from None
+
+
+def fp16_autocast_available(device_type: str) -> bool:
+    """Whether this torch has float16 autocast and a GradScaler for `device_type` (CUDA; CPU from torch 2.3)."""
+    if not hasattr(torch.amp, "GradScaler"):
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an unsupported dtype only warns, and leaves autocast off
+        try:
+            with torch.autocast(device_type, dtype=torch.float16):
+                return torch.is_autocast_enabled(device_type)
+        except (RuntimeError, TypeError):
+            return False
 
 
 @dataclass
@@ -197,10 +211,11 @@ class TrainingArguments:
     def _check_precision(self) -> None:
         if self.fp16 and self.bf16:
             raise ConfigError("Choose one of fp16=True and bf16=True, not both.")
-        if self.fp16 and (self.use_cpu or not torch.cuda.is_available()):
+        device_type = "cpu" if self.use_cpu or not torch.cuda.is_available() else "cuda"
+        if self.fp16 and not fp16_autocast_available(device_type):
             raise ConfigError(
-                "fp16=True needs a CUDA GPU (float16 autocast with loss scaling is CUDA-only). "
-                "On CPU use bf16=True, or train in fp32."
+                f"fp16=True needs float16 autocast with loss scaling on {device_type!r}, which torch "
+                f"{torch.__version__} does not have there (CPU has it from torch 2.3). Use bf16=True, or train in fp32."
             )
         if (
             self.bf16
