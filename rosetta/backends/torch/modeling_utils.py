@@ -290,7 +290,7 @@ class PreTrainedModel(PretrainedModelBase, nn.Module):
             bias[:keep] = output.bias.data[:keep]
             self._replace_parameter(output.bias, nn.Parameter(bias))
         if output is not None and not getattr(self.config, "tie_word_embeddings", True):
-            new_output = nn.Linear(
+            new_output = type(output)(
                 old.embedding_dim,
                 new_num_tokens,
                 bias=output.bias is not None,
@@ -346,7 +346,7 @@ class PreTrainedModel(PretrainedModelBase, nn.Module):
     def _weight_layouts(self) -> dict[str, tuple[tuple[int, ...], str]]:
         kinds = {}
         for prefix, module in self.named_modules():
-            kind = _MODULE_LAYOUTS.get(type(module))
+            kind = next((_MODULE_LAYOUTS[c] for c in type(module).__mro__ if c in _MODULE_LAYOUTS), None)
             if kind is not None:
                 kinds[f"{prefix}.weight" if prefix else "weight"] = kind
         return {

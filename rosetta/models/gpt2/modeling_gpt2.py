@@ -22,6 +22,7 @@ from ...backends.torch.cache import StaticCache
 from ...backends.torch.generation import GenerationMixin
 from ...backends.torch.losses import cross_entropy, sequence_classification_loss
 from ...backends.torch.modeling_utils import PreTrainedModel, checkpointed_call
+from ...backends.torch.pytorch_utils import Linear
 from ...core.errors import InputError
 from ...core.generation_utils import positions_for_logits
 from ...core.outputs import (
@@ -301,7 +302,7 @@ class GPT2LMHeadModel(GPT2PreTrainedModel, GenerationMixin):
     def __init__(self, config: GPT2Config):
         super().__init__(config)
         self.transformer = GPT2Model(config)
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.lm_head = Linear(config.n_embd, config.vocab_size, bias=False)
         self.post_init()
 
     def get_output_embeddings(self) -> nn.Linear:

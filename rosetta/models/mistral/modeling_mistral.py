@@ -17,6 +17,7 @@ from ...backends.torch.cache import StaticCache
 from ...backends.torch.generation import GenerationMixin
 from ...backends.torch.losses import cross_entropy, sequence_classification_loss
 from ...backends.torch.modeling_utils import PreTrainedModel, checkpointed_call
+from ...backends.torch.pytorch_utils import Linear
 from ...core.errors import InputError
 from ...core.generation_utils import positions_for_logits
 from ...core.outputs import (
@@ -117,10 +118,10 @@ class MistralAttention(nn.Module):
         self.attention_dropout = config.attention_dropout
         self.sdpa = getattr(config, "_attn_implementation", None) != "eager"
         bias = config.attention_bias
-        self.q_proj = nn.Linear(config.hidden_size, self.num_heads * self.head_dim, bias=bias)
-        self.k_proj = nn.Linear(config.hidden_size, self.num_key_value_heads * self.head_dim, bias=bias)
-        self.v_proj = nn.Linear(config.hidden_size, self.num_key_value_heads * self.head_dim, bias=bias)
-        self.o_proj = nn.Linear(self.num_heads * self.head_dim, config.hidden_size, bias=bias)
+        self.q_proj = Linear(config.hidden_size, self.num_heads * self.head_dim, bias=bias)
+        self.k_proj = Linear(config.hidden_size, self.num_key_value_heads * self.head_dim, bias=bias)
+        self.v_proj = Linear(config.hidden_size, self.num_key_value_heads * self.head_dim, bias=bias)
+        self.o_proj = Linear(self.num_heads * self.head_dim, config.hidden_size, bias=bias)
         self.sliding_window = config.sliding_window
 
     def forward(
@@ -177,9 +178,9 @@ class MistralMLP(nn.Module):
     def __init__(self, config: MistralConfig):
         super().__init__()
         bias = config.mlp_bias
-        self.gate_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=bias)
-        self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=bias)
-        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=bias)
+        self.gate_proj = Linear(config.hidden_size, config.intermediate_size, bias=bias)
+        self.up_proj = Linear(config.hidden_size, config.intermediate_size, bias=bias)
+        self.down_proj = Linear(config.intermediate_size, config.hidden_size, bias=bias)
         self.act_fn = get_activation(config.hidden_act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -323,7 +324,7 @@ class MistralForCausalLM(MistralPreTrainedModel, GenerationMixin):
     def __init__(self, config: MistralConfig):
         super().__init__(config)
         self.model = MistralModel(config)
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.lm_head = Linear(config.hidden_size, config.vocab_size, bias=False)
         self.post_init()
 
     def get_output_embeddings(self) -> nn.Linear:
@@ -407,7 +408,7 @@ class MistralForSequenceClassification(MistralPreTrainedModel):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.model = MistralModel(config)
-        self.score = nn.Linear(config.hidden_size, config.num_labels, bias=False)
+        self.score = Linear(config.hidden_size, config.num_labels, bias=False)
         self.post_init()
 
     def forward(

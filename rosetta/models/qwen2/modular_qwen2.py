@@ -15,9 +15,9 @@ import jax.numpy as jnp
 import keras
 import tensorflow as tf
 import torch
-from torch import nn
 
 from ...backends.tf.tf_utils import get_initializer
+from ...backends.torch.pytorch_utils import Linear
 from ..llama.configuration_llama import LlamaConfig
 from ..llama.modeling_flax_llama import (
     FlaxLlamaAttention,
@@ -104,7 +104,7 @@ class Qwen2Attention(LlamaAttention):
 
     def __init__(self, config: Qwen2Config, layer_idx: int):
         super().__init__(config, layer_idx)
-        self.o_proj = nn.Linear(self.num_heads * self.head_dim, config.hidden_size, bias=False)
+        self.o_proj = Linear(self.num_heads * self.head_dim, config.hidden_size, bias=False)
         windowed = config.layer_types[layer_idx] == "sliding_attention"
         self.sliding_window = config.sliding_window if windowed else None
 
