@@ -38,6 +38,10 @@ def onednn_linear() -> Callable | None:
     return op if agrees else None
 
 
+# torch.compile traces F.linear and picks its own kernels (torch.compiler.is_compiling is torch >= 2.3)
+_is_compiling = getattr(torch.compiler, "is_compiling", lambda: False)
+
+
 class Linear(nn.Linear):
     """`nn.Linear` (the same parameters, init and state dict) that runs inference on a few rows of fp32 CPU
     input, a decoding step, through oneDNN's linear (`onednn_linear`); everything else is `F.linear`."""
@@ -49,7 +53,7 @@ class Linear(nn.Linear):
             and input.device.type == "cpu"
             and self.weight.dtype == torch.float32
             and not torch.is_grad_enabled()
-            and not torch.compiler.is_compiling()
+            and not _is_compiling()
             and self.weight.is_contiguous()
         ):
             op = onednn_linear()

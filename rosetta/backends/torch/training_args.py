@@ -58,8 +58,15 @@ def fp16_autocast_available(device_type: str) -> bool:
         warnings.simplefilter("ignore")  # an unsupported dtype only warns, and leaves autocast off
         try:
             with torch.autocast(device_type, dtype=torch.float16):
-                return torch.is_autocast_enabled(device_type)
-        except (RuntimeError, TypeError):
+                try:
+                    return torch.is_autocast_enabled(device_type)
+                except TypeError:  # torch < 2.4 asks per device
+                    return (
+                        torch.is_autocast_cpu_enabled()
+                        if device_type == "cpu"
+                        else torch.is_autocast_enabled()
+                    )
+        except RuntimeError:
             return False
 
 
