@@ -1,5 +1,5 @@
-"""rosetta.backends.torch.pytorch_utils.Linear: fp32 CPU inference takes oneDNN's linear, with F.linear's values;
-training, other dtypes and non-contiguous weights are F.linear itself."""
+"""rosetta.backends.torch.pytorch_utils.Linear: a decoding step's few fp32 CPU rows take oneDNN's linear, with
+F.linear's values; everything else is F.linear itself."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from rosetta.backends.torch import pytorch_utils  # noqa: E402
-from rosetta.backends.torch.pytorch_utils import Linear  # noqa: E402
+from rosetta.backends.torch.pytorch_utils import FEW_ROWS, Linear  # noqa: E402
 
 
 @pytest.fixture
@@ -27,8 +27,8 @@ def onednn_calls(monkeypatch):
 
 
 @pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize("shape", [(1, 64), (8, 64), (2, 1, 64), (4, 2, 64), (3, 50, 64)])
-def test_inference_takes_onednn_with_f_linear_values(onednn_calls, bias, shape):
+@pytest.mark.parametrize("shape", [(1, 64), (FEW_ROWS, 64), (2, 1, 64), (4, 2, 64)])
+def test_few_rows_without_grad_take_onednn_with_f_linear_values(onednn_calls, bias, shape):
     torch.manual_seed(0)
     layer, x = Linear(64, 48, bias=bias), torch.randn(*shape)
     expected = torch.nn.functional.linear(x, layer.weight, layer.bias)
@@ -41,11 +41,13 @@ def test_inference_takes_onednn_with_f_linear_values(onednn_calls, bias, shape):
 
 @pytest.mark.parametrize(
     "case",
-    ["grad enabled", "bfloat16", "non-contiguous weight"],
+    ["grad enabled", "more rows", "bfloat16", "non-contiguous weight"],
 )
 def test_everything_else_is_f_linear(onednn_calls, case):
     torch.manual_seed(0)
     layer, x = Linear(64, 48), torch.randn(1, 64)
+    if case == "more rows":
+        x = torch.randn(FEW_ROWS + 1, 64)
     if case == "bfloat16":
         layer, x = layer.to(torch.bfloat16), x.to(torch.bfloat16)
     if case == "non-contiguous weight":
@@ -66,8 +68,8 @@ def test_it_is_an_nn_linear_to_every_other_piece():
 
 
 def test_a_decoders_generate_steps_take_onednn_and_keep_their_tokens(onednn_calls, monkeypatch):
-    """Every linear of a Llama's prefill and decoding steps (and the LM head) runs oneDNN's kernel; the greedy
-    tokens are those of the F.linear path."""
+    """Every linear of a Llama decoding step (and the LM head) runs oneDNN's kernel; the greedy tokens are
+    those of the F.linear path."""
     import rosetta
 
     config = rosetta.LlamaConfig(
@@ -76,13 +78,14 @@ def test_a_decoders_generate_steps_take_onednn_and_keep_their_tokens(onednn_call
     )  # fmt: skip
     torch.manual_seed(0)
     model = rosetta.LlamaForCausalLM(config).eval()
-    ids = torch.tensor([[5, 6, 7, 8, 9, 10, 11, 12, 13, 14]])
+    ids = torch.tensor([[5, 6, 7, 8, 9, 10, 11, 12, 13, 14]])  # a prefill of more than FEW_ROWS rows
     fast = model.generate(ids, max_new_tokens=4, do_sample=False, pad_token_id=0)
     per_step = 2 * 7 + 1  # q, k, v, o, gate, up, down in each layer, then the LM head
-    assert len(onednn_calls) == 4 * per_step  # the prefill and three decoding steps
-    assert all(shape[:2] == (1, 1) for shape in onednn_calls[per_step:])  # a step is one row
-    monkeypatch.setattr(pytorch_utils, "onednn_linear", lambda: None)
+    expected = 1 + 3 * per_step  # the prefill's LM head on its last position, then three decoding steps
+    assert len(onednn_calls) == expected
+    monkeypatch.setattr(pytorch_utils, "FEW_ROWS", 0)
     assert torch.equal(model.generate(ids, max_new_tokens=4, do_sample=False, pad_token_id=0), fast)
+    assert len(onednn_calls) == expected
 
 
 def test_a_resized_output_embedding_keeps_its_class():

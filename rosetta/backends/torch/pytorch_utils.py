@@ -1,4 +1,4 @@
-"""Small torch helpers shared by models: the models' Linear, head pruning, attention masks, device placement."""
+"""Small torch helpers shared by models: the decoders' Linear, head pruning, attention masks, device placement."""
 
 from __future__ import annotations
 
@@ -12,15 +12,16 @@ from torch import nn
 from ...core import weights
 from ...core.errors import InputError
 
+FEW_ROWS = 8  # rows up to which a decoding step's linears take oneDNN's kernel (batch 8 of one new token)
+
 
 @functools.cache
 def onednn_linear() -> Callable | None:
     """oneDNN's fp32 linear on a plain (unpacked) weight, where this torch has it and it agrees with F.linear.
 
-    It is the kernel torch.compile's CPU backend calls. On this machine it beats F.linear's MKL path at every
-    size measured: 1.02-2x from 16 to 6304 rows (a ViT-base batch of 32), and on the one to eight rows of a
-    decoding step, where MKL streams the weight at about 11 GB/s, a SmolLM2 step's linears 47 -> 33 ms and its
-    LM head 11.7 -> 5.5 ms (benchmarks/bench_generate.py)."""
+    It is the kernel torch.compile's CPU backend calls. On a few rows it streams the weight at close to memory
+    bandwidth, where F.linear's MKL path reaches half that: on this machine, a SmolLM2 decoding step's
+    linears at 1 row 47 -> 33 ms, its LM head 11.7 -> 5.5 ms (benchmarks/bench_generate.py)."""
     op = (
         getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backends.mkldnn.is_available() else None
     )
@@ -42,12 +43,13 @@ _is_compiling = getattr(torch.compiler, "is_compiling", lambda: False)
 
 
 class Linear(nn.Linear):
-    """`nn.Linear` (the same parameters, init and state dict) that runs fp32 CPU inference through oneDNN's
-    linear (`onednn_linear`); training, other dtypes and devices, and torch.compile take `F.linear`."""
+    """`nn.Linear` (the same parameters, init and state dict) that runs inference on a few rows of fp32 CPU
+    input, a decoding step, through oneDNN's linear (`onednn_linear`); everything else is `F.linear`."""
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if (
-            input.dtype == torch.float32
+            input.numel() <= FEW_ROWS * self.in_features
+            and input.dtype == torch.float32
             and input.device.type == "cpu"
             and self.weight.dtype == torch.float32
             and not torch.is_grad_enabled()
@@ -77,7 +79,7 @@ def prune_linear_layer(layer: nn.Linear, index: torch.LongTensor, dim: int = 0) 
         bias = layer.bias.detach().clone() if dim == 1 else layer.bias[index].detach().clone()
     new_size = list(layer.weight.size())
     new_size[dim] = len(index)
-    new_layer = type(layer)(
+    new_layer = nn.Linear(
         new_size[1], new_size[0], bias=bias is not None, device=layer.weight.device, dtype=layer.weight.dtype
     )
     new_layer.weight = nn.Parameter(weight, requires_grad=layer.weight.requires_grad)

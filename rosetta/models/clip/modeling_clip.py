@@ -14,7 +14,7 @@ from torch import nn
 
 from ...backends.torch.activations import get_activation
 from ...backends.torch.modeling_utils import PreTrainedModel, checkpointed_call, torch_input_view
-from ...backends.torch.pytorch_utils import Linear, resize_patch_position_embeddings
+from ...backends.torch.pytorch_utils import resize_patch_position_embeddings
 from ...core.errors import InputError
 from ...core.inputs import CHECKED_INPUTS, check_model_inputs
 from ...core.outputs import BaseModelOutput, BaseModelOutputWithPooling, finish_output
@@ -146,10 +146,10 @@ class CLIPAttention(nn.Module):
         self.dropout = config.attention_dropout
         self.num_layers = config.num_hidden_layers  # for the initialiser's scale
         self.eager = getattr(config, "_attn_implementation", None) == "eager"
-        self.k_proj = Linear(self.embed_dim, self.embed_dim)
-        self.v_proj = Linear(self.embed_dim, self.embed_dim)
-        self.q_proj = Linear(self.embed_dim, self.embed_dim)
-        self.out_proj = Linear(self.embed_dim, self.embed_dim)
+        self.k_proj = nn.Linear(self.embed_dim, self.embed_dim)
+        self.v_proj = nn.Linear(self.embed_dim, self.embed_dim)
+        self.q_proj = nn.Linear(self.embed_dim, self.embed_dim)
+        self.out_proj = nn.Linear(self.embed_dim, self.embed_dim)
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         batch, seq, _ = x.shape
@@ -188,8 +188,8 @@ class CLIPMLP(nn.Module):
         super().__init__()
         self.num_layers = config.num_hidden_layers  # for the initialiser's scale
         self.activation_fn = get_activation(config.hidden_act)
-        self.fc1 = Linear(config.hidden_size, config.intermediate_size)
-        self.fc2 = Linear(config.intermediate_size, config.hidden_size)
+        self.fc1 = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.fc2 = nn.Linear(config.intermediate_size, config.hidden_size)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.activation_fn(self.fc1(hidden_states)))
@@ -408,8 +408,8 @@ class CLIPModel(CLIPPreTrainedModel):
             tower._attn_implementation = config._attn_implementation
         self.text_model = CLIPTextModel(text_config)
         self.vision_model = CLIPVisionModel(vision_config)
-        self.visual_projection = Linear(vision_config.hidden_size, config.projection_dim, bias=False)
-        self.text_projection = Linear(text_config.hidden_size, config.projection_dim, bias=False)
+        self.visual_projection = nn.Linear(vision_config.hidden_size, config.projection_dim, bias=False)
+        self.text_projection = nn.Linear(text_config.hidden_size, config.projection_dim, bias=False)
         self.logit_scale = nn.Parameter(torch.tensor(float(config.logit_scale_init_value)))
         self.post_init()
 
@@ -500,7 +500,7 @@ class CLIPTextModelWithProjection(CLIPPreTrainedModel):
     def __init__(self, config: CLIPTextConfig):
         super().__init__(config)
         self.text_model = CLIPTextModel(config)
-        self.text_projection = Linear(config.hidden_size, config.projection_dim, bias=False)
+        self.text_projection = nn.Linear(config.hidden_size, config.projection_dim, bias=False)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Module:
@@ -542,7 +542,7 @@ class CLIPVisionModelWithProjection(CLIPPreTrainedModel):
     def __init__(self, config: CLIPVisionConfig):
         super().__init__(config)
         self.vision_model = CLIPVisionModel(config)
-        self.visual_projection = Linear(config.hidden_size, config.projection_dim, bias=False)
+        self.visual_projection = nn.Linear(config.hidden_size, config.projection_dim, bias=False)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Module:

@@ -374,7 +374,7 @@ class GPT2ForSequenceClassification(GPT2PreTrainedModel):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.transformer = GPT2Model(config)
-        self.score = Linear(config.n_embd, config.num_labels, bias=False)
+        self.score = nn.Linear(config.n_embd, config.num_labels, bias=False)
         self.post_init()
 
     def forward(

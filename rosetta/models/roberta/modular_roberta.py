@@ -27,7 +27,6 @@ from ...backends.tf.modeling_tf_utils import TFLayer
 from ...backends.tf.tf_utils import get_initializer, shape_list
 from ...backends.torch.losses import cross_entropy as torch_cross_entropy
 from ...backends.torch.losses import sequence_classification_loss as torch_sequence_classification_loss
-from ...backends.torch.pytorch_utils import Linear
 from ...core.outputs import MaskedLMOutput, SequenceClassifierOutput, finish_output
 from ..bert.configuration_bert import BertConfig
 from ..bert.modeling_bert import (
@@ -148,9 +147,9 @@ class RobertaLMHead(nn.Module):
 
     def __init__(self, config: RobertaConfig):
         super().__init__()
-        self.dense = Linear(config.hidden_size, config.hidden_size)
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
         self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.decoder = Linear(config.hidden_size, config.vocab_size)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
         self.decoder.bias = self.bias
 
@@ -218,12 +217,12 @@ class RobertaClassificationHead(nn.Module):
 
     def __init__(self, config: RobertaConfig):
         super().__init__()
-        self.dense = Linear(config.hidden_size, config.hidden_size)
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
         classifier_dropout = (
             config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
         )
         self.dropout = nn.Dropout(classifier_dropout)
-        self.out_proj = Linear(config.hidden_size, config.num_labels)
+        self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         x = self.dropout(features[:, 0, :])

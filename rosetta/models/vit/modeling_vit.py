@@ -15,7 +15,7 @@ from torch import nn
 from ...backends.torch.activations import get_activation
 from ...backends.torch.losses import sequence_classification_loss
 from ...backends.torch.modeling_utils import PreTrainedModel, checkpointed_call
-from ...backends.torch.pytorch_utils import Linear, resize_patch_position_embeddings
+from ...backends.torch.pytorch_utils import resize_patch_position_embeddings
 from ...core.errors import InputError
 from ...core.outputs import (
     BaseModelOutput,
@@ -98,9 +98,9 @@ class ViTSelfAttention(nn.Module):
         self.num_attention_heads = config.num_attention_heads
         self.attention_head_size = config.hidden_size // config.num_attention_heads
         self.all_head_size = self.num_attention_heads * self.attention_head_size
-        self.query = Linear(config.hidden_size, self.all_head_size, bias=config.qkv_bias)
-        self.key = Linear(config.hidden_size, self.all_head_size, bias=config.qkv_bias)
-        self.value = Linear(config.hidden_size, self.all_head_size, bias=config.qkv_bias)
+        self.query = nn.Linear(config.hidden_size, self.all_head_size, bias=config.qkv_bias)
+        self.key = nn.Linear(config.hidden_size, self.all_head_size, bias=config.qkv_bias)
+        self.value = nn.Linear(config.hidden_size, self.all_head_size, bias=config.qkv_bias)
         self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
         self.eager = getattr(config, "_attn_implementation", None) == "eager"
 
@@ -133,7 +133,7 @@ class ViTSelfOutput(nn.Module):
 
     def __init__(self, config: ViTConfig):
         super().__init__()
-        self.dense = Linear(config.hidden_size, config.hidden_size)
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
@@ -156,7 +156,7 @@ class ViTAttention(nn.Module):
 class ViTIntermediate(nn.Module):
     def __init__(self, config: ViTConfig):
         super().__init__()
-        self.dense = Linear(config.hidden_size, config.intermediate_size)
+        self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
         self.intermediate_act_fn = get_activation(config.hidden_act)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
@@ -166,7 +166,7 @@ class ViTIntermediate(nn.Module):
 class ViTOutput(nn.Module):
     def __init__(self, config: ViTConfig):
         super().__init__()
-        self.dense = Linear(config.intermediate_size, config.hidden_size)
+        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, hidden_states: torch.Tensor, input_tensor: torch.Tensor) -> torch.Tensor:
@@ -219,7 +219,7 @@ class ViTPooler(nn.Module):
 
     def __init__(self, config: ViTConfig):
         super().__init__()
-        self.dense = Linear(config.hidden_size, config.pooler_output_size)
+        self.dense = nn.Linear(config.hidden_size, config.pooler_output_size)
         self.activation = get_activation(config.pooler_act)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
@@ -294,7 +294,7 @@ class ViTForImageClassification(ViTPreTrainedModel):
         self.num_labels = config.num_labels
         self.vit = ViTModel(config, add_pooling_layer=False)
         self.classifier = (
-            Linear(config.hidden_size, config.num_labels) if config.num_labels > 0 else nn.Identity()
+            nn.Linear(config.hidden_size, config.num_labels) if config.num_labels > 0 else nn.Identity()
         )
         self.post_init()
 

@@ -19,7 +19,6 @@ from torch.nn.utils import parametrize
 from ...backends.torch.activations import get_activation
 from ...backends.torch.losses import cross_entropy
 from ...backends.torch.modeling_utils import PreTrainedModel, checkpointed_call
-from ...backends.torch.pytorch_utils import Linear
 from ...core.errors import ConfigError, InputError
 from ...core.outputs import BaseModelOutput, CausalLMOutput, SequenceClassifierOutput, finish_output
 from .checkpoint_wav2vec2 import LegacyWeightNormReader
@@ -105,7 +104,7 @@ class Wav2Vec2FeatureProjection(nn.Module):
     def __init__(self, config: Wav2Vec2Config):
         super().__init__()
         self.layer_norm = nn.LayerNorm(config.conv_dim[-1], eps=config.layer_norm_eps)
-        self.projection = Linear(config.conv_dim[-1], config.hidden_size)
+        self.projection = nn.Linear(config.conv_dim[-1], config.hidden_size)
         self.dropout = nn.Dropout(config.feat_proj_dropout)
 
     def forward(self, hidden_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -148,10 +147,10 @@ class Wav2Vec2Attention(nn.Module):
                 f"hidden_size ({self.embed_dim}) must be a multiple of num_attention_heads ({self.num_heads})."
             )
         self.dropout = config.attention_dropout
-        self.k_proj = Linear(self.embed_dim, self.embed_dim)
-        self.v_proj = Linear(self.embed_dim, self.embed_dim)
-        self.q_proj = Linear(self.embed_dim, self.embed_dim)
-        self.out_proj = Linear(self.embed_dim, self.embed_dim)
+        self.k_proj = nn.Linear(self.embed_dim, self.embed_dim)
+        self.v_proj = nn.Linear(self.embed_dim, self.embed_dim)
+        self.q_proj = nn.Linear(self.embed_dim, self.embed_dim)
+        self.out_proj = nn.Linear(self.embed_dim, self.embed_dim)
         self.eager = getattr(config, "_attn_implementation", None) == "eager"
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
@@ -190,9 +189,9 @@ class Wav2Vec2FeedForward(nn.Module):
     def __init__(self, config: Wav2Vec2Config):
         super().__init__()
         self.intermediate_dropout = nn.Dropout(config.activation_dropout)
-        self.intermediate_dense = Linear(config.hidden_size, config.intermediate_size)
+        self.intermediate_dense = nn.Linear(config.hidden_size, config.intermediate_size)
         self.intermediate_act_fn = get_activation(config.hidden_act)
-        self.output_dense = Linear(config.intermediate_size, config.hidden_size)
+        self.output_dense = nn.Linear(config.intermediate_size, config.hidden_size)
         self.output_dropout = nn.Dropout(config.hidden_dropout)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
@@ -429,7 +428,7 @@ class Wav2Vec2ForCTC(Wav2Vec2PreTrainedModel):
             )
         self.wav2vec2 = Wav2Vec2Model(config)
         self.dropout = nn.Dropout(config.final_dropout)
-        self.lm_head = Linear(config.output_hidden_size, config.vocab_size)
+        self.lm_head = nn.Linear(config.output_hidden_size, config.vocab_size)
         self.post_init()
 
     def freeze_feature_encoder(self) -> None:
@@ -484,8 +483,8 @@ class Wav2Vec2ForSequenceClassification(Wav2Vec2PreTrainedModel):
         self.layer_weights = None
         if config.use_weighted_layer_sum:
             self.layer_weights = nn.Parameter(torch.ones(num_layers) / num_layers)
-        self.projector = Linear(config.hidden_size, config.classifier_proj_size)
-        self.classifier = Linear(config.classifier_proj_size, config.num_labels)
+        self.projector = nn.Linear(config.hidden_size, config.classifier_proj_size)
+        self.classifier = nn.Linear(config.classifier_proj_size, config.num_labels)
         self.post_init()
 
     def freeze_feature_encoder(self) -> None:
