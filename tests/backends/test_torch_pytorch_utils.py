@@ -41,7 +41,7 @@ def test_few_rows_without_grad_take_onednn_with_f_linear_values(onednn_calls, bi
 
 @pytest.mark.parametrize(
     "case",
-    ["grad enabled", "more rows", "bfloat16", "non-contiguous weight"],
+    ["grad enabled", "more rows", "bfloat16", "non-contiguous weight", "tensor subclass"],
 )
 def test_everything_else_is_f_linear(onednn_calls, case):
     torch.manual_seed(0)
@@ -52,6 +52,12 @@ def test_everything_else_is_f_linear(onednn_calls, case):
         layer, x = layer.to(torch.bfloat16), x.to(torch.bfloat16)
     if case == "non-contiguous weight":
         layer.weight = torch.nn.Parameter(torch.randn(64, 48).t())
+    if case == "tensor subclass":
+
+        class Marked(torch.Tensor):  # as DTensor is: a subclass that dispatches its own ops
+            pass
+
+        x = x.as_subclass(Marked)
     with torch.set_grad_enabled(case == "grad enabled"):
         out = layer(x)
     assert onednn_calls == []
