@@ -48,7 +48,8 @@ class Linear(nn.Linear):
 
     Only a decoding step: oneDNN is faster at every size measured here (1.02-2x from 16 to 6304 rows), but it
     accumulates in another order, and over SmolLM2's 30 layers a prompt's logits moved up to 1.2e-4 from
-    transformers'. On a step's few rows it pays most (1.4-3.7x), and greedy tokens stay transformers'."""
+    transformers'. On a step's few rows it pays most (1.4-3.7x), and the benchmarks' greedy tokens stayed
+    transformers'."""
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if (
