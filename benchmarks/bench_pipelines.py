@@ -281,6 +281,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--frameworks", nargs="+", choices=FRAMEWORKS, default=FRAMEWORKS, help="these frameworks only"
     )
+    parser.add_argument(
+        "--sentences",
+        type=int,
+        default=None,
+        help="text-classification sentences (default 10,000; 4.46's TF pipeline takes over 30 min on those)",
+    )
     return parser.parse_args(argv)
 
 
@@ -288,6 +294,7 @@ def main(argv: list[str] | None = None) -> None:
     options = parse_args(argv)
     # 10,000 sentences through BERT-base is minutes per side: one timed pass per side (after a warm-up call).
     layers, count, audio_seconds, rounds = (2, 256, 10.0, 1) if options.quick else (12, 10_000, 60.0, 1)
+    count = options.sentences or count
     print_setup("pipeline() throughput in torch, TF and Flax", {"tf": PEER_PYTHON["tf"]})
     print(
         "- peers: transformers 5 pipeline (torch), transformers 4.46.3 pipeline (TF); no Flax pipeline exists"
