@@ -621,3 +621,32 @@ def test_push_to_hub_and_load_from_the_repo(hub_server, fresh_hf_cache):
     np.testing.assert_array_equal(
         reloaded(input_ids=feed).last_hidden_state.numpy(), model(input_ids=feed).last_hidden_state.numpy()
     )
+
+
+def _cache_write_expected(cache: np.ndarray, new: np.ndarray, offset: int) -> np.ndarray:
+    expected = cache.copy()
+    expected[:, :, offset : offset + new.shape[2]] = new
+    return expected
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "xla"])
+def test_update_cache_writes_the_new_slots_and_nothing_else(compiled):
+    from rosetta.backends.tf.tf_utils import update_cache
+
+    rng = np.random.default_rng(0)
+    cache = rng.standard_normal((2, 3, 8, 4)).astype("float32")
+    new = rng.standard_normal((2, 3, 2, 4)).astype("float32")
+    write = tf.function(update_cache, jit_compile=True) if compiled else update_cache
+    for offset in (0, 3, 6):
+        out = write(tf.constant(cache), tf.constant(new), tf.constant(offset))
+        np.testing.assert_array_equal(out.numpy(), _cache_write_expected(cache, new, offset))
+
+
+def test_update_cache_refuses_a_write_past_the_last_slot():
+    from rosetta.backends.tf.tf_utils import update_cache
+
+    cache, new = tf.zeros((1, 2, 8, 4)), tf.ones((1, 2, 2, 4))
+    with pytest.raises(InputError, match="cache slot 7: the KV cache holds 8"):
+        update_cache(cache, new, tf.constant(7))
+    with pytest.raises(InputError, match="cache slot 7"):
+        update_cache(cache, new, 7)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorflow.compiler.tf2xla.python.xla import dynamic_update_slice
 
+from ...core.errors import InputError
 from ...core.interpolation import bicubic_matrix, grid_side
 from ...core.weights import find_pruneable_heads_and_indices  # noqa: F401  (re-exported for model files)
 
@@ -75,16 +77,30 @@ def query_blocked_attention(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor) 
 
 def update_cache(cache: tf.Tensor, new: tf.Tensor, offset: tf.Tensor | int) -> tf.Tensor:
     """`cache` [batch, heads, max_length, head_dim] with `new` [batch, heads, seq, head_dim] written at
-    slots offset..offset+seq: the KV-cache write of every TF decoder. A scatter, which XLA updates in
-    place inside the generate loop (a one-hot blend rewrote the whole cache at every step: b8 decode
-    ran 15-30% slower)."""
-    batch, heads, seq = shape_list(new)[:3]
-    rows, head_ids, slots = tf.meshgrid(
-        tf.range(batch), tf.range(heads), tf.range(seq) + tf.cast(offset, tf.int32), indexing="ij"
-    )
-    return tf.tensor_scatter_nd_update(
-        cache, tf.stack([rows, head_ids, slots], axis=-1), tf.cast(new, cache.dtype)
-    )
+    slots offset..offset+seq: the KV-cache write of every TF decoder, XLA's DynamicUpdateSlice as Flax's
+    `lax.dynamic_update_slice` writes it. XLA updates it in place inside the generate loop; outside XLA,
+    TensorFlow compiles the one op on demand.
+
+    A scatter over meshgrid indices wrote the same values, but XLA compiled each of them into its own
+    kernel: SmolLM2's generate (30 layers) kept about 40 MB more compiled state, and its b1 decode ran
+    about 15% slower (a one-hot blend, before that, rewrote the whole cache at every step)."""
+    _check_cache_room(cache, new, offset)
+    zero = tf.zeros((), tf.int32)
+    start = tf.stack([zero, zero, tf.cast(offset, tf.int32), zero])
+    return dynamic_update_slice(cache, tf.cast(new, cache.dtype), start)
+
+
+def _check_cache_room(cache: tf.Tensor, new: tf.Tensor, offset: tf.Tensor | int) -> None:
+    """Refuse a write past the cache's last slot wherever the offset is known (eagerly): DynamicUpdateSlice
+    would clamp it and overwrite earlier slots. Compiled loops pick their slots below max_length."""
+    if isinstance(offset, tf.Tensor) and not tf.executing_eagerly():
+        return
+    start, seq, max_length = int(offset), new.shape[2], cache.shape[2]
+    if seq is not None and max_length is not None and (start < 0 or start + seq > max_length):
+        raise InputError(
+            f"cannot write {seq} position(s) at cache slot {start}: the KV cache holds {max_length}; "
+            "start from a cache made by init_cache with a larger max_length."
+        )
 
 
 def extended_attention_mask(attention_mask: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
