@@ -21,8 +21,9 @@ The limit is printed beside the figures: a memory-bandwidth probe (a sum over an
 than the caches, in the same run, 2 threads) gives bytes/s, and a decode step must read every weight
 once plus each row's KV cache, so the ceiling is rows * bandwidth / (weight bytes + rows * KV bytes
 read per step), per row at batch 8. Peak memory is the peak RSS of a fresh process during a steady
-generate call at batch 8 (after a warm-up call), above its RSS before the model was loaded, against
-the weights plus the KV cache of that call.
+generate call at batch 8 (after a warm-up call), above its RSS before the model was loaded (imports
+done and the framework's runtime started, on every side), against the weights plus the KV cache of
+that call.
 """
 
 from __future__ import annotations
@@ -289,10 +290,19 @@ except Exception as error:
 report(**result)
 """
 
+# The framework's runtime starts before the baseline, as its imports are done before it: jax's CPU client
+# (its thread pools and allocator, about 47 MB) starts on the first array, and TF's on the first op.
+RUNTIME_START = {
+    "torch": "torch.zeros(1)",
+    "tf": "import tensorflow as _tf; _tf.zeros(1).numpy()",
+    "flax": "import jax as _jax; _jax.numpy.zeros(1).block_until_ready()",
+}
+
 MEMORY = """
 import numpy as np
 {setup}
 ids = np.random.default_rng(0).integers(1000, 2000, ({batch}, {prompt})).astype("int32")
+{runtime}
 mark_baseline()
 before = _baseline[0]
 model = load()
@@ -421,7 +431,8 @@ def bench_model(name: str, folder: pathlib.Path, model_type: str, bw: float, opt
     budget = weights + kv
     mem_rows = []
     for side in options.sides:
-        result = _run(side, MEMORY, folder, model_type, batch=8, prompt=PROMPT, new=new)
+        runtime = RUNTIME_START[SIDES[side][1]]
+        result = _run(side, MEMORY, folder, model_type, batch=8, prompt=PROMPT, new=new, runtime=runtime)
         if not isinstance(result, dict):
             mem_rows.append((side, result, "", ""))
             continue
