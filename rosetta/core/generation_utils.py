@@ -34,6 +34,17 @@ RUNTIME_KEYWORDS = {
 }
 
 
+def check_cache_fits(cache_position: int, length: int, max_length: int) -> None:
+    """Refuse a write of `length` positions at `cache_position` into a static cache of `max_length`
+    slots that would overrun it: the one check of the three backends' static caches (XLA's
+    DynamicUpdateSlice, which TF and Flax write with, would clamp the write onto earlier slots)."""
+    if cache_position < 0 or cache_position + length > max_length:
+        raise InputError(
+            f"Writing {length} positions at cache_position {cache_position} overruns the cache of "
+            f"{max_length} slots; build it with init_cache(batch_size, max_length) large enough."
+        )
+
+
 def split_generate_kwargs(
     framework: str, base: GenerationConfig, generation_config: GenerationConfig | None, kwargs: dict[str, Any]
 ) -> tuple[GenerationConfig, dict[str, Any]]:

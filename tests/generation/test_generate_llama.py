@@ -102,3 +102,20 @@ def test_generation_config_travels_with_the_checkpoint(checkpoint, tmp_path):
             == 3
         )
     assert transformers.GenerationConfig.from_pretrained(tmp_path).max_new_tokens == 3
+
+
+@pytest.mark.parametrize("backend", ["torch", "tf", "flax"])
+def test_a_cached_call_past_the_last_slot_is_refused(checkpoint, backend):
+    """XLA's DynamicUpdateSlice (the TF and Flax cache write) would clamp the write onto earlier slots."""
+    from rosetta.core.errors import InputError
+
+    pytest.importorskip({"torch": "torch", "tf": "tensorflow", "flax": "flax"}[backend])
+    folder = checkpoint[0]
+    model = rosetta_class(backend, "LlamaForCausalLM").from_pretrained(folder)
+    ids, last_two, past_them = np.array([[5, 6]]), np.array(6), np.array(7)
+    if backend == "torch":
+        ids, last_two, past_them = torch.from_numpy(ids), torch.from_numpy(last_two), torch.from_numpy(past_them)
+    cache = model.init_cache(1, 8)
+    model(input_ids=ids, past_key_values=cache, cache_position=last_two)
+    with pytest.raises(InputError, match="Writing 2 positions at cache_position 7 overruns the cache of 8 slots"):
+        model(input_ids=ids, past_key_values=cache, cache_position=past_them)

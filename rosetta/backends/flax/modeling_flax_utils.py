@@ -33,7 +33,7 @@ from ...core.errors import ConfigError, InputError
 from ...core.generation_utils import logits_to_keep_count
 from ...core.inputs import InputView, check_model_inputs
 from ...core.weights import new_embedding_rows, record_pruned_heads, resized_vocab_size
-from .flax_utils import REMAT_FLAG
+from .flax_utils import REMAT_FLAG, check_cache_room
 from .sharding import Placement, make_placement, place_params, sharded_param
 
 Params = dict[str, Any]
@@ -302,6 +302,7 @@ class FlaxPreTrainedModel(PretrainedModelBase):
         static_inputs = tuple((k, check(inputs.pop(k))) for k, check in _STATIC_INPUTS.items() if k in inputs)
         views = {k: jax_input_view(v) for k, v in inputs.items()}
         check_model_inputs(self.config, type(self).__name__, views, self._max_input_length())
+        _check_cache_room(inputs)
         inputs = {
             k: v if isinstance(v, jax.Array) else jax.tree_util.tree_map(jnp.asarray, v)
             for k, v in inputs.items()
@@ -569,3 +570,14 @@ def _new_rows(
     return new_embedding_rows(
         weight, count, mean_resizing, getattr(config, "initializer_range", 0.02), rng
     ).astype(weight.dtype)
+
+
+def _check_cache_room(inputs: dict[str, Any]) -> None:
+    """A cached call must write inside the cache: `lax.dynamic_update_slice` would clamp the write onto
+    earlier slots. The first leaf of `past_key_values` is the first layer's (self-attention) key,
+    [batch, heads, max_length, head_dim]; the written positions are the second axis of the ids."""
+    cache, position = inputs.get("past_key_values"), inputs.get("cache_position")
+    ids = next((inputs[k] for k in ("input_ids", "decoder_input_ids", "inputs_embeds") if k in inputs), None)
+    if cache is None or position is None or ids is None:
+        return
+    check_cache_room(position, ids.shape[1], jax.tree_util.tree_leaves(cache)[0].shape[2])

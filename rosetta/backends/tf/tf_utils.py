@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.compiler.tf2xla.python.xla import dynamic_update_slice
 
-from ...core.errors import InputError
+from ...core.generation_utils import check_cache_fits
 from ...core.interpolation import bicubic_matrix, grid_side
 from ...core.weights import find_pruneable_heads_and_indices  # noqa: F401  (re-exported for model files)
 
@@ -84,23 +84,12 @@ def update_cache(cache: tf.Tensor, new: tf.Tensor, offset: tf.Tensor | int) -> t
     A scatter over meshgrid indices wrote the same values, but XLA compiled each of them into its own
     kernel: SmolLM2's generate (30 layers) kept about 40 MB more compiled state, and its b1 decode ran
     about 15% slower (a one-hot blend, before that, rewrote the whole cache at every step)."""
-    _check_cache_room(cache, new, offset)
+    known = not isinstance(offset, tf.Tensor) or tf.executing_eagerly()  # compiled loops pick slots that fit
+    if known and None not in (new.shape[2], cache.shape[2]):
+        check_cache_fits(int(np.reshape(offset, -1)[0]), new.shape[2], cache.shape[2])
     zero = tf.zeros((), tf.int32)
     start = tf.stack([zero, zero, tf.cast(offset, tf.int32), zero])
     return dynamic_update_slice(cache, tf.cast(new, cache.dtype), start)
-
-
-def _check_cache_room(cache: tf.Tensor, new: tf.Tensor, offset: tf.Tensor | int) -> None:
-    """Refuse a write past the cache's last slot wherever the offset is known (eagerly): DynamicUpdateSlice
-    would clamp it and overwrite earlier slots. Compiled loops pick their slots below max_length."""
-    if isinstance(offset, tf.Tensor) and not tf.executing_eagerly():
-        return
-    start, seq, max_length = int(offset), new.shape[2], cache.shape[2]
-    if seq is not None and max_length is not None and (start < 0 or start + seq > max_length):
-        raise InputError(
-            f"cannot write {seq} position(s) at cache slot {start}: the KV cache holds {max_length}; "
-            "start from a cache made by init_cache with a larger max_length."
-        )
 
 
 def extended_attention_mask(attention_mask: tf.Tensor, dtype: tf.DType) -> tf.Tensor:

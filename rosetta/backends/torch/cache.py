@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 
 from ...core.errors import InputError
+from ...core.generation_utils import check_cache_fits
 
 
 class StaticCache:
@@ -81,11 +82,7 @@ class StaticCache:
             tensor.zero_()
 
     def check_fits(self, cache_position: int, length: int) -> None:
-        if cache_position + length > self.max_length:
-            raise InputError(
-                f"Writing {length} positions at cache_position {cache_position} overruns the cache of "
-                f"{self.max_length} slots; build it with init_cache(batch_size, max_length) large enough."
-            )
+        check_cache_fits(cache_position, length, self.max_length)
 
 
 class DynamicCache:

@@ -278,9 +278,10 @@ class Qwen2Model(Qwen2PreTrainedModel):
             raise InputError("Pass exactly one of input_ids or inputs_embeds.")
         hidden_states = self.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds
         seq = hidden_states.shape[1]
-        query_positions = _start(cache_position, hidden_states.device) + torch.arange(
-            seq, device=hidden_states.device
-        )
+        start = _start(cache_position, hidden_states.device)
+        if past_key_values is not None and not torch.compiler.is_compiling():
+            past_key_values.check_fits(int(start[0]), seq)
+        query_positions = start + torch.arange(seq, device=hidden_states.device)
         if position_ids is None:
             position_ids = query_positions[None]
         key_length = past_key_values.key_length(seq) if past_key_values is not None else seq
