@@ -646,7 +646,9 @@ def test_update_cache_refuses_a_write_past_the_last_slot():
     from rosetta.backends.tf.tf_utils import update_cache
 
     cache, new = tf.zeros((1, 2, 8, 4)), tf.ones((1, 2, 2, 4))
-    with pytest.raises(InputError, match="Writing 2 positions at cache_position 7 overruns the cache of 8 slots"):
+    with pytest.raises(
+        InputError, match="Writing 2 positions at cache_position 7 overruns the cache of 8 slots"
+    ):
         update_cache(cache, new, tf.constant(7))
     with pytest.raises(InputError, match="cache_position 7 overruns"):
         update_cache(cache, new, 7)

@@ -114,8 +114,10 @@ def test_a_cached_call_past_the_last_slot_is_refused(checkpoint, backend):
     model = rosetta_class(backend, "LlamaForCausalLM").from_pretrained(folder)
     ids, last_two, past_them = np.array([[5, 6]]), np.array(6), np.array(7)
     if backend == "torch":
-        ids, last_two, past_them = torch.from_numpy(ids), torch.from_numpy(last_two), torch.from_numpy(past_them)
+        ids, last_two, past_them = (torch.from_numpy(a) for a in (ids, last_two, past_them))
     cache = model.init_cache(1, 8)
     model(input_ids=ids, past_key_values=cache, cache_position=last_two)
-    with pytest.raises(InputError, match="Writing 2 positions at cache_position 7 overruns the cache of 8 slots"):
+    with pytest.raises(
+        InputError, match="Writing 2 positions at cache_position 7 overruns the cache of 8 slots"
+    ):
         model(input_ids=ids, past_key_values=cache, cache_position=past_them)
