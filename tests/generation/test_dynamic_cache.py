@@ -101,3 +101,17 @@ def test_dynamic_cache_refuses_a_write_that_does_not_append():
         cache.check_fits(1, 1)
     with pytest.raises(InputError, match="layers fill in order"):
         cache.update(2, key, key, 0)
+
+
+def test_the_slot_is_checked_wherever_reading_it_costs_no_device_sync():
+    from rosetta.backends.torch.cache import StaticCache, check_fits_on_host
+
+    cache = StaticCache(1, 1, 2, 8, 4, dtype=torch.float32, device=torch.device("cpu"))
+    for slot in (6, torch.tensor(6), torch.tensor([6], dtype=torch.int32)):
+        check_fits_on_host(cache, slot, 2)
+    for slot in (7, torch.tensor(7)):
+        with pytest.raises(
+            InputError, match="Writing 2 positions at cache_position 7 overruns the cache of 8"
+        ):
+            check_fits_on_host(cache, slot, 2)
+    check_fits_on_host(cache, torch.tensor(7, device="meta"), 2)  # off the host: left on its device

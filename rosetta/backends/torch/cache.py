@@ -152,3 +152,18 @@ class DynamicCache:
                 f"cache_position {self.seen_tokens}, not {cache_position}. Use a StaticCache "
                 "(model.init_cache) to write at arbitrary slots."
             )
+
+
+def check_fits_on_host(
+    cache: StaticCache | DynamicCache, cache_position: torch.Tensor | int | None, length: int
+) -> None:
+    """`cache.check_fits` wherever reading `cache_position` costs no device sync: an int, None (slot 0)
+    or a CPU tensor. A slot held on an accelerator stays there unchecked, as under torch.compile: a
+    sync at every decoding step would stall the device's queue."""
+    if torch.compiler.is_compiling():
+        return
+    if isinstance(cache_position, torch.Tensor):
+        if cache_position.device.type != "cpu":
+            return
+        cache_position = int(cache_position.reshape(-1)[0])
+    cache.check_fits(0 if cache_position is None else int(cache_position), length)

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ...backends.torch.activations import get_activation
-from ...backends.torch.cache import StaticCache
+from ...backends.torch.cache import StaticCache, check_fits_on_host
 from ...backends.torch.generation import GenerationMixin
 from ...backends.torch.losses import cross_entropy, sequence_classification_loss
 from ...backends.torch.modeling_utils import PreTrainedModel, checkpointed_call
@@ -283,10 +283,8 @@ def _cache_offset(
                 "A call with past_key_values needs cache_position: the slot input_ids[:, 0] is written to."
             )
         return torch.zeros((), dtype=torch.long, device=device)
-    position = torch.as_tensor(cache_position, device=device).reshape(()).to(torch.long)
-    if not torch.compiler.is_compiling():
-        cache.check_fits(int(position), seq)
-    return position
+    check_fits_on_host(cache, cache_position, seq)
+    return torch.as_tensor(cache_position, device=device).reshape(()).to(torch.long)
 
 
 def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ...backends.torch.activations import get_activation
-from ...backends.torch.cache import StaticCache
+from ...backends.torch.cache import StaticCache, check_fits_on_host
 from ...backends.torch.generation import GenerationMixin
 from ...backends.torch.losses import cross_entropy, sequence_classification_loss
 from ...backends.torch.modeling_utils import PreTrainedModel, checkpointed_call
@@ -264,10 +264,11 @@ class LlamaModel(LlamaPreTrainedModel):
             raise InputError("Pass exactly one of input_ids or inputs_embeds.")
         hidden_states = self.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds
         seq = hidden_states.shape[1]
-        start = _start(cache_position, hidden_states.device)
-        if past_key_values is not None and not torch.compiler.is_compiling():
-            past_key_values.check_fits(int(start[0]), seq)
-        query_positions = start + torch.arange(seq, device=hidden_states.device)
+        if past_key_values is not None:
+            check_fits_on_host(past_key_values, cache_position, seq)
+        query_positions = _start(cache_position, hidden_states.device) + torch.arange(
+            seq, device=hidden_states.device
+        )
         if position_ids is None:
             position_ids = query_positions[None]
         key_length = past_key_values.key_length(seq) if past_key_values is not None else seq
