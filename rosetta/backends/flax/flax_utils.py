@@ -13,7 +13,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...core.configuration import PretrainedConfig
-from ...core.generation_utils import check_cache_fits
 from ...core.interpolation import bicubic_matrix, grid_side
 from ...core.weights import find_pruneable_heads_and_indices  # noqa: F401  (re-exported for model files)
 
@@ -158,13 +157,6 @@ def query_blocked_attention(query: jax.Array, key: jax.Array, value: jax.Array) 
     blocks = jnp.moveaxis(padded.reshape(batch, heads, -1, QUERY_BLOCK, head_dim), 2, 0)
     context = jnp.moveaxis(jax.lax.map(attend, blocks), 0, 2)
     return context.reshape(batch, heads, -1, head_dim)[:, :, :length]
-
-
-def check_cache_room(start: jax.Array, length: int, max_length: int) -> None:
-    """`check_cache_fits` for a cached call whose write slot is known (an eager call): under `jit` the
-    generate loops pick slots that fit, and `lax.dynamic_update_slice` would clamp one that did not."""
-    if not isinstance(start, jax.core.Tracer):
-        check_cache_fits(int(np.reshape(np.asarray(start), -1)[0]), length, max_length)
 
 
 def extended_attention_mask(attention_mask: jax.Array, dtype: Any) -> jax.Array:

@@ -30,10 +30,10 @@ from ...convert.mapping import canonical_name, canonical_shape, from_canonical_a
 from ...convert.pretrained import PretrainedModelBase, constructor_keywords
 from ...core.configuration import PretrainedConfig
 from ...core.errors import ConfigError, InputError
-from ...core.generation_utils import logits_to_keep_count
+from ...core.generation_utils import check_cache_fits, logits_to_keep_count
 from ...core.inputs import InputView, check_model_inputs
 from ...core.weights import new_embedding_rows, record_pruned_heads, resized_vocab_size
-from .flax_utils import REMAT_FLAG, check_cache_room
+from .flax_utils import REMAT_FLAG
 from .sharding import Placement, make_placement, place_params, sharded_param
 
 Params = dict[str, Any]
@@ -574,10 +574,13 @@ def _new_rows(
 
 def _check_cache_room(inputs: dict[str, Any]) -> None:
     """A cached call must write inside the cache: `lax.dynamic_update_slice` would clamp the write onto
-    earlier slots. The first leaf of `past_key_values` is the first layer's (self-attention) key,
-    [batch, heads, max_length, head_dim]; the written positions are the second axis of the ids."""
+    earlier slots. Checked where the slot is a value (under the user's `jit` it is traced, and the
+    generate loops pick slots that fit). The first leaf of `past_key_values` is the first layer's
+    (self-attention) key, [batch, heads, max_length, head_dim]; the written positions are the second
+    axis of the ids."""
     cache, position = inputs.get("past_key_values"), inputs.get("cache_position")
     ids = next((inputs[k] for k in ("input_ids", "decoder_input_ids", "inputs_embeds") if k in inputs), None)
-    if cache is None or position is None or ids is None:
+    if cache is None or position is None or ids is None or isinstance(position, jax.core.Tracer):
         return
-    check_cache_room(position, ids.shape[1], jax.tree_util.tree_leaves(cache)[0].shape[2])
+    slot = int(np.reshape(np.asarray(position), -1)[0])
+    check_cache_fits(slot, ids.shape[1], jax.tree_util.tree_leaves(cache)[0].shape[2])

@@ -19,6 +19,7 @@ import torch
 
 from ...core.errors import InputError
 from ...core.generation_utils import check_cache_fits
+from .pytorch_utils import is_compiling
 
 
 class StaticCache:
@@ -160,7 +161,7 @@ def check_fits_on_host(
     """`cache.check_fits` wherever reading `cache_position` costs no device sync: an int, None (slot 0)
     or a CPU tensor. A slot held on an accelerator stays there unchecked, as under torch.compile: a
     sync at every decoding step would stall the device's queue."""
-    if torch.compiler.is_compiling():
+    if is_compiling():
         return
     if isinstance(cache_position, torch.Tensor):
         if cache_position.device.type != "cpu":

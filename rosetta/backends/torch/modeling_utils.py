@@ -21,7 +21,7 @@ from ...core.configuration import PretrainedConfig
 from ...core.errors import ConfigError, InputError
 from ...core.inputs import CHECKED_INPUTS, InputView, check_model_inputs
 from ...core.weights import new_embedding_rows, record_pruned_heads, resized_vocab_size
-from .pytorch_utils import place_on_devices
+from .pytorch_utils import is_compiling, place_on_devices
 
 _DTYPES = {
     "float32": torch.float32,
@@ -70,7 +70,7 @@ def _skip_input_checks() -> bool:
     """Compiling, tracing or CUDA-graph capturing: the checks would break or be baked into the graph."""
     capturing = torch.cuda.is_initialized() and torch.cuda.is_current_stream_capturing()
     nested = getattr(_IN_MODEL_CALL, "on", False)
-    return torch.compiler.is_compiling() or torch.jit.is_tracing() or capturing or nested
+    return is_compiling() or torch.jit.is_tracing() or capturing or nested
 
 
 def torch_input_view(tensor: torch.Tensor) -> InputView:

@@ -38,8 +38,10 @@ def onednn_linear() -> Callable | None:
     return op if agrees else None
 
 
-# torch.compile traces F.linear and picks its own kernels (torch.compiler.is_compiling is torch >= 2.3)
-_is_compiling = getattr(torch.compiler, "is_compiling", lambda: False)
+def is_compiling() -> bool:
+    """Whether torch.compile is tracing this call (`torch.compiler.is_compiling` exists from torch 2.3)."""
+    check = getattr(torch.compiler, "is_compiling", None)
+    return bool(check and check())
 
 
 class Linear(nn.Linear):
@@ -58,7 +60,7 @@ class Linear(nn.Linear):
             and input.device.type == "cpu"
             and self.weight.dtype == torch.float32
             and not torch.is_grad_enabled()
-            and not _is_compiling()
+            and not is_compiling()  # torch.compile picks its own kernels
             and self.weight.is_contiguous()
             and type(input) is torch.Tensor  # not a DTensor or another subclass: those dispatch F.linear
             and type(self.weight) in (nn.Parameter, torch.Tensor)
