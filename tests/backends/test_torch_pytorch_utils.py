@@ -1,5 +1,5 @@
-"""rosetta.backends.torch.pytorch_utils.Linear: a decoding step's few fp32 CPU rows take oneDNN's linear, with
-F.linear's values; everything else is F.linear itself."""
+"""rosetta.backends.torch.pytorch_utils.Linear: a decoding step's few fp32 CPU rows take oneDNN's linear where it
+is the faster kernel for that weight on this machine, with F.linear's values; everything else is F.linear itself."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from rosetta.backends.torch.pytorch_utils import FEW_ROWS, Linear  # noqa: E402
 
 @pytest.fixture
 def onednn_calls(monkeypatch):
-    """Counts the calls that reach oneDNN's kernel (which this torch build has: CI's torch is the CPU build)."""
+    """Counts the calls that reach oneDNN's kernel (which this torch build has: CI's torch is the CPU build),
+    with oneDNN taken as the faster kernel for every weight."""
     op = pytorch_utils.onednn_linear()
     assert op is not None, "this torch has no oneDNN linear that agrees with F.linear"
     calls = []
@@ -23,6 +24,7 @@ def onednn_calls(monkeypatch):
         return op(*args)
 
     monkeypatch.setattr(pytorch_utils, "onednn_linear", lambda: counted)
+    monkeypatch.setattr(pytorch_utils, "onednn_is_faster", lambda weight, rows: True)
     return calls
 
 
@@ -41,9 +43,9 @@ def test_few_rows_without_grad_take_onednn_with_f_linear_values(onednn_calls, bi
 
 @pytest.mark.parametrize(
     "case",
-    ["grad enabled", "more rows", "bfloat16", "non-contiguous weight", "tensor subclass"],
+    ["grad enabled", "more rows", "bfloat16", "non-contiguous weight", "tensor subclass", "F.linear faster"],
 )
-def test_everything_else_is_f_linear(onednn_calls, case):
+def test_everything_else_is_f_linear(onednn_calls, monkeypatch, case):
     torch.manual_seed(0)
     layer, x = Linear(64, 48), torch.randn(1, 64)
     if case == "more rows":
@@ -58,6 +60,8 @@ def test_everything_else_is_f_linear(onednn_calls, case):
             pass
 
         x = x.as_subclass(Marked)
+    if case == "F.linear faster":
+        monkeypatch.setattr(pytorch_utils, "onednn_is_faster", lambda weight, rows: False)
     with torch.set_grad_enabled(case == "grad enabled"):
         out = layer(x)
     assert onednn_calls == []
@@ -105,3 +109,43 @@ def test_a_resized_output_embedding_keeps_its_class():
     model.resize_token_embeddings(120)
     assert type(model.get_output_embeddings()) is Linear
     assert model.get_output_embeddings().weight.shape == (120, 32)
+
+
+@pytest.fixture
+def probes(monkeypatch):
+    """Replaces the timing with one whose (F.linear, oneDNN) seconds a test sets, and records each probe."""
+    monkeypatch.setattr(pytorch_utils, "_ONEDNN_IS_FASTER", {})
+    record = {"seconds": (1.0, 1.0), "calls": []}
+
+    def probe_seconds(weight, rows):
+        record["calls"].append((tuple(weight.shape), rows))
+        return record["seconds"]
+
+    monkeypatch.setattr(pytorch_utils, "probe_seconds", probe_seconds)
+    return record
+
+
+def test_onednn_is_taken_only_beyond_the_margin_and_each_shape_is_timed_once(probes):
+    weight = torch.zeros(1024, 512)  # 2 MiB: above PROBE_MIN_BYTES
+    probes["seconds"] = (1.0, 0.95)  # within the margin: F.linear, transformers' kernel, stays
+    assert not pytorch_utils.onednn_is_faster(weight, 1)
+    probes["seconds"] = (1.0, 0.85)
+    assert not pytorch_utils.onednn_is_faster(weight, 1)  # the first timing of this shape holds
+    assert pytorch_utils.onednn_is_faster(weight, 8)  # another row count is timed on its own
+    assert pytorch_utils.onednn_is_faster(torch.zeros(1024, 512), 8)  # the same shape, another weight
+    assert probes["calls"] == [((1024, 512), 1), ((1024, 512), 8)]
+
+
+def test_a_small_weight_stays_on_f_linear_untimed(probes):
+    probes["seconds"] = (1.0, 0.1)
+    assert not pytorch_utils.onednn_is_faster(torch.zeros(64, 48), 1)
+    assert probes["calls"] == []
+
+
+def test_the_probe_times_both_kernels_over_copies_and_leaves_the_weight_alone(monkeypatch):
+    monkeypatch.setattr(pytorch_utils, "PROBE_WORKING_SET", 3 << 20)  # two copies of a 2 MiB weight
+    weight = torch.randn(1024, 512)
+    before = weight.clone()
+    seconds = pytorch_utils.probe_seconds(weight, 2)
+    assert len(seconds) == 2 and all(0 < s < 10 for s in seconds)
+    assert torch.equal(weight, before)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from collections.abc import Callable
 
 import torch
@@ -12,16 +13,17 @@ from torch import nn
 from ...core import weights
 from ...core.errors import InputError
 
-FEW_ROWS = 8  # rows up to which a decoding step's linears take oneDNN's kernel (batch 8 of one new token)
+FEW_ROWS = 8  # rows up to which a decoding step's linears may take oneDNN's kernel (batch 8 of one new token)
+PROBE_MIN_BYTES = 1 << 20  # smaller weights stay on F.linear: oneDNN's ~15 us a call cannot pay off on them
+PROBE_WORKING_SET = 64 << 20  # bytes one timed pass streams: more than a core's caches, as a decoding step does
+ONEDNN_MARGIN = 0.9  # oneDNN is taken where it needs at most this share of F.linear's time
 
 
 @functools.cache
 def onednn_linear() -> Callable | None:
     """oneDNN's fp32 linear on a plain (unpacked) weight, where this torch has it and it agrees with F.linear.
 
-    It is the kernel torch.compile's CPU backend calls. On a few rows it streams the weight at close to memory
-    bandwidth, where F.linear's MKL path reaches half that: on this machine, a SmolLM2 decoding step's
-    linears at 1 row 47 -> 33 ms, its LM head 11.7 -> 5.5 ms (benchmarks/bench_generate.py)."""
+    It is the kernel torch.compile's CPU backend calls."""
     op = (
         getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backends.mkldnn.is_available() else None
     )
@@ -38,6 +40,45 @@ def onednn_linear() -> Callable | None:
     return op if agrees else None
 
 
+_ONEDNN_IS_FASTER: dict[tuple[int, int, int, int], bool] = {}
+
+
+def onednn_is_faster(weight: torch.Tensor, rows: int) -> bool:
+    """Whether oneDNN's linear runs `rows` rows through this fp32 CPU `weight` in at most `ONEDNN_MARGIN` of
+    F.linear's time on this machine, timed once per shape, row count and thread count in a process.
+
+    Which kernel wins depends on the CPU, so it is measured rather than assumed. On one machine here F.linear's
+    MKL path streamed SmolLM2's decoding weights at 11 GB/s and oneDNN at 16 GB/s; on another, MKL streams them
+    at 24 GB/s, oneDNN's fixed ~15 us a call loses on every matrix of a layer, and only the LM head (113 MB)
+    runs faster through oneDNN (2.3 vs 3.0 ms). Within the margin F.linear, transformers' kernel, is kept."""
+    if weight.numel() * weight.element_size() < PROBE_MIN_BYTES:
+        return False
+    key = (*weight.shape, rows, torch.get_num_threads())
+    if key not in _ONEDNN_IS_FASTER:
+        f_linear_seconds, onednn_seconds = probe_seconds(weight, rows)
+        _ONEDNN_IS_FASTER[key] = onednn_seconds <= ONEDNN_MARGIN * f_linear_seconds
+    return _ONEDNN_IS_FASTER[key]
+
+
+def probe_seconds(weight: torch.Tensor, rows: int, rounds: int = 3) -> tuple[float, float]:
+    """The best of `rounds` alternating timings of F.linear and of oneDNN's linear over copies of `weight`
+    that add up to `PROBE_WORKING_SET`, so that the weights stream from memory as a decoding step's do."""
+    copies = max(1, math.ceil(PROBE_WORKING_SET / (weight.numel() * weight.element_size())))
+    weights = [weight] + [weight.clone() for _ in range(copies - 1)]
+    x = torch.randn(rows, weight.shape[1], dtype=weight.dtype)
+    op = onednn_linear()
+    kernels = (nn.functional.linear, lambda x, w: op(x, w, None, "none", [], ""))
+    best = [math.inf, math.inf]
+    with torch.no_grad():
+        for _ in range(rounds):
+            for index, kernel in enumerate(kernels):
+                start = time.perf_counter()
+                for w in weights:
+                    kernel(x, w)
+                best[index] = min(best[index], time.perf_counter() - start)
+    return best[0], best[1]
+
+
 def is_compiling() -> bool:
     """Whether torch.compile is tracing this call (`torch.compiler.is_compiling` exists from torch 2.3)."""
     check = getattr(torch.compiler, "is_compiling", None)
@@ -46,29 +87,29 @@ def is_compiling() -> bool:
 
 class Linear(nn.Linear):
     """`nn.Linear` (the same parameters, init and state dict) that runs inference on a few rows of fp32 CPU
-    input, a decoding step, through oneDNN's linear (`onednn_linear`); everything else is `F.linear`.
+    input, a decoding step, through oneDNN's linear (`onednn_linear`) where that is the faster kernel for its
+    weight on this machine (`onednn_is_faster`); everything else is `F.linear`.
 
-    Only a decoding step: oneDNN is faster at every size measured here (1.02-2x from 16 to 6304 rows), but it
-    accumulates in another order, and over SmolLM2's 30 layers a prompt's logits moved up to 1.2e-4 from
-    transformers'. On a step's few rows it pays most (1.4-3.7x), and the benchmarks' greedy tokens stayed
-    transformers'."""
+    Only a decoding step: oneDNN accumulates in another order, and over SmolLM2's 30 layers a prompt's logits
+    moved up to 1.2e-4 from transformers'. On a step's few rows it can pay most, and the benchmarks' greedy
+    tokens stayed transformers'."""
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        weight = self.weight  # read once: a module's parameter lookup costs about 0.5 us, a step has 211 calls
         if (
-            input.numel() <= FEW_ROWS * self.in_features
-            and input.dtype == torch.float32
-            and input.device.type == "cpu"
-            and self.weight.dtype == torch.float32
-            and not torch.is_grad_enabled()
-            and not is_compiling()  # torch.compile picks its own kernels
-            and self.weight.is_contiguous()
+            not torch.is_grad_enabled()
+            and input.numel() <= FEW_ROWS * self.in_features
+            and input.dtype == torch.float32 == weight.dtype
+            and input.is_cpu
             and type(input) is torch.Tensor  # not a DTensor or another subclass: those dispatch F.linear
-            and type(self.weight) in (nn.Parameter, torch.Tensor)
+            and type(weight) in (nn.Parameter, torch.Tensor)
+            and weight.is_contiguous()
+            and not is_compiling()  # torch.compile picks its own kernels
         ):
             op = onednn_linear()
-            if op is not None:
-                return op(input, self.weight, self.bias, "none", [], "")
-        return nn.functional.linear(input, self.weight, self.bias)
+            if op is not None and onednn_is_faster(weight, input.numel() // self.in_features):
+                return op(input, weight, self.bias, "none", [], "")
+        return nn.functional.linear(input, weight, self.bias)
 
 
 def find_pruneable_heads_and_indices(
