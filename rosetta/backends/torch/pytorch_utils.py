@@ -15,9 +15,7 @@ from ...core.errors import InputError
 
 FEW_ROWS = 8  # rows up to which a decoding step's linears may take oneDNN's kernel (batch 8 of one new token)
 PROBE_MIN_BYTES = 1 << 20  # smaller weights stay on F.linear: oneDNN's ~15 us a call cannot pay off on them
-PROBE_WORKING_SET = (
-    64 << 20
-)  # bytes one timed pass streams: more than a core's caches, as a decoding step does
+PROBE_WORKING_SET = 64 << 20  # bytes a timed pass streams: more than a core's caches, as a decoding step
 ONEDNN_MARGIN = 0.9  # oneDNN is taken where it needs at most this share of F.linear's time
 
 
@@ -97,9 +95,7 @@ class Linear(nn.Linear):
     tokens stayed transformers'."""
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        weight = (
-            self.weight
-        )  # read once: a module's parameter lookup costs about 0.5 us, a step has 211 calls
+        weight = self.weight  # read once: a parameter lookup costs ~0.5 us, a step makes 211 calls
         if (
             not torch.is_grad_enabled()
             and input.numel() <= FEW_ROWS * self.in_features
