@@ -7,6 +7,7 @@ import math
 import time
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -81,6 +82,11 @@ def probe_seconds(weight: torch.Tensor, rows: int, rounds: int = 3) -> tuple[flo
                     kernel(x, w)
                 best[index] = min(best[index], time.perf_counter() - start)
     return best[0], best[1]
+
+
+def float32_power(base: float, exponents: np.ndarray) -> np.ndarray:
+    """base ** exponents with torch's float32 pow, the one transformers' torch models use (for RoPE)."""
+    return (base ** torch.from_numpy(exponents)).numpy()
 
 
 def is_compiling() -> bool:

@@ -10,6 +10,7 @@ with L = max(max(position_ids) + 1, max_pos), so at or below max_pos it is the p
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,9 +27,18 @@ def exponents(config: Any) -> np.ndarray:
     return (np.arange(0, dim, 2, dtype=np.int64).astype(np.float32) / np.float32(dim)).astype(np.float32)
 
 
-def inverse_frequencies(config: Any) -> np.ndarray:
-    """[head_dim // 2] float32: 1 / rope_theta ** (2i / dim), scaled as rope_scaling says."""
-    inv_freq = (1.0 / (np.float32(config.rope_theta) ** exponents(config))).astype(np.float32)
+def inverse_frequencies(
+    config: Any, power: Callable[[float, np.ndarray], np.ndarray] | None = None
+) -> np.ndarray:
+    """[head_dim // 2] float32: 1 / rope_theta ** (2i / dim), scaled as rope_scaling says.
+
+    `power(base, exponents)` is base ** exponents in float32, numpy's unless given. The torch models pass
+    torch's, as transformers' torch models compute it: float32 pow is not correctly rounded, numpy's (SVML's on
+    AVX-512 CPUs) and torch's differ by an ulp in a few entries, and over SmolLM2's 30 layers that moved its
+    logits 1.2e-4 from transformers'; with torch's they are bit-equal."""
+    base = float(config.rope_theta)
+    powers = np.float32(base) ** exponents(config) if power is None else power(base, exponents(config))
+    inv_freq = (1.0 / powers).astype(np.float32)
     kind = rope_type(config)
     if kind == "linear":
         return (inv_freq / np.float32(config.rope_scaling["factor"])).astype(np.float32)

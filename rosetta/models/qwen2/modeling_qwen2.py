@@ -17,7 +17,7 @@ from ...backends.torch.cache import StaticCache, check_fits_on_host
 from ...backends.torch.generation import GenerationMixin
 from ...backends.torch.losses import cross_entropy, sequence_classification_loss
 from ...backends.torch.modeling_utils import PreTrainedModel, checkpointed_call
-from ...backends.torch.pytorch_utils import Linear
+from ...backends.torch.pytorch_utils import Linear, float32_power
 from ...core.errors import InputError
 from ...core.generation_utils import positions_for_logits
 from ...core.outputs import (
@@ -51,7 +51,8 @@ class Qwen2RotaryEmbedding(nn.Module):
 
     def __init__(self, config: Qwen2Config):
         super().__init__()
-        self.register_buffer("inv_freq", torch.from_numpy(inverse_frequencies(config)), persistent=False)
+        inv_freq = inverse_frequencies(config, power=float32_power)  # transformers' torch pow, bit for bit
+        self.register_buffer("inv_freq", torch.from_numpy(inv_freq), persistent=False)
         self.register_buffer("exponents", torch.from_numpy(exponents(config)), persistent=False)
         self.rope_theta = config.rope_theta
         self.dynamic = dynamic_scaling(config)

@@ -95,6 +95,37 @@ def test_rope_variants_change_the_outputs(hf_checkpoints):
         assert np.abs(run("hf", reference, inputs)["logits"] - plain).max() > 1e-4, variant
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"rope_theta": 100000.0, "head_dim": 64},  # SmolLM2's
+        {
+            "rope_theta": 500000.0,
+            "head_dim": 128,
+            "rope_scaling": {**LLAMA3, "original_max_position_embeddings": 8192},
+            "max_position_embeddings": 131072,
+        },
+        {"rope_theta": 1000000.0, "head_dim": 128, "rope_scaling": {"rope_type": "linear", "factor": 4.0}},
+    ],
+    ids=["default", "llama3", "linear"],
+)
+def test_torch_rotary_frequencies_are_transformers_bit_for_bit(overrides):
+    """float32 pow is not correctly rounded and numpy's differs from torch's on some CPUs; a one-ulp
+    difference moved SmolLM2's logits 1.2e-4 from transformers' over 30 layers."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from rosetta.models.llama.modeling_llama import LlamaRotaryEmbedding
+
+    ours = LlamaRotaryEmbedding(
+        rosetta_class("torch", "LlamaConfig")(**tiny_config_dict("llama", **overrides))
+    )
+    theirs = transformers.models.llama.modeling_llama.LlamaRotaryEmbedding(
+        hf_class("LlamaConfig")(**tiny_config_dict("llama", **overrides))
+    )
+    assert ours.inv_freq.dtype == theirs.inv_freq.dtype == torch.float32
+    assert torch.equal(ours.inv_freq, theirs.inv_freq)
+
+
 def test_random_init_norms_are_ones():
     from tests.parity import tiny_model
 
