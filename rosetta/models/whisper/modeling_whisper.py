@@ -300,6 +300,8 @@ class WhisperDecoder(nn.Module):
                 f"decoder_input_ids reach position {start + seq}, beyond max_target_positions "
                 f"({self.config.max_target_positions}); shorten the decoder prompt or max_new_tokens."
             )
+        if cache is not None:
+            cache.self_attention.check_fits(start, seq)
         if position_ids is None:
             position_ids = torch.arange(start, start + seq, device=input_ids.device).expand(batch, seq)
         hidden = self.embed_tokens(input_ids) * self.embed_scale + self.embed_positions(position_ids)

@@ -131,6 +131,19 @@ def test_cached_decoding_matches_full_forward(hf_checkpoints):
     assert cache.cross_key_cache[0] is not None and cache.cross_key_cache[0].shape == (2, 4, 16, 8)
 
 
+def test_a_cached_call_past_the_last_slot_is_refused(hf_checkpoints):
+    folder, _ = hf_checkpoints["WhisperForConditionalGeneration"]
+    model = rosetta_class("torch", "WhisperForConditionalGeneration").from_pretrained(folder)
+    data = {k: torch.from_numpy(v) for k, v in inputs(batch=1, seq=2).items()}
+    cache = model.init_cache(1, 4)
+    with torch.no_grad():
+        model(**data, past_key_values=cache, cache_position=2)
+        with pytest.raises(
+            InputError, match="Writing 2 positions at cache_position 3 overruns the cache of 4 slots"
+        ):
+            model(**data, past_key_values=cache, cache_position=3)
+
+
 def test_generate_matches_transformers_tiny(hf_checkpoints):
     """Greedy tokens from our generate equal transformers' on the tiny model (suppress lists applied)."""
     folder, reference = hf_checkpoints["WhisperForConditionalGeneration"]
