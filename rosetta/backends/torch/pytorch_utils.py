@@ -41,38 +41,45 @@ def onednn_linear() -> Callable | None:
     return op if agrees else None
 
 
-_ONEDNN_IS_FASTER: dict[tuple[int, int, int, int], bool] = {}
+_ONEDNN_IS_FASTER: dict[tuple[int, int, int, int, bool], bool] = {}
 
 
-def onednn_is_faster(weight: torch.Tensor, rows: int) -> bool:
+def onednn_is_faster(weight: torch.Tensor, rows: int, in_out: bool = False) -> bool:
     """Whether oneDNN's linear runs `rows` rows through this fp32 CPU `weight` in at most `ONEDNN_MARGIN` of
-    F.linear's time on this machine, timed once per shape, row count and thread count in a process.
+    the time of its layout's own kernel (F.linear for a weight stored [out, in]; addmm for one stored
+    [in, out], `in_out`, as GPT-2's Conv1D) on this machine, timed once per shape, layout, row count and
+    thread count in a process.
 
     Which kernel wins depends on the CPU, so it is measured rather than assumed. On one machine here F.linear's
     MKL path streamed SmolLM2's decoding weights at 11 GB/s and oneDNN at 16 GB/s; on another, MKL streams them
     at 24 GB/s, oneDNN's fixed ~15 us a call loses on every matrix of a layer, and only the LM head (113 MB)
-    runs faster through oneDNN (2.3 vs 3.0 ms). Within the margin F.linear, transformers' kernel, is kept."""
+    runs faster through oneDNN (2.3 vs 3.0 ms); on an AMD EPYC, MKL's addmm streams GPT-2's [in, out] weights
+    at 8 GB/s for 8 rows, oneDNN at 14-19. Within the margin transformers' kernel is kept."""
     if weight.numel() * weight.element_size() < PROBE_MIN_BYTES:
         return False
-    key = (*weight.shape, rows, torch.get_num_threads())
+    key = (*weight.shape, rows, torch.get_num_threads(), in_out)
     if key not in _ONEDNN_IS_FASTER:
-        f_linear_seconds, onednn_seconds = probe_seconds(weight, rows)
-        _ONEDNN_IS_FASTER[key] = onednn_seconds <= ONEDNN_MARGIN * f_linear_seconds
+        own_seconds, onednn_seconds = probe_seconds(weight, rows, in_out)
+        _ONEDNN_IS_FASTER[key] = onednn_seconds <= ONEDNN_MARGIN * own_seconds
     return _ONEDNN_IS_FASTER[key]
 
 
-def probe_seconds(weight: torch.Tensor, rows: int, rounds: int = 3) -> tuple[float, float]:
-    """The best of `rounds` alternating timings of F.linear and of oneDNN's linear over copies of `weight`
-    that add up to `PROBE_WORKING_SET`, so that the weights stream from memory as a decoding step's do."""
+def probe_seconds(
+    weight: torch.Tensor, rows: int, in_out: bool = False, rounds: int = 3
+) -> tuple[float, float]:
+    """The best of `rounds` alternating timings of the layout's own kernel and of oneDNN's linear over copies
+    of `weight` that add up to `PROBE_WORKING_SET`, so that the weights stream from memory as a decoding
+    step's do."""
     copies = max(1, math.ceil(PROBE_WORKING_SET / (weight.numel() * weight.element_size())))
     # One block for the copies: malloc maps an allocation this large on its own and unmaps it when freed,
     # where many weight-sized ones would stay in its heap (SmolLM2's steady peak RSS went 1.09x -> 1.18x).
     block = torch.empty((copies - 1, *weight.shape), dtype=weight.dtype)
     block.copy_(weight)
     weights = [weight, *block.unbind(0)]
-    x = torch.randn(rows, weight.shape[1], dtype=weight.dtype)
+    x = torch.randn(rows, weight.shape[0 if in_out else 1], dtype=weight.dtype)
     op = onednn_linear()
-    kernels = (nn.functional.linear, lambda x, w: op(x, w, None, "none", [], ""))
+    own = torch.mm if in_out else nn.functional.linear
+    kernels = (own, lambda x, w: op(x, w.t() if in_out else w, None, "none", [], ""))
     best = [math.inf, math.inf]
     with torch.no_grad():
         for _ in range(rounds):
@@ -95,31 +102,45 @@ def is_compiling() -> bool:
     return bool(check and check())
 
 
-class Linear(nn.Linear):
-    """`nn.Linear` (the same parameters, init and state dict) that runs inference on a few rows of fp32 CPU
-    input, a decoding step, through oneDNN's linear (`onednn_linear`) where that is the faster kernel for its
-    weight on this machine (`onednn_is_faster`); everything else is `F.linear`.
+def decoding_linear(
+    input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, in_out: bool = False
+) -> torch.Tensor:
+    """input @ W.T + b for a weight stored [out, in] (nn.Linear), input @ W + b for one stored [in, out]
+    (`in_out`, GPT-2's Conv1D). A decoding step's few rows of fp32 CPU input go through oneDNN's linear
+    (`onednn_linear`) where that is the faster kernel for this weight on this machine (`onednn_is_faster`);
+    everything else through the layout's own kernel, F.linear or addmm, as transformers computes it.
 
     Only a decoding step: oneDNN accumulates in another order, and over SmolLM2's 30 layers a prompt's logits
     moved up to 1.2e-4 from transformers'. On a step's few rows it can pay most, and the benchmarks' greedy
     tokens stayed transformers'."""
+    in_features = weight.shape[0 if in_out else 1]
+    if (
+        not torch.is_grad_enabled()
+        and input.numel() <= FEW_ROWS * in_features
+        and input.dtype == torch.float32 == weight.dtype
+        and input.is_cpu
+        and type(input) is torch.Tensor  # not a DTensor or another subclass: those dispatch F.linear
+        and type(weight) in (nn.Parameter, torch.Tensor)
+        and weight.is_contiguous()
+        and not is_compiling()  # torch.compile picks its own kernels
+    ):
+        op = onednn_linear()
+        if op is not None and onednn_is_faster(weight, input.numel() // in_features, in_out):
+            return op(input, weight.t() if in_out else weight, bias, "none", [], "")
+    if not in_out:
+        return nn.functional.linear(input, weight, bias)
+    rows = input.reshape(-1, in_features)
+    out = rows @ weight if bias is None else torch.addmm(bias, rows, weight)
+    return out.view(*input.shape[:-1], weight.shape[1])
+
+
+class Linear(nn.Linear):
+    """`nn.Linear` (the same parameters, init and state dict) whose inference on a decoding step's few rows
+    takes the faster kernel on this machine (`decoding_linear`)."""
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        weight = self.weight  # read once: a parameter lookup costs ~0.5 us, a step makes 211 calls
-        if (
-            not torch.is_grad_enabled()
-            and input.numel() <= FEW_ROWS * self.in_features
-            and input.dtype == torch.float32 == weight.dtype
-            and input.is_cpu
-            and type(input) is torch.Tensor  # not a DTensor or another subclass: those dispatch F.linear
-            and type(weight) in (nn.Parameter, torch.Tensor)
-            and weight.is_contiguous()
-            and not is_compiling()  # torch.compile picks its own kernels
-        ):
-            op = onednn_linear()
-            if op is not None and onednn_is_faster(weight, input.numel() // self.in_features):
-                return op(input, weight, self.bias, "none", [], "")
-        return nn.functional.linear(input, weight, self.bias)
+        # the weight read once: a parameter lookup costs ~0.5 us, a step makes 211 calls
+        return decoding_linear(input, self.weight, self.bias)
 
 
 def find_pruneable_heads_and_indices(

@@ -22,7 +22,7 @@ from ...backends.torch.cache import StaticCache, check_fits_on_host
 from ...backends.torch.generation import GenerationMixin
 from ...backends.torch.losses import cross_entropy, sequence_classification_loss
 from ...backends.torch.modeling_utils import PreTrainedModel, checkpointed_call
-from ...backends.torch.pytorch_utils import Linear
+from ...backends.torch.pytorch_utils import Linear, decoding_linear
 from ...core.errors import InputError
 from ...core.generation_utils import positions_for_logits
 from ...core.outputs import (
@@ -44,7 +44,7 @@ class Conv1D(nn.Module):
         self.bias = nn.Parameter(torch.zeros(nf))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight).view(*x.shape[:-1], self.nf)
+        return decoding_linear(x, self.weight, self.bias, in_out=True)
 
 
 def causal_mask(
