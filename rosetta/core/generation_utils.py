@@ -45,6 +45,20 @@ def check_cache_fits(cache_position: int, length: int, max_length: int) -> None:
         )
 
 
+def check_token_ids(input_ids: np.ndarray, vocab_size: int | None) -> None:
+    """Refuse a prompt id outside [0, vocab_size). Under XLA an embedding lookup past its table reads a
+    clamped row and generates from it silently; the compiled loops check here, before they run."""
+    if vocab_size is None or input_ids.size == 0:
+        return
+    low, high = int(input_ids.min()), int(input_ids.max())
+    if low < 0 or high >= vocab_size:
+        bad = low if low < 0 else high
+        raise InputError(
+            f"input_ids holds {bad}, outside the model's vocabulary of {vocab_size} tokens (0..{vocab_size - 1}); "
+            "encode the prompt with the tokenizer saved with this model."
+        )
+
+
 def split_generate_kwargs(
     framework: str, base: GenerationConfig, generation_config: GenerationConfig | None, kwargs: dict[str, Any]
 ) -> tuple[GenerationConfig, dict[str, Any]]:

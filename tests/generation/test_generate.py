@@ -153,7 +153,7 @@ def test_compiled_loops_do_not_retrace_and_sampling_is_seeded(toy_pair):
         for beams in (1, 3):
             model.generate(ids, mask, max_new_tokens=6, num_beams=beams)
             before = cls.generate_trace_count
-            model.generate(ids + 1, mask, max_new_tokens=6, num_beams=beams)
+            model.generate((ids + 1) % 23, mask, max_new_tokens=6, num_beams=beams)  # the toy has 23 tokens
             assert cls.generate_trace_count == before
         for beams in (1, 2):
             first = np.asarray(model.generate(ids, mask, max_new_tokens=6, num_beams=beams, **sample))
@@ -173,7 +173,7 @@ def test_compiler_memory_released_once_per_compiled_loop(toy_pair, monkeypatch, 
     monkeypatch.setattr(loop, "release_freed_memory", lambda: trims.append(1))
     model = (flax_model_class() if framework == "flax" else tf_model_class())(toy_weights())
     model.generate(ids, mask, max_new_tokens=5)
-    model.generate(ids + 1, mask, max_new_tokens=5)
+    model.generate((ids + 1) % 23, mask, max_new_tokens=5)  # other ids of the toy's 23-token vocabulary
     assert len(trims) == 1
     model.generate(ids, mask, max_new_tokens=4)
     assert len(trims) == 2
@@ -183,3 +183,19 @@ def test_unknown_keyword_refused_by_name(toy_pair):
     toy, ids, mask = toy_pair
     with pytest.raises(InputError, match="'max_tokens'"):
         toy.generate(torch.tensor(ids), torch.tensor(mask), max_tokens=3)
+
+
+@pytest.mark.parametrize("framework", ["flax", "tf"])
+@pytest.mark.parametrize("bad", [23, -1])
+def test_a_prompt_id_outside_the_vocabulary_is_refused_before_xla_clamps_it(toy_pair, framework, bad):
+    """Under XLA an embedding lookup past the table reads a clamped row: the compiled loops refuse such ids
+    by name before they run, and compile nothing."""
+    _, ids, mask = toy_pair
+    model = (flax_model_class() if framework == "flax" else tf_model_class())(toy_weights())
+    ids = ids.copy()
+    ids[1, 4] = bad
+    with pytest.raises(
+        InputError, match=rf"input_ids holds {bad}, outside the model's vocabulary of 23 tokens"
+    ):
+        model.generate(ids, mask, max_new_tokens=3)
+    assert not model.__dict__.get("_generate_fns")

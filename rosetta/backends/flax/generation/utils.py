@@ -20,6 +20,7 @@ from ....core.generation_utils import (
     GenerateBeamDecoderOnlyOutput,
     GenerateDecoderOnlyOutput,
     StopStrings,
+    check_token_ids,
     last_logits_kwargs,
     left_padding_lengths,
     processor_plan,
@@ -58,6 +59,7 @@ class GenerationMixin:
                 "stop_strings work with greedy search and sampling; drop them or set num_beams=1."
             )
         ids = np.asarray(input_ids, dtype=np.int32)
+        check_token_ids(ids, getattr(self.config, "vocab_size", None))
         mask = np.ones_like(ids) if attention_mask is None else np.asarray(attention_mask, dtype=np.int32)
         key = runtime.get("prng_key")
         if key is None:
