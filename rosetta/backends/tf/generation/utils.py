@@ -6,8 +6,9 @@ cache (`model.init_cache(rows, max_length)`); the decode is `tf.function(jit_com
 the model, so a second call with the same shapes reuses them. The prefill stays out of XLA because
 TensorFlow's own (oneDNN) matmuls run a long prompt faster than XLA:CPU's dot (SmolLM2, 512 tokens:
 951 vs 1072 ms on one machine here), and because each compiled copy of the layers is memory XLA keeps
-for the life of the process (SmolLM2's steady batch-8 peak fell from 1.96x to 1.79x the weights + KV). Greedy search follows
-transformers' loop step for step; sampling uses stateless draws seeded by `seed` and the step.
+for the life of the process (SmolLM2's steady batch-8 peak fell from 1.96x to 1.79x the weights + KV).
+Greedy search follows transformers' loop step for step; sampling uses stateless draws seeded by `seed`
+and the step.
 Beam search is transformers' vectorised beam search (the torch loop's arithmetic) inside the same
 kind of compiled `tf.while_loop`, the cache rows reordered with `tf.gather` at every step.
 """
