@@ -45,10 +45,11 @@ def check_cache_fits(cache_position: int, length: int, max_length: int) -> None:
         )
 
 
-def check_token_ids(input_ids: np.ndarray, vocab_size: int | None) -> None:
-    """Refuse a prompt id outside [0, vocab_size). Under XLA an embedding lookup past its table reads a
-    clamped row and generates from it silently; the compiled loops check here, before they run."""
-    if vocab_size is None or input_ids.size == 0:
+def check_token_ids(input_ids: Any, vocab_size: int | None) -> None:
+    """Refuse a prompt id outside [0, vocab_size) (`input_ids` a numpy array or a torch tensor). Under XLA an
+    embedding lookup past its table reads a clamped row and generates from it silently, and torch fails
+    inside its embedding; every backend's `generate` checks here, before it runs anything."""
+    if vocab_size is None or 0 in tuple(input_ids.shape):
         return
     low, high = int(input_ids.min()), int(input_ids.max())
     if low < 0 or high >= vocab_size:

@@ -185,15 +185,18 @@ def test_unknown_keyword_refused_by_name(toy_pair):
         toy.generate(torch.tensor(ids), torch.tensor(mask), max_tokens=3)
 
 
-@pytest.mark.parametrize("framework", ["flax", "tf"])
+@pytest.mark.parametrize("framework", ["torch", "flax", "tf"])
 @pytest.mark.parametrize("bad", [23, -1])
-def test_a_prompt_id_outside_the_vocabulary_is_refused_before_xla_clamps_it(toy_pair, framework, bad):
-    """Under XLA an embedding lookup past the table reads a clamped row: the compiled loops refuse such ids
-    by name before they run, and compile nothing."""
-    _, ids, mask = toy_pair
-    model = (flax_model_class() if framework == "flax" else tf_model_class())(toy_weights())
+def test_a_prompt_id_outside_the_vocabulary_is_refused_by_name(toy_pair, framework, bad):
+    """Under XLA an embedding lookup past the table reads a clamped row, and torch fails inside its embedding:
+    every backend refuses such ids by name before it runs, and the compiled loops compile nothing."""
+    toy, ids, mask = toy_pair
     ids = ids.copy()
     ids[1, 4] = bad
+    if framework == "torch":
+        model, ids, mask = toy, torch.tensor(ids), torch.tensor(mask)
+    else:
+        model = (flax_model_class() if framework == "flax" else tf_model_class())(toy_weights())
     with pytest.raises(
         InputError, match=rf"input_ids holds {bad}, outside the model's vocabulary of 23 tokens"
     ):

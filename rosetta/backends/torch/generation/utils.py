@@ -18,6 +18,7 @@ from ....core.generation_utils import (
     GenerateBeamDecoderOnlyOutput,
     GenerateDecoderOnlyOutput,
     StopStrings,
+    check_token_ids,
     left_padding_lengths,
     processor_plan,
     split_generate_kwargs,
@@ -51,6 +52,7 @@ class GenerationMixin:
         )
         device = _device_of(self)
         input_ids = torch.as_tensor(input_ids, dtype=torch.long, device=device)
+        check_token_ids(input_ids, getattr(self.config, "vocab_size", None))
         mask = (
             torch.ones_like(input_ids)
             if attention_mask is None
