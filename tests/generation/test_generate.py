@@ -8,7 +8,14 @@ from rosetta.core.errors import InputError
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from .toy_models import flax_model_class, tf_model_class, tiny_hf_llama, torch_models, toy_weights  # noqa: E402
+from .toy_models import (  # noqa: E402
+    VOCAB,
+    flax_model_class,
+    tf_model_class,
+    tiny_hf_llama,
+    torch_models,
+    toy_weights,
+)
 
 CASES = [
     {},
@@ -153,7 +160,7 @@ def test_compiled_loops_do_not_retrace_and_sampling_is_seeded(toy_pair):
         for beams in (1, 3):
             model.generate(ids, mask, max_new_tokens=6, num_beams=beams)
             before = cls.generate_trace_count
-            model.generate((ids + 1) % 23, mask, max_new_tokens=6, num_beams=beams)  # the toy has 23 tokens
+            model.generate((ids + 1) % VOCAB, mask, max_new_tokens=6, num_beams=beams)
             assert cls.generate_trace_count == before
         for beams in (1, 2):
             first = np.asarray(model.generate(ids, mask, max_new_tokens=6, num_beams=beams, **sample))
@@ -173,7 +180,7 @@ def test_compiler_memory_released_once_per_compiled_loop(toy_pair, monkeypatch, 
     monkeypatch.setattr(loop, "release_freed_memory", lambda: trims.append(1))
     model = (flax_model_class() if framework == "flax" else tf_model_class())(toy_weights())
     model.generate(ids, mask, max_new_tokens=5)
-    model.generate((ids + 1) % 23, mask, max_new_tokens=5)  # other ids of the toy's 23-token vocabulary
+    model.generate((ids + 1) % VOCAB, mask, max_new_tokens=5)  # other ids, all in the vocabulary
     assert len(trims) == 1
     model.generate(ids, mask, max_new_tokens=4)
     assert len(trims) == 2
@@ -186,7 +193,7 @@ def test_unknown_keyword_refused_by_name(toy_pair):
 
 
 @pytest.mark.parametrize("framework", ["torch", "flax", "tf"])
-@pytest.mark.parametrize("bad", [23, -1])
+@pytest.mark.parametrize("bad", [VOCAB, -1])
 def test_a_prompt_id_outside_the_vocabulary_is_refused_by_name(toy_pair, framework, bad):
     """Under XLA an embedding lookup past the table reads a clamped row, and torch fails inside its embedding:
     every backend refuses such ids by name before it runs, and the compiled loops compile nothing."""
@@ -198,7 +205,7 @@ def test_a_prompt_id_outside_the_vocabulary_is_refused_by_name(toy_pair, framewo
     else:
         model = (flax_model_class() if framework == "flax" else tf_model_class())(toy_weights())
     with pytest.raises(
-        InputError, match=rf"input_ids holds {bad}, outside the model's vocabulary of 23 tokens"
+        InputError, match=rf"input_ids holds {bad}, outside the model's vocabulary of {VOCAB} tokens"
     ):
         model.generate(ids, mask, max_new_tokens=3)
     assert not model.__dict__.get("_generate_fns")

@@ -139,7 +139,6 @@ class Linear(nn.Linear):
     takes the faster kernel on this machine (`decoding_linear`)."""
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        # the weight read once: a parameter lookup costs ~0.5 us, a step makes 211 calls
         return decoding_linear(input, self.weight, self.bias)
 
 
